@@ -1,0 +1,35 @@
+# Two commands: `make repro` runs the pipeline, `make test` runs the tests.
+# Both set up .venv by themselves (only when pyproject.toml or scripts/setup.sh changed).
+VENV ?= .venv
+STAMP := $(VENV)/.fcsynth-installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+PYTEST_ARGS ?=
+
+.PHONY: setup repro test test-fast params bench clean-checkpoints
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	VENV=$(VENV) bash scripts/setup.sh
+	touch $(STAMP)
+
+repro: setup
+	dvc repro
+
+test: setup
+	python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+params: setup
+	python -m fcsynth.cli params
+
+bench: setup
+	python benchmarks/run_all.py
+
+clean-checkpoints:
+	rm -rf data/checkpoints

