@@ -1,0 +1,103 @@
+"""The catalog's record: one tool, JSON-Schema-native. Every stage trusts this shape."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fcsynth.errors import FcsynthError
+
+TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+CATALOG_COLUMNS = ("toolkit", "name", "description", "parameters", "response", "source", "operation")
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool: `parameters` is a JSON Schema object with every $ref resolved."""
+
+    toolkit: str
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    response: dict[str, Any] | None = None
+    source: str = ""
+    operation: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_openai(self) -> dict[str, Any]:
+        """The tool as TRL / OpenAI `tools` entry."""
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-serializable record (the `fcsynth import` output format)."""
+        record = asdict(self)
+        record.pop("extra")
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "Tool":
+        """Build from a record (as written by `fcsynth import` or read from the catalog)."""
+        try:
+            return cls(
+                toolkit=record["toolkit"],
+                name=record["name"],
+                description=record.get("description") or "",
+                parameters=record["parameters"],
+                response=record.get("response"),
+                source=record.get("source") or "",
+                operation=record.get("operation"),
+            )
+        except KeyError as err:
+            raise FcsynthError(f"tool record {record.get('name', '?')!r}: missing key {err}") from None
+
+
+def read_catalog(path: Path) -> list[Tool]:
+    """Read data/catalog/tools.parquet (parameters/response stored as JSON strings)."""
+    import polars as pl
+
+    if not path.exists():
+        raise FcsynthError(f"{path}: catalog not found (run `dvc repro catalog`)")
+    rows = pl.read_parquet(path).to_dicts()
+    return [
+        Tool.from_record(
+            {**r, "parameters": json.loads(r["parameters"]), "response": json.loads(r["response"]) if r["response"] else None}
+        )
+        for r in rows
+    ]
+
+
+def write_catalog(tools: list[Tool], path: Path) -> None:
+    """Write the catalog as Parquet, one row per tool, sorted by toolkit then name."""
+    import polars as pl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            **t.to_record(),
+            "parameters": json.dumps(t.parameters, sort_keys=True),
+            "response": json.dumps(t.response, sort_keys=True) if t.response is not None else None,
+        }
+        for t in sorted(tools, key=lambda t: (t.toolkit, t.name))
+    ]
+    schema = {c: pl.String for c in CATALOG_COLUMNS}
+    pl.DataFrame(rows, schema=schema).write_parquet(path)
+
+
+def read_tools_file(path: Path) -> list[Tool]:
+    """Read a JSON list of tool records (what `fcsynth import ... --out` writes)."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FcsynthError(f"{path}: not found") from None
+    except json.JSONDecodeError as err:
+        raise FcsynthError(f"{path}: not valid JSON: {err}") from None
+    if not isinstance(data, list):
+        raise FcsynthError(f"{path}: expected a JSON list of tool records")
+    return [Tool.from_record(r) for r in data]
