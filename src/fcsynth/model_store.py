@@ -96,9 +96,14 @@ def materialize(cfg: ModelConfig, root: Path) -> dict[str, str]:
         return {"source": "embedded", "gguf": gguf.name, "path": cfg.path}
     if cfg.source == "local":
         check_hf_folder(Path(cfg.path))
-        return {"source": "local", "path": cfg.path}
-    check_hub_id(cfg.path)
-    return {"source": "hub", "path": cfg.path}
+    else:
+        check_hub_id(cfg.path)
+    # The stage output is then a pointer, so downstream stages depend on which model it is.
+    facts = {"source": cfg.source, "path": cfg.path}
+    pointer = root / "data" / "models" / cfg.name / "fcsynth-model.json"
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    pointer.write_text(json.dumps(facts, indent=2) + "\n")
+    return facts
 
 
 def resolve_model_path(cfg: ModelConfig, root: Path) -> str:

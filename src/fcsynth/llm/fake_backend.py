@@ -8,6 +8,9 @@ grammar constraint with `request.metadata["fake_output"]` when the stage provide
 from __future__ import annotations
 
 import json
+import os
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -17,7 +20,24 @@ from fcsynth.llm.constraints import structured_output_kwargs
 Responder = Callable[[Request], str]
 
 
-def minimal_instance(schema: dict[str, Any]) -> Any:
+WORDS = (
+    "invoice meeting report client budget review launch draft schedule project update team "
+    "quarterly contract payment reminder agenda design roadmap follow-up feedback shipment "
+    "deadline proposal onboarding renewal summary"
+).split()
+
+
+def _words(rng: random.Random | None, min_len: int, max_len: int | None) -> str:
+    """Deterministic filler text within the length bounds (varied when rng is given)."""
+    if rng is None:
+        return "x" * max(1, min_len or 4)
+    text = " ".join(rng.choice(WORDS) for _ in range(12))
+    while len(text) < min_len:
+        text += " " + rng.choice(WORDS)
+    return text[:max_len] if max_len else text
+
+
+def minimal_instance(schema: dict[str, Any], rng: random.Random | None = None) -> Any:
     """A small instance satisfying a simple JSON schema (enough for stage prompts)."""
     if "const" in schema:
         return schema["const"]
@@ -25,16 +45,16 @@ def minimal_instance(schema: dict[str, Any]) -> Any:
         return schema["enum"][0]
     for key in ("anyOf", "oneOf"):
         if schema.get(key):
-            return minimal_instance(schema[key][0])
+            return minimal_instance(schema[key][0], rng)
     kind = schema.get("type", "object")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
         props = schema.get("properties", {})
-        return {k: minimal_instance(props.get(k, {})) for k in schema.get("required", list(props))}
+        return {k: minimal_instance(props.get(k, {}), rng) for k in schema.get("required", list(props))}
     if kind == "array":
         n = schema.get("minItems", 1)
-        return [minimal_instance(schema.get("items", {})) for _ in range(n)]
+        return [minimal_instance(schema.get("items", {}), rng) for _ in range(n)]
     if kind == "integer":
         return int(schema.get("minimum", 1))
     if kind == "number":
@@ -43,7 +63,7 @@ def minimal_instance(schema: dict[str, Any]) -> Any:
         return True
     if kind == "null":
         return None
-    return "x" * max(1, schema.get("minLength", 4))
+    return _words(rng, schema.get("minLength", 0), schema.get("maxLength"))
 
 
 def default_responder(request: Request) -> str:
@@ -52,7 +72,7 @@ def default_responder(request: Request) -> str:
         return str(request.metadata["fake_output"])
     kwargs = structured_output_kwargs(request.constraint)
     if "json" in kwargs:
-        return json.dumps(minimal_instance(kwargs["json"]))
+        return json.dumps(minimal_instance(kwargs["json"], random.Random(request.seed)))
     if kwargs:
         raise ValueError(
             f"fake backend: request {request.id} has a {next(iter(kwargs))} constraint "
@@ -62,7 +82,11 @@ def default_responder(request: Request) -> str:
 
 
 class FakeBackend:
-    """Returns scripted text; token counts are whitespace word counts."""
+    """Returns scripted text; token counts are whitespace word counts.
+
+    FCSYNTH_FAKE_LATENCY_S (tests only) sleeps before each completion, so a test can kill
+    a stage halfway through.
+    """
 
     def __init__(self, responder: Responder | None = None) -> None:
         self.responder = responder or default_responder
@@ -71,7 +95,9 @@ class FakeBackend:
     def generate(self, requests: Iterable[Request]) -> Iterator[Completion]:
         batch = list(requests)
         self.calls.append([r.id for r in batch])
+        latency = float(os.environ.get("FCSYNTH_FAKE_LATENCY_S", "0"))
         for request in batch:
+            time.sleep(latency)
             text = self.responder(request)
             prompt = request.prompt or json.dumps(request.messages)
             yield Completion(request.id, text, len(prompt.split()), len(text.split()), "stop")

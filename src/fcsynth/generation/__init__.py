@@ -1,0 +1,1 @@
+"""The generation stages: scenarios, blueprints, conversations, system prompts."""

@@ -1,0 +1,128 @@
+"""The `conversations` stage: each blueprint generated in DML under its own grammar.
+
+Every request carries the grammar built from that conversation's tools (used +
+distractors) and planned features, so the output is structurally valid and its tool
+calls schema-valid by construction; all requests go to the engine as one batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from outlines.types import CFG
+
+from fcsynth.dml import DMLParseError, GrammarOptions, build_grammar, example_messages, parse_dml, render_dml
+from fcsynth.generation.context import StageContext
+from fcsynth.generation.runner import run_requests, token_totals
+from fcsynth.llm import Completion, Request, derive_seed
+from fcsynth.metrics import StageMetrics
+from fcsynth.prompts import render
+from fcsynth.tools import Tool
+
+STAGE = "conversations"
+TEMPLATE = "conversation.j2"
+
+
+def grammar_options(ctx: StageContext, features: dict[str, bool]) -> GrammarOptions:
+    """The grammar options of one conversation: config + its planned features."""
+    options = GrammarOptions.from_config(ctx.cfg.dml, allow_tool_errors=features["tool_error"])
+    if not features["parallel_calls"]:
+        options = options.model_copy(update={"max_parallel_calls": 1}) if hasattr(options, "model_copy") else options
+    return options
+
+
+def build_request(ctx: StageContext, blueprint: dict[str, Any], tools: list[Tool]) -> tuple[Request, list[str]]:
+    """The request for one blueprint and the tools that fell back to a looser schema."""
+    features = json.loads(blueprint["features"])
+    options = grammar_options(ctx, features)
+    grammar = build_grammar(tools, options)
+    example = render_dml(example_messages(tools, options))
+    prompt = render(
+        TEMPLATE,
+        scenario=blueprint["scenario"],
+        persona=json.loads(blueprint["persona"]),
+        outline=blueprint["outline"],
+        clarity=blueprint["clarity"],
+        features=features,
+        use_tools=blueprint["tools"],
+        tools=[{"name": t.name, "description": t.description, "parameters": t.parameters} for t in tools],
+        thinking=ctx.cfg.dml.thinking,
+        example=example,
+    )
+    request = Request(
+        id=blueprint["id"],
+        sampling=ctx.cfg.sampling.model_copy(update={"max_tokens": ctx.cfg.conversations.max_tokens}),
+        seed=derive_seed(ctx.cfg.seed, f"conversation:{blueprint['id']}"),
+        messages=[{"role": "user", "content": prompt}],
+        constraint=CFG(grammar.lark),
+        metadata={"fake_output": example},
+    )
+    return request, list(grammar.fallbacks)
+
+
+def parse_completion(text: str, finish_reason: str) -> tuple[list[dict[str, Any]] | None, str, str | None]:
+    """(messages, status, reason): a bad output is kept with its reason, never a crash."""
+    if finish_reason == "length":
+        return None, "truncated", "max_tokens reached before the conversation ended"
+    try:
+        return parse_dml(text), "ok", None
+    except DMLParseError as err:
+        return None, "unparseable", str(err)
+
+
+def run(
+    ctx: StageContext,
+    blueprints: list[dict[str, Any]],
+    tools_by_selection: dict[str, list[Tool]],
+
+) -> tuple[list[dict[str, Any]], StageMetrics]:
+    """One conversation row per usable blueprint."""
+    metrics = StageMetrics(STAGE, records_in=len(blueprints))
+    usable = [b for b in blueprints if b["status"] == "ok"]
+    metrics.reject("blueprint_failed", len(blueprints) - len(usable))
+    tools_of = {}
+    for b in usable:
+        by_name = {t.name: t for t in tools_by_selection[b["selection"]]}
+        tools_of[b["id"]] = [by_name[n] for n in sorted({*b["tools"], *b["distractors"]})]
+    fallbacks: Counter[str] = Counter()
+    requests = []
+    for b in usable:
+        request, fell_back = build_request(ctx, b, tools_of[b["id"]])
+        fallbacks.update(fell_back)
+        requests.append(request)
+
+    raw = run_requests(
+        requests, ctx.checkpoint(STAGE), ctx.get_backend,
+        lambda req, c: {"id": req.id, "dml": c.text, "finish_reason": c.finish_reason},
+    )
+    rows = []
+    for b in usable:
+        r = raw[b["id"]]
+        messages, status, reason = parse_completion(r["dml"], r["finish_reason"])
+        if status != "ok":
+            metrics.reject(status)
+        rows.append({
+            "id": b["id"], "selection": b["selection"], "toolkits": b["toolkits"], "scenario": b["scenario"],
+            "persona": b["persona"], "outline": b["outline"], "clarity": b["clarity"], "features": b["features"],
+            "tools": json.dumps([t.to_openai() for t in tools_of[b["id"]]], sort_keys=True),
+            "dml": r["dml"],
+            "messages": json.dumps(messages, ensure_ascii=False) if messages is not None else None,
+            "status": status, "reason": reason,
+            "prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"],
+        })
+    ok = [json.loads(r["messages"]) for r in rows if r["status"] == "ok"]
+    metrics.records_out = len(ok)
+    metrics.tokens = token_totals(list(raw.values()))
+    metrics.extra.update(
+        parse_rate=round(len(ok) / len(rows), 4) if rows else 0.0,
+        schema_fallbacks=dict(sorted(fallbacks.items())),
+        mean_user_turns=_mean([sum(m["role"] == "user" for m in msgs) for msgs in ok]),
+        mean_tool_calls=_mean([sum(len(m.get("tool_calls") or []) for m in msgs) for msgs in ok]),
+    )
+    return rows, metrics
+
+
+def _mean(values: list[int]) -> float:
+    return round(sum(values) / len(values), 3) if values else 0.0

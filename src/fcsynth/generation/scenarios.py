@@ -1,0 +1,182 @@
+"""The `scenarios` stage: a user scenario per conversation slot, deduplicated by embedding.
+
+Slots are filled in rounds: each round asks for one candidate per open slot (all in one
+batch), embeds the new candidates once, and accepts a candidate when its cosine
+similarity to every accepted scenario of the same selection is at most the threshold.
+Accepted scenarios of an earlier run with the same generation settings are kept with
+their embeddings, so raising `scenarios.count` only generates the new slots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from fcsynth.checkpoint import file_digest, fingerprint
+from fcsynth.generation.context import StageContext
+from fcsynth.generation.embeddings import embed, novel
+from fcsynth.generation.runner import run_requests, token_totals
+from fcsynth.generation.sampling import allocate, rng_for, sample_subset
+from fcsynth.llm import Completion, Request, derive_seed
+from fcsynth.metrics import StageMetrics
+from fcsynth.prompts import render, template_text
+from fcsynth.tools import Tool
+
+TEMPLATE = "scenario.j2"
+
+
+class ScenarioAnswer(BaseModel):
+    """What the LLM must answer (JSON-schema constrained)."""
+
+    scenario: str = Field(min_length=20, max_length=500)
+
+
+@dataclass
+class SelectionState:
+    """Accepted scenarios of one selection, with their embeddings."""
+
+    target: int
+    accepted: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def open_slots(self) -> list[int]:
+        return [k for k in range(self.target) if k not in self.accepted]
+
+    def vectors(self) -> list[np.ndarray]:
+        return [np.asarray(r["embedding"], dtype=np.float32) for r in self.accepted.values()]
+
+
+def scenario_fingerprint(ctx: StageContext, catalog_path: Path, prompts_dir: Path) -> str:
+    """Everything that decides a candidate's text, except how many are wanted."""
+    cfg = ctx.cfg
+    sc = cfg.scenarios.model_dump(exclude={"count", "max_rounds", "similarity_threshold"})
+    return fingerprint(
+        cfg.seed, cfg.model.model_dump(), cfg.sampling.model_dump(), sc,
+        file_digest(catalog_path), template_text(TEMPLATE, prompts_dir),
+    )
+
+
+def candidate_request(ctx: StageContext, cand_id: str, selection: str, subset: list[Tool], prompts_dir: Path) -> Request:
+    cfg = ctx.cfg
+    prompt = render(
+        TEMPLATE, prompts_dir,
+        selection=selection,
+        toolkits=sorted({t.toolkit for t in subset}),
+        tools=[{"name": t.name, "toolkit": t.toolkit, "description": t.description} for t in subset],
+        workflow_description=cfg.scenarios.workflow_description,
+    )
+    sampling = cfg.sampling.model_copy(update={"max_tokens": cfg.scenarios.max_tokens})
+    return Request(
+        id=cand_id, sampling=sampling, seed=derive_seed(cfg.seed, cand_id),
+        messages=[{"role": "user", "content": prompt}], constraint=ScenarioAnswer,
+    )
+
+
+def parse_scenario(completion: Completion) -> str | None:
+    """The scenario text, or None when the answer is truncated or not valid."""
+    try:
+        return ScenarioAnswer.model_validate_json(completion.text).scenario.strip()
+    except ValueError:
+        return None
+
+
+def run(
+    ctx: StageContext,
+    selections: dict[str, list[Tool]],
+    catalog_path: Path,
+    previous: list[dict[str, Any]],
+    prompts_dir: Path,
+) -> tuple[list[dict[str, Any]], StageMetrics]:
+    """Fill every selection's slots; return the accepted rows and the stage metrics."""
+    cfg = ctx.cfg.scenarios
+    key = scenario_fingerprint(ctx, catalog_path, prompts_dir)
+    checkpoint = ctx.checkpoint("scenarios")
+    metrics = StageMetrics("scenarios")
+    targets = allocate(cfg.count, list(selections), ctx.cfg.toolkits.weights)
+    states = {name: SelectionState(targets[name]) for name in selections}
+    kept = 0
+    for row in previous:
+        state = states.get(row["selection"])
+        slot = int(row["id"].rsplit("-", 1)[1])
+        if row.get("fingerprint") == key and state is not None and slot < state.target:
+            state.accepted[slot] = row
+            kept += 1
+
+    generated = duplicates = unparseable = rounds = 0
+    all_rows: list[dict[str, Any]] = []
+    for rnd in range(cfg.max_rounds):
+        wanted = [(name, slot) for name, st in states.items() for slot in st.open_slots()]
+        if not wanted:
+            break
+        rounds += 1
+        requests, subsets = [], {}
+        for name, slot in wanted:
+            cand_id = f"{name}-{slot:04d}-r{rnd}"
+            subset = sample_subset(selections[name], cfg.tools_per_scenario, rng_for(ctx.cfg.seed, cand_id, "tools"))
+            subsets[cand_id] = (name, slot, subset)
+            requests.append(candidate_request(ctx, cand_id, name, subset, prompts_dir))
+        rows = run_requests(
+            requests, checkpoint, ctx.get_backend,
+            lambda req, c: {"id": req.id, "text": c.text, "finish_reason": c.finish_reason},
+        )
+        all_rows += rows.values()
+        generated += len(rows)
+        parsed = {cid: parse_scenario(Completion(cid, r["text"], 0, 0, r["finish_reason"])) for cid, r in rows.items()}
+        ok_ids = sorted(cid for cid, text in parsed.items() if text)
+        unparseable += len(rows) - len(ok_ids)
+        vectors = embed([parsed[cid] for cid in ok_ids])  # each new text embedded once
+        for cid, vec in zip(ok_ids, vectors):
+            name, slot, subset = subsets[cid]
+            state = states[name]
+            is_new, top = novel(vec, state.vectors(), cfg.similarity_threshold)
+            if not is_new:
+                duplicates += 1
+                continue
+            state.accepted[slot] = {
+                "id": f"{name}-{slot:04d}",
+                "selection": name,
+                "toolkits": sorted({t.toolkit for t in selections[name]}),
+                "tools": [t.name for t in subset],
+                "scenario": parsed[cid],
+                "embedding": [float(x) for x in vec],
+                "round": rnd,
+                "candidate_id": cid,
+                "max_similarity": round(top, 4),
+                "fingerprint": key,
+            }
+
+    accepted = [row for st in states.values() for row in st.accepted.values()]
+    short = {n: st.target - len(st.accepted) for n, st in states.items() if st.open_slots()}
+    metrics.records_in = cfg.count
+    metrics.records_out = len(accepted)
+    metrics.reject("duplicate", duplicates)
+    metrics.reject("unparseable", unparseable)
+    metrics.tokens = token_totals(all_rows)
+    metrics.extra.update(
+        generated=generated,
+        accepted=len(accepted),
+        kept_from_previous_run=kept,
+        dropped_duplicate=duplicates,
+        dedup_rate=round(duplicates / generated, 4) if generated else 0.0,
+        rounds=rounds,
+        per_selection={n: len(st.accepted) for n, st in sorted(states.items())},
+        short_of_target=short,
+    )
+    return accepted, metrics
+
+
+def schema() -> dict[str, Any]:
+    """Polars schema of data/scenarios.parquet."""
+    import polars as pl
+
+    return {
+        "id": pl.String, "selection": pl.String, "toolkits": pl.List(pl.String), "tools": pl.List(pl.String),
+        "scenario": pl.String, "embedding": pl.List(pl.Float32), "round": pl.Int64, "candidate_id": pl.String,
+        "max_similarity": pl.Float64, "fingerprint": pl.String,
+    }
+
+
+

@@ -1,0 +1,32 @@
+"""Stage tables: Parquet, one row per record, sorted by id; JSON-valued cells as strings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from fcsynth.errors import FcsynthError
+
+
+def write_rows(rows: list[dict[str, Any]], path: Path, schema: dict[str, Any] | None = None) -> None:
+    """Write rows sorted by id (an empty table keeps its columns when a schema is given)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ordered = sorted(rows, key=lambda r: r["id"])
+    frame = pl.DataFrame(ordered, schema=schema, strict=False) if ordered or schema else pl.DataFrame({"id": []})
+    frame.write_parquet(path)
+
+
+def read_rows(path: Path, stage_hint: str = "") -> list[dict[str, Any]]:
+    """Read a stage table as dicts; a missing file is a one-line error naming the stage."""
+    if not path.exists():
+        hint = f" (run `dvc repro {stage_hint}`)" if stage_hint else ""
+        raise FcsynthError(f"{path}: not found{hint}")
+    return pl.read_parquet(path).to_dicts()
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON for a table cell."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)

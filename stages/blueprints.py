@@ -1,0 +1,29 @@
+"""DVC stage `blueprints`: persona, outline, tools and planned features per scenario."""
+
+from fcsynth.catalog import select
+from fcsynth.config import load_params
+from fcsynth.generation import blueprints
+from fcsynth.generation.context import StageContext
+from fcsynth.paths import DATA_DIR, ROOT
+from fcsynth.stage import run_stage
+from fcsynth.tables import read_rows, write_rows
+from fcsynth.tools import read_catalog
+
+OUT = DATA_DIR / "blueprints.parquet"
+
+
+def main() -> None:
+    cfg = load_params()
+    selections = select(read_catalog(DATA_DIR / "catalog" / "tools.parquet"), cfg.toolkits)
+    scenario_rows = read_rows(DATA_DIR / "scenarios.parquet", "scenarios")
+    ctx = StageContext(cfg, ROOT)
+    try:
+        rows, metrics = blueprints.run(ctx, scenario_rows, selections)
+    finally:
+        ctx.close()
+    write_rows(rows, OUT)
+    metrics.write()
+
+
+if __name__ == "__main__":
+    run_stage("blueprints", main)

@@ -1,0 +1,29 @@
+"""DVC stage `conversations`: grammar-constrained DML generation, one grammar per conversation."""
+
+from fcsynth.catalog import select
+from fcsynth.config import load_params
+from fcsynth.generation import conversations
+from fcsynth.generation.context import StageContext
+from fcsynth.paths import DATA_DIR, ROOT
+from fcsynth.stage import run_stage
+from fcsynth.tables import read_rows, write_rows
+from fcsynth.tools import read_catalog
+
+OUT = DATA_DIR / "conversations.parquet"
+
+
+def main() -> None:
+    cfg = load_params()
+    selections = select(read_catalog(DATA_DIR / "catalog" / "tools.parquet"), cfg.toolkits)
+    blueprint_rows = read_rows(DATA_DIR / "blueprints.parquet", "blueprints")
+    ctx = StageContext(cfg, ROOT)
+    try:
+        rows, metrics = conversations.run(ctx, blueprint_rows, selections)
+    finally:
+        ctx.close()
+    write_rows(rows, OUT)
+    metrics.write()
+
+
+if __name__ == "__main__":
+    run_stage("conversations", main)

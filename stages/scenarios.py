@@ -1,0 +1,31 @@
+"""DVC stage `scenarios`: a deduplicated user scenario per conversation slot."""
+
+from fcsynth.catalog import select
+from fcsynth.config import load_params
+from fcsynth.generation import scenarios
+from fcsynth.generation.context import StageContext
+from fcsynth.paths import DATA_DIR, PROMPTS_DIR, ROOT
+from fcsynth.stage import run_stage
+from fcsynth.tables import read_rows, write_rows
+from fcsynth.tools import read_catalog
+
+CATALOG = DATA_DIR / "catalog" / "tools.parquet"
+OUT = DATA_DIR / "scenarios.parquet"
+
+
+def main() -> None:
+    cfg = load_params()
+    selections = select(read_catalog(CATALOG), cfg.toolkits)
+    # persist: true in dvc.yaml keeps the previous output so its scenarios are reused
+    previous = read_rows(OUT) if OUT.exists() else []
+    ctx = StageContext(cfg, ROOT)
+    try:
+        rows, metrics = scenarios.run(ctx, selections, CATALOG, previous, PROMPTS_DIR)
+    finally:
+        ctx.close()
+    write_rows(rows, OUT, scenarios.schema())
+    metrics.write()
+
+
+if __name__ == "__main__":
+    run_stage("scenarios", main)
