@@ -124,7 +124,8 @@ class ExportConfig(Section):
 
 
 class EvaluateConfig(Section):
-    model: ModelConfig | None = None
+    # None: the generator (cfg.model); a string: a local HF folder or a hub id.
+    model: ModelConfig | str | None = None
     max_tokens: int = Field(256, gt=0)
     temperature: float = Field(0.0, ge=0)
 
