@@ -1,0 +1,142 @@
+"""Generation stages with the fake backend: sampling, dedup rounds, resume, null rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fcsynth.config import parse_config, compose
+from fcsynth.generation import blueprints, scenarios
+from fcsynth.generation.context import StageContext
+from fcsynth.generation.runner import request_key, run_requests
+from fcsynth.generation.sampling import allocate, rng_for, sample_subset
+from fcsynth.llm import Request
+from fcsynth.llm.fake_backend import FakeBackend
+from fcsynth.paths import PROMPTS_DIR
+from fcsynth.tools import Tool, write_catalog
+
+PARAMS = {"type": "object", "properties": {"q": {"type": "string", "description": "query"}}, "required": ["q"]}
+
+
+def make_tools(toolkit: str, n: int) -> list[Tool]:
+    return [Tool(toolkit, f"{toolkit}_tool{i}", f"Tool {i} of {toolkit}.", PARAMS) for i in range(n)]
+
+
+def make_ctx(tmp_path: Path, responder=None, **overrides) -> StageContext:
+    extra = [f"{k}={v}" for k, v in overrides.items()]
+    cfg = parse_config(compose(["llm=fake", *extra]))
+    ctx = StageContext(cfg, tmp_path)
+    ctx.backend = FakeBackend(responder)
+    return ctx
+
+
+def test_allocate_uniform_and_weighted():
+    assert allocate(10, ["a", "b", "c"], {}) == {"a": 4, "b": 3, "c": 3}
+    assert sum(allocate(7, ["a", "b"], {"a": 3}).values()) == 7
+    assert allocate(8, ["a", "b"], {"a": 3, "b": 1}) == {"a": 6, "b": 2}
+
+
+def test_sample_subset_is_seeded_and_covers_bundle_toolkits():
+    tools = make_tools("mail", 6) + make_tools("cal", 6)
+    a = sample_subset(tools, (2, 4), rng_for(1, "x"))
+    assert a == sample_subset(tools, (2, 4), rng_for(1, "x"))
+    assert 2 <= len(a) <= 4 and {t.toolkit for t in a} == {"mail", "cal"}
+    sizes = {len(sample_subset(tools, (2, 4), rng_for(1, str(i)))) for i in range(40)}
+    assert sizes == {2, 3, 4}
+
+
+def test_run_requests_reuses_only_identical_requests(tmp_path):
+    ctx = make_ctx(tmp_path)
+    s = ctx.cfg.sampling
+    reqs = [Request(id=f"r{i}", sampling=s, seed=i, prompt=f"p{i}") for i in range(3)]
+    cp = ctx.checkpoint("demo")
+    rows = run_requests(reqs, cp, ctx.get_backend, lambda r, c: {"id": r.id, "text": c.text})
+    assert set(rows) == {"r0", "r1", "r2"} and ctx.backend.calls == [["r0", "r1", "r2"]]
+    # same requests: nothing generated; one changed prompt: only it is regenerated
+    changed = [*reqs[:2], Request(id="r2", sampling=s, seed=2, prompt="other")]
+    run_requests(reqs, ctx.checkpoint("demo"), ctx.get_backend, lambda r, c: {"id": r.id, "text": c.text})
+    run_requests(changed, ctx.checkpoint("demo"), ctx.get_backend, lambda r, c: {"id": r.id, "text": c.text})
+    assert ctx.backend.calls == [["r0", "r1", "r2"], ["r2"]]
+    assert request_key(reqs[2]) != request_key(changed[2])
+
+
+def scripted(texts: dict[str, str]):
+    """A responder answering scenario requests by candidate id prefix."""
+    def respond(request):
+        slot = request.id.rsplit("-", 1)[0]
+        return json.dumps({"scenario": texts.get(request.id, texts.get(slot, f"A distinct scenario for {request.id} " * 2))})
+    return respond
+
+
+def catalog_file(tmp_path: Path, tools: list[Tool]) -> Path:
+    path = tmp_path / "tools.parquet"
+    write_catalog(tools, path)
+    return path
+
+
+def test_scenarios_drop_near_duplicates_and_refill_in_rounds(tmp_path):
+    same = "The user needs to email the quarterly budget report to Alice before Friday's board meeting."
+    texts = {
+        "mail-0000-r0": same,
+        "mail-0001-r0": same.replace("Alice", "Alicia"),  # near duplicate: dropped, refilled next round
+        "mail-0001-r1": "Schedule a dentist appointment for next Tuesday and invite my partner to it.",
+        "mail-0002-r0": "Find the signed contract PDF from Bob in my inbox and forward it to legal.",
+    }
+    tools = make_tools("mail", 5)
+    ctx = make_ctx(tmp_path, scripted(texts), **{"scenarios.count": 3, "scenarios.similarity_threshold": 0.9})
+    rows, metrics = scenarios.run(ctx, {"mail": tools}, catalog_file(tmp_path, tools), [], PROMPTS_DIR)
+    by_id = {r["id"]: r for r in rows}
+    assert sorted(by_id) == ["mail-0000", "mail-0001", "mail-0002"]
+    assert by_id["mail-0001"]["candidate_id"] == "mail-0001-r1"
+    assert len(by_id["mail-0000"]["embedding"]) == 384
+    m = metrics.as_dict()
+    assert m["dropped_duplicate"] == 1 and m["rounds"] == 2 and m["generated"] == 4
+    assert ctx.backend.calls == [["mail-0000-r0", "mail-0001-r0", "mail-0002-r0"], ["mail-0001-r1"]]
+
+
+def test_scenarios_rerun_with_higher_target_keeps_earlier(tmp_path):
+    tools = make_tools("mail", 5)
+    cat = catalog_file(tmp_path, tools)
+    texts = {
+        "mail-0000": "Email the signed lease to the landlord and archive the thread afterwards.",
+        "mail-0001": "Label every newsletter from last month and delete the promotional ones.",
+        "mail-0002": "Draft a reply to the recruiter proposing three interview slots next week.",
+    }
+    ctx = make_ctx(tmp_path, scripted(texts), **{"scenarios.count": 2})
+    first, _ = scenarios.run(ctx, {"mail": tools}, cat, [], PROMPTS_DIR)
+    ctx2 = make_ctx(tmp_path / "fresh", scripted(texts), **{"scenarios.count": 3})  # no checkpoints
+    second, m = scenarios.run(ctx2, {"mail": tools}, cat, first, PROMPTS_DIR)
+    assert [r for r in second if r["id"] in {"mail-0000", "mail-0001"}] == first
+    assert ctx2.backend.calls == [["mail-0002-r0"]]
+    assert m.as_dict()["kept_from_previous_run"] == 2
+
+
+def test_blueprint_answer_is_constrained_and_failures_kept(tmp_path):
+    tools = make_tools("mail", 6)
+    scenario = {"id": "mail-0000", "selection": "mail", "toolkits": ["mail"], "tools": [t.name for t in tools[:3]],
+                "scenario": "Forward the invoice."}
+    schema = blueprints.answer_schema(scenario["tools"])
+    assert schema["properties"]["tools"]["items"]["enum"] == sorted(scenario["tools"])
+    ctx = make_ctx(tmp_path, **{"blueprints.distractors": 2})
+    rows, metrics = blueprints.run(ctx, [scenario], {"mail": tools})
+    row = rows[0]
+    assert row["status"] == "ok" and set(row["tools"]) <= set(scenario["tools"])
+    assert len(row["distractors"]) == 2 and not set(row["distractors"]) & set(scenario["tools"])
+    assert json.loads(row["persona"]).keys() == {"role", "company", "context"}
+
+    broken = make_ctx(tmp_path / "b", lambda r: '{"persona": {"role": "x"', **{"blueprints.distractors": 2})
+    rows, metrics = blueprints.run(broken, [scenario], {"mail": tools})
+    assert rows[0]["status"] == "failed" and rows[0]["reason"] == "unparseable"
+    assert rows[0]["raw"].startswith('{"persona"')
+    assert metrics.as_dict()["rejected"] == {"unparseable": 1}
+
+
+def test_blueprint_plan_rates_follow_config(tmp_path):
+    ctx = make_ctx(tmp_path, **{"blueprints.parallel_call_rate": 1.0, "blueprints.tool_error_rate": 0.0})
+    tools = make_tools("mail", 4)
+    plans = [blueprints.plan(ctx.cfg, {"id": f"s{i}", "tools": [tools[0].name]}, tools) for i in range(20)]
+    assert all(p["features"]["parallel_calls"] for p in plans)
+    assert not any(p["features"]["tool_error"] for p in plans)
+    assert {p["clarity"] for p in plans} <= {"excellent", "good", "average"}
