@@ -7,7 +7,7 @@ naming its dotted path.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -108,19 +108,26 @@ class SystemPromptsConfig(Section):
 
 
 class JudgeConfig(Section):
-    model: ModelConfig | None = None
+    model: ModelConfig | None = None  # None: the generator (cfg.model)
     temperature: float = Field(0.0, ge=0)
     max_tokens: int = Field(384, gt=0)
+    max_reasoning_chars: int = Field(600, gt=0)
+    max_field_chars: int = Field(800, gt=0)  # clip each message / tool result shown to the judge
+    max_prompt_chars: int = Field(10000, gt=0)  # longer prompts are shortened, then skipped
+
+
+RubricDimension = Literal["user_query_clarity", "tool_use_quality", "argument_grounding", "task_completion", "naturalness"]
 
 
 class CurateConfig(Section):
-    thresholds: dict[str, int]
+    thresholds: dict[RubricDimension, Annotated[int, Field(ge=1, le=5)]]
     near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
     num_perm: int = Field(128, gt=0)
 
 
 class ExportConfig(Section):
     test_per_selection: int = Field(1, ge=0)
+    license: str = "apache-2.0"  # the dataset card's license
 
 
 class EvaluateConfig(Section):
