@@ -1,0 +1,169 @@
+"""Evaluate a model on the test split: every step's request in one batch, checkpointed, scored.
+
+The checkpoint stores raw completions keyed by step id and reused only for the identical
+request (prompt, sampling, seed), so scoring changes never regenerate and a killed run
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fcsynth.checkpoint import Checkpoint, fingerprint
+from fcsynth.config import Config, EvaluateConfig, ModelConfig, SamplingConfig
+from fcsynth.errors import FcsynthError
+from fcsynth.evaluate.metrics import canonical_calls, score_step, summarize
+from fcsynth.evaluate.parse import parse_completion
+from fcsynth.evaluate.prompting import Prompt, PromptBuilder
+from fcsynth.evaluate.steps import Step, cut_steps
+from fcsynth.llm import Backend, Request, derive_seed
+
+STEP_SCHEMA: dict[str, Any] = {
+    "id": str, "record_id": str, "selection": str, "index": int, "kind": str,
+    "gold": str, "prediction": str, "predicted_calls": str, "predicted_text": str,
+    "exact": bool, "function_call_match": float, "name_match": bool,
+    "arg_tp": int, "arg_pred": int, "arg_gold": int, "no_call": bool, "malformed": int,
+    "prompt_tokens": int, "completion_tokens": int, "finish_reason": str,
+}
+
+
+def resolve_eval_model(cfg: Config) -> ModelConfig:
+    """The model under test: `evaluate.model`, a path/hub-id string, or the generator."""
+    chosen = cfg.evaluate.model
+    if chosen is None:
+        return cfg.model
+    if isinstance(chosen, ModelConfig):
+        return chosen
+    source = "local" if Path(chosen).is_dir() else "hub"
+    name = Path(chosen.rstrip("/")).name or chosen
+    return ModelConfig(name=name, source=source, path=chosen, max_model_len=cfg.model.max_model_len)
+
+
+def read_test_split(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSONL split; a bad line is a one-line error naming file and line."""
+    if not path.exists():
+        raise FcsynthError(f"{path}: not found (run `dvc repro export`)")
+    records = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise FcsynthError(f"{path}:{n}: not valid JSON ({err.msg})") from None
+        if not isinstance(record, dict):
+            raise FcsynthError(f"{path}:{n}: expected a JSON object")
+        records.append(record)
+    return records
+
+
+def load_tokenizer(model_path: str) -> Any:
+    """The model's tokenizer (for its chat template and token counts)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(model_path)
+    except (OSError, ValueError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise FcsynthError(f"evaluate.model: cannot load a tokenizer from {model_path!r}: {first}") from None
+
+
+def sampling_for(cfg: EvaluateConfig) -> SamplingConfig:
+    """Free-form sampling: the configured temperature, no top-p or repetition shaping."""
+    return SamplingConfig(
+        temperature=cfg.temperature, top_p=1.0, max_tokens=cfg.max_tokens, repetition_penalty=1.0
+    )
+
+
+@dataclass
+class EvalResult:
+    """Per-step rows (scored), the summary figures, and how prompts were rendered."""
+
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    prompt_style: str
+    skipped_too_long: int
+    generated: int
+
+
+def _request(step: Step, prompt: Prompt, sampling: SamplingConfig, seed: int) -> Request:
+    return Request(
+        id=step.id, sampling=sampling, seed=derive_seed(seed, step.id),
+        prompt=prompt.prompt, messages=prompt.messages, metadata={"step": step},
+    )
+
+
+def request_key(request: Request) -> str:
+    """Everything that determines a completion."""
+    return fingerprint(request.prompt, request.messages, request.sampling.model_dump(), request.seed)
+
+
+def score_row(step: Step, completion: dict[str, Any]) -> dict[str, Any]:
+    """One per-step result row: gold, prediction, parsed calls and scores."""
+    parsed = parse_completion(completion["text"])
+    scores = score_step(step.gold_calls, parsed.calls)
+    gold = canonical_calls(step.gold_calls) if step.gold_calls is not None else step.gold_text or ""
+    return {
+        "id": step.id, "record_id": step.record_id, "selection": step.selection, "index": step.index,
+        "gold": gold, "prediction": completion["text"],
+        "predicted_calls": canonical_calls(parsed.calls), "predicted_text": parsed.text,
+        **scores,
+        "prompt_tokens": int(completion.get("prompt_tokens") or 0),
+        "completion_tokens": int(completion.get("completion_tokens") or 0),
+        "finish_reason": completion.get("finish_reason") or "stop",
+    }
+
+
+def evaluate(
+    records: list[dict[str, Any]],
+    backend_factory: Callable[[], Backend],
+    tokenizer: Any,
+    eval_cfg: EvaluateConfig,
+    seed: int,
+    checkpoint: Checkpoint | None = None,
+    max_model_len: int | None = None,
+) -> EvalResult:
+    """Score the model behind `backend_factory` on every step of `records`.
+
+    `tokenizer` (the model's) renders prompts and detects tool support in its template;
+    None sends Hermes-default messages for the backend to render. The backend is built only
+    when some step is not already checkpointed. Steps whose prompt plus `max_tokens` exceed
+    `max_model_len` are skipped and counted.
+    """
+    builder = PromptBuilder(tokenizer)
+    sampling = sampling_for(eval_cfg)
+    steps = [s for r in records for s in cut_steps(r)]
+    if len({s.id for s in steps}) != len(steps):
+        raise FcsynthError("test split: duplicate record ids")
+    requests, skipped = [], 0
+    for step in steps:
+        prompt = builder.build(step)
+        n = builder.count_tokens(prompt) if max_model_len else None
+        if n is not None and max_model_len and n + eval_cfg.max_tokens > max_model_len:
+            skipped += 1
+            continue
+        requests.append(_request(step, prompt, sampling, seed))
+    keys = {r.id: request_key(r) for r in requests}
+    done: dict[str, dict[str, Any]] = {}
+    if checkpoint is not None:
+        done = {i: row for i, row in checkpoint.rows.items() if keys.get(i) == row.get("request_key")}
+    missing = [r for r in requests if r.id not in done]
+    if missing:
+        backend = backend_factory()
+        for completion in backend.generate(missing):
+            row = {
+                "id": completion.id, "request_key": keys[completion.id], "text": completion.text,
+                "prompt_tokens": completion.prompt_tokens,
+                "completion_tokens": completion.completion_tokens,
+                "finish_reason": completion.finish_reason,
+            }
+            if checkpoint is not None:
+                checkpoint.add(row)
+            done[completion.id] = row
+    rows = [score_row(r.metadata["step"], done[r.id]) for r in requests]
+    rows.sort(key=lambda r: r["id"])
+    return EvalResult(rows, summarize(rows), builder.style, skipped, len(missing))

@@ -1,0 +1,63 @@
+"""DVC stage `evaluate`: score a model's tool calls on the test split (metrics/evaluate.json)."""
+
+import polars as pl
+
+from fcsynth.checkpoint import Checkpoint, fingerprint
+from fcsynth.config import load_params
+from fcsynth.evaluate.run import STEP_SCHEMA, evaluate, load_tokenizer, read_test_split, resolve_eval_model
+from fcsynth.llm import Backend, make_backend
+from fcsynth.metrics import StageMetrics
+from fcsynth.model_store import resolve_model_path
+from fcsynth.paths import DATA_DIR, ROOT
+from fcsynth.stage import run_stage
+
+TEST = DATA_DIR / "dataset" / "test.jsonl"
+OUT = DATA_DIR / "evaluate" / "steps.parquet"
+
+
+def main() -> None:
+    cfg = load_params()
+    model_cfg = resolve_eval_model(cfg)
+    records = read_test_split(TEST)
+    model_path = resolve_model_path(model_cfg, ROOT)
+    tokenizer = load_tokenizer(model_path) if cfg.llm.backend == "vllm" else None
+    checkpoint = Checkpoint("evaluate", fingerprint(model_cfg.model_dump(), cfg.llm.backend), DATA_DIR / "checkpoints")
+    checkpoint.clear_others()
+    backends: list[Backend] = []
+
+    def factory() -> Backend:
+        backends.append(make_backend(cfg.llm, model_cfg, ROOT))
+        return backends[-1]
+
+    metrics = StageMetrics("evaluate")
+    try:
+        result = evaluate(
+            records, factory, tokenizer, cfg.evaluate, cfg.seed,
+            checkpoint=checkpoint, max_model_len=model_cfg.max_model_len,
+        )
+    finally:
+        for backend in backends:
+            backend.close()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(result.rows, schema=STEP_SCHEMA, strict=False).write_parquet(OUT)
+    overall = result.summary["overall"]
+    metrics.records_in = len(records)
+    metrics.records_out = overall["steps"]
+    if result.skipped_too_long:
+        metrics.reject("prompt_too_long", result.skipped_too_long)
+    metrics.tokens = {
+        "requests": overall["steps"],
+        "prompt_tokens": overall["prompt_tokens"],
+        "completion_tokens": overall["completion_tokens"],
+    }
+    metrics.extra.update(
+        model={"name": model_cfg.name, "path": model_cfg.path},
+        prompt_style=result.prompt_style,
+        generated=result.generated,
+        **result.summary,
+    )
+    metrics.write()
+
+
+if __name__ == "__main__":
+    run_stage("evaluate", main)
