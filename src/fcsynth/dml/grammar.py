@@ -1,0 +1,239 @@
+"""Build the DML grammar of one conversation from its tools (Lark, llguidance dialect).
+
+The base (`grammars/dml.lark`) fixes the turn structure; this module fills its bounds and
+appends the per-conversation rules:
+
+- `call_<i>`: `<tool_call>{"name": "<tool i>", "arguments": ARGS}</tool_call>` where ARGS
+  is an inline `%json` of tool i's bounded `parameters` schema;
+- `resp_<k>`: `<tool_response>JSON</tool_response>` for response class k (tools sharing a
+  response schema; unknown responses are one class: a bounded JSON object), with the error
+  object as an alternative when tool errors are allowed;
+- `step`: 1..max_parallel_calls calls, then exactly as many responses. Response j is tied
+  to call j's response class for every step whose class sequences fit in
+  `max_pairing_alternatives`; larger parallel steps only fix the count (each response is
+  any class's response). A single call is always paired.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from fcsynth.dml.schemas import (
+    any_object_schema,
+    error_object_schema,
+    grammar_schema,
+    schema_compile_error,
+    styled,
+)
+from fcsynth.errors import FcsynthError
+from fcsynth.grammar_match import grammar_error
+from fcsynth.paths import GRAMMARS_DIR
+
+if TYPE_CHECKING:
+    from fcsynth.config import DMLConfig
+    from fcsynth.tools import Tool
+
+BASE_GRAMMAR = "dml.lark"
+
+
+@dataclass(frozen=True)
+class GrammarOptions:
+    """What the grammar allows besides the tools (see conf/dml/default.yaml)."""
+
+    thinking: bool = False
+    min_user_turns: int = 1
+    max_user_turns: int = 3
+    max_parallel_calls: int = 3
+    allow_tool_errors: bool = False
+    max_text_chars: int = 600
+    max_think_chars: int | None = None  # None: same as max_text_chars
+    max_steps_per_turn: int = 3  # call/response steps in one assistant turn
+    max_json_string_chars: int = 200  # maxLength added to JSON strings without a bound
+    max_json_items: int = 8  # maxItems / maxProperties added to unbounded arrays and maps
+    max_pairing_alternatives: int = 256  # budget for tying parallel responses to their calls
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_user_turns <= self.max_user_turns:
+            raise FcsynthError("dml: need 1 <= min_user_turns <= max_user_turns")
+        for name in ("max_parallel_calls", "max_text_chars", "max_json_string_chars", "max_json_items"):
+            if getattr(self, name) < 1:
+                raise FcsynthError(f"dml.{name} must be >= 1")
+        if self.max_steps_per_turn < 0:
+            raise FcsynthError("dml.max_steps_per_turn must be >= 0")
+
+    @property
+    def think_chars(self) -> int:
+        return self.max_think_chars or self.max_text_chars
+
+    @classmethod
+    def from_config(cls, dml_cfg: "DMLConfig", allow_tool_errors: bool) -> "GrammarOptions":
+        """Options from the `dml` config section plus the blueprint's tool-error plan."""
+        known = {f for f in cls.__dataclass_fields__ if f != "allow_tool_errors"}
+        values = {k: v for k, v in dml_cfg.model_dump().items() if k in known}
+        return cls(allow_tool_errors=allow_tool_errors, **values)
+
+
+@dataclass
+class BuiltGrammar:
+    """A conversation's grammar and how each tool's schemas got into it."""
+
+    lark: str
+    fallbacks: list[str] = field(default_factory=list)  # tools not at level "strict"
+    levels: dict[str, str] = field(default_factory=dict)  # tool -> worst fallback level
+    errors: dict[str, str] = field(default_factory=dict)  # tool -> first llguidance error
+    paired_steps: int = 1  # steps with up to this many calls tie responses to calls
+
+
+def _lark_string(text: str) -> str:
+    """A Lark string literal (JSON escaping is valid Lark escaping)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _base_template() -> jinja2.Template:
+    path = GRAMMARS_DIR / BASE_GRAMMAR
+    if not path.exists():  # running outside a project checkout
+        path = Path(__file__).resolve().parents[3] / "grammars" / BASE_GRAMMAR
+    return _load_template(str(path))
+
+
+_TEMPLATES: dict[str, jinja2.Template] = {}
+
+
+def _load_template(path: str) -> jinja2.Template:
+    if path not in _TEMPLATES:
+        try:
+            source = Path(path).read_text()
+        except FileNotFoundError:
+            raise FcsynthError(f"{path}: DML base grammar not found") from None
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        _TEMPLATES[path] = env.from_string(source)
+    return _TEMPLATES[path]
+
+
+def _rep(lo: int, hi: int) -> str:
+    return f"{{{lo},{hi}}}"
+
+
+_LEVEL_RANK = {"strict": 0, "lenient": 1, "stripped": 2, "any_object": 3}
+
+
+def build_grammar(tools: list["Tool"], options: GrammarOptions) -> BuiltGrammar:
+    """The Lark grammar for a conversation over `tools` (never raises for a bad schema)."""
+    built = _build(tools, options, force_any=False)
+    error = grammar_error(built.lark)
+    if error is None:
+        return built
+    # Every schema compiled alone but the whole did not (e.g. a size limit): last resort,
+    # every tool at the loosest level.
+    loose = _build(tools, options, force_any=True)
+    loose.errors = {t.name: error for t in tools}
+    final_error = grammar_error(loose.lark)
+    if final_error is not None:
+        raise FcsynthError(f"DML grammar does not compile ({', '.join(t.name for t in tools)}): {final_error}")
+    return loose
+
+
+def _build(tools: list["Tool"], options: GrammarOptions, force_any: bool) -> BuiltGrammar:
+    if not tools:
+        raise FcsynthError("cannot build a DML grammar without tools")
+    names = [t.name for t in tools]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise FcsynthError(f"duplicate tool names in one conversation: {', '.join(dup)}")
+    opt = options
+    built = BuiltGrammar(lark="")
+    rules: list[str] = []
+
+    def note(tool: str, level: str, error: str | None) -> None:
+        if _LEVEL_RANK[level] >= _LEVEL_RANK[built.levels.get(tool, "strict")]:
+            built.levels[tool] = level
+        if error and level != "strict":
+            built.errors.setdefault(tool, error)
+
+    any_object = styled(any_object_schema(opt.max_json_string_chars, opt.max_json_items))
+    error_object = error_object_schema(opt.max_json_string_chars)
+
+    # Response classes: tools with the same (final) response schema share one rule.
+    classes: dict[str, int] = {}
+    class_schemas: list[str] = []
+    tool_class: list[int] = []
+    for i, tool in enumerate(tools):
+        if force_any:
+            args, level, err = any_object, "any_object", None
+        else:
+            args, level, err = grammar_schema(tool.parameters, opt.max_json_string_chars, opt.max_json_items)
+        note(tool.name, level, err)
+        rules.append(f"// {tool.name}")
+        rules.append(
+            f"call_{i}: "
+            + _lark_string(f'<tool_call>{{"name": {json.dumps(tool.name, ensure_ascii=False)}, "arguments": ')
+            + f" args_{i} "
+            + _lark_string("}</tool_call>")
+        )
+        rules.append(f"args_{i}: %json {json.dumps(args, ensure_ascii=False)}")
+        if tool.response is None or force_any:
+            response = any_object
+        else:
+            response, level, err = grammar_schema(tool.response, opt.max_json_string_chars, opt.max_json_items)
+            note(tool.name, level, err)
+        if opt.allow_tool_errors and response is not any_object:
+            body = {k: v for k, v in response.items() if k != "x-guidance"}
+            response = {"x-guidance": response["x-guidance"], "anyOf": [body, error_object]}
+            key = json.dumps(response, ensure_ascii=False)
+            if schema_compile_error(key) is not None:  # the union may not compile
+                response, key = any_object, json.dumps(any_object, ensure_ascii=False)
+                note(tool.name, "any_object", "response with error alternative does not compile")
+        else:
+            key = json.dumps(response, ensure_ascii=False)
+        if key not in classes:
+            classes[key] = len(class_schemas)
+            class_schemas.append(key)
+        tool_class.append(classes[key])
+    built.fallbacks = sorted(t for t, level in built.levels.items() if level != "strict")
+
+    n_classes = len(class_schemas)
+    for k, schema in enumerate(class_schemas):
+        members = [f"call_{i}" for i, c in enumerate(tool_class) if c == k]
+        rules.append(f"calls_{k}: " + " | ".join(members))
+        rules.append(f'resp_{k}: "<tool_response>" %json {schema} "</tool_response>"')
+    if n_classes > 1:
+        rules.append("any_call: " + " | ".join(f"calls_{k}" for k in range(n_classes)))
+        rules.append("any_resp: " + " | ".join(f"resp_{k}" for k in range(n_classes)))
+    else:
+        rules.append("any_call: calls_0")
+        rules.append("any_resp: resp_0")
+
+    step_rules: list[str] = []
+    budget = opt.max_pairing_alternatives
+    built.paired_steps = 0
+    for n in range(1, opt.max_parallel_calls + 1):
+        combos = n_classes**n
+        if n == 1 or combos <= budget:
+            budget -= combos if n > 1 else 0
+            built.paired_steps = n
+            alternatives = [
+                ' "\\n" '.join([*(f"calls_{k}" for k in seq), *(f"resp_{k}" for k in seq)])
+                for seq in itertools.product(range(n_classes), repeat=n)
+            ]
+            rules.append(f"step_{n}: " + "\n    | ".join(alternatives))
+        else:
+            rules.append(f'step_{n}: any_call ("\\n" any_call){{{n - 1}}} ("\\n" any_resp){{{n}}}')
+        step_rules.append(f"step_{n}")
+    rules.insert(0, "step: " + " | ".join(step_rules))
+
+    base = _base_template().render(
+        more_turns=_rep(opt.min_user_turns - 1, opt.max_user_turns - 1),
+        steps=_rep(0, opt.max_steps_per_turn),
+        thinking=opt.thinking,
+        think="think " if opt.thinking else "",
+        think_rep=_rep(0, opt.think_chars - 1),
+        text_rep=_rep(0, opt.max_text_chars - 1),
+    )
+    built.lark = base.rstrip("\n") + "\n" + "\n".join(rules) + "\n"
+    return built

@@ -1,0 +1,193 @@
+"""JSON Schemas as the DML grammar uses them: bounded, compact, and with a documented fallback.
+
+Every schema that goes into the grammar is *bounded* first (strings without a length bound
+get `maxLength`, arrays `maxItems`, closed objects `additionalProperties: false`, open maps
+`maxProperties`), so a small model cannot run away inside a JSON value. Bounding only
+narrows a schema: whatever it accepts, the tool's original schema accepts too.
+
+When llguidance cannot compile a tool's schema, the tool falls back one level at a time:
+`lenient` (llguidance ignores keywords it does not support), `stripped` (we drop
+pattern/format/patternProperties/... and read oneOf as anyOf), `any_object` (a bounded
+JSON object). The level is reported per tool and counted in the stage metrics.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from typing import Any
+
+from fcsynth.grammar_match import grammar_error
+
+# Compact, one-line JSON exactly as json.dumps(obj, ensure_ascii=False) writes it.
+JSON_STYLE: dict[str, Any] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
+FALLBACK_LEVELS = ("strict", "lenient", "stripped", "any_object")
+
+# Keywords dropped at the `stripped` level (constraints llguidance may reject).
+_STRIPPED_KEYWORDS = frozenset(
+    {
+        "pattern", "format", "patternProperties", "minProperties", "maxProperties", "multipleOf",
+        "not", "if", "then", "else", "dependentSchemas", "dependentRequired", "dependencies",
+        "uniqueItems", "contains", "minContains", "maxContains", "propertyNames",
+        "unevaluatedProperties", "unevaluatedItems", "contentEncoding", "contentMediaType",
+    }
+)
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_COMBINATORS = ("allOf", "anyOf", "oneOf", "$ref")
+
+
+def any_object_schema(max_string_chars: int, max_items: int) -> dict[str, Any]:
+    """A bounded 'any JSON object' (depth 3): used when a response schema is unknown."""
+    scalar: list[dict[str, Any]] = [
+        {"type": "string", "maxLength": max_string_chars},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "null"},
+    ]
+    leaf_obj = {"type": "object", "maxProperties": max_items, "additionalProperties": {"anyOf": scalar}}
+    inner = scalar + [
+        {"type": "array", "maxItems": max_items, "items": {"anyOf": [*scalar, leaf_obj]}},
+        leaf_obj,
+    ]
+    return {"type": "object", "maxProperties": max_items, "additionalProperties": {"anyOf": inner}}
+
+
+def error_object_schema(max_string_chars: int) -> dict[str, Any]:
+    """The tool error object a response may be when tool errors are allowed."""
+    return {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {
+                        "anyOf": [
+                            {"type": "integer", "minimum": 0, "maximum": 999},
+                            {"type": "string", "minLength": 1, "maxLength": 40},
+                        ]
+                    },
+                    "message": {"type": "string", "minLength": 1, "maxLength": max_string_chars},
+                },
+                "required": ["code", "message"],
+                "additionalProperties": False,
+            }
+        },
+        "required": ["error"],
+        "additionalProperties": False,
+    }
+
+
+def bound_schema(schema: Any, max_string_chars: int, max_items: int) -> Any:
+    """A copy of `schema` with length/size bounds added where it has none (never looser)."""
+    out = copy.deepcopy(schema)
+    _bound(out, max_string_chars, max_items, closable=True)
+    return out
+
+
+def _types(node: dict[str, Any]) -> set[str]:
+    kind = node.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    if isinstance(kind, list):
+        return {k for k in kind if isinstance(k, str)}
+    return set()
+
+
+def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
+    if not isinstance(node, dict):
+        return
+    kinds = _types(node)
+    if "string" in kinds and not ({"maxLength", "enum", "const", "format", "pattern"} & node.keys()):
+        node["maxLength"] = max(max_chars, int(node.get("minLength", 0)))
+    if ("array" in kinds or "items" in node) and "maxItems" not in node and "enum" not in node:
+        node["maxItems"] = max(max_items, int(node.get("minItems", 0)))
+    has_combinator = any(k in node for k in _COMBINATORS)
+    if "properties" in node:
+        # Close objects that list their properties, unless another keyword could add more
+        # properties (allOf branches, sibling anyOf/oneOf, pattern or additional properties).
+        open_keys = {"additionalProperties", "patternProperties", "unevaluatedProperties"}
+        if closable and not has_combinator and not (open_keys & node.keys()):
+            node["additionalProperties"] = False
+    elif "object" in kinds and not has_combinator and not ({"maxProperties", "minProperties"} & node.keys()):
+        if node.get("additionalProperties", True) is not False and "patternProperties" not in node:
+            node["maxProperties"] = max_items
+    for key in _SUBSCHEMA_MAPS:
+        sub = node.get(key)
+        if isinstance(sub, dict):
+            for child in sub.values():
+                _bound(child, max_chars, max_items, closable=True)
+    for key in _SUBSCHEMA_LISTS:
+        sub = node.get(key)
+        if isinstance(sub, list):
+            # allOf branches (and branches of an object that lists its own properties) are
+            # intersected, so closing one would forbid the other's properties.
+            branch_closable = key != "allOf" and "properties" not in node
+            for child in sub:
+                _bound(child, max_chars, max_items, closable=branch_closable)
+    for key in ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames"):
+        sub = node.get(key)
+        if isinstance(sub, dict):
+            _bound(sub, max_chars, max_items, closable=True)
+        elif key == "items" and isinstance(sub, list):
+            for child in sub:
+                _bound(child, max_chars, max_items, closable=True)
+
+
+def strip_unsupported(schema: Any) -> Any:
+    """A copy without the keywords of the `stripped` fallback level; oneOf becomes anyOf."""
+    if isinstance(schema, list):
+        return [strip_unsupported(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _STRIPPED_KEYWORDS:
+            continue
+        if key == "oneOf":
+            key = "anyOf"
+        if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {k: strip_unsupported(v) for k, v in value.items()}
+        elif key in ("enum", "const", "default", "examples", "required"):
+            out[key] = value
+        else:
+            out[key] = strip_unsupported(value)
+    return out
+
+
+def styled(schema: Any, lenient: bool = False) -> dict[str, Any]:
+    """The schema with the top-level `x-guidance` options (compact JSON style)."""
+    body = schema if isinstance(schema, dict) else ({} if schema is True else {"not": {}})
+    style = {**JSON_STYLE, **({"lenient": True} if lenient else {})}
+    return {"x-guidance": style, **{k: v for k, v in body.items() if k != "x-guidance"}}
+
+
+@lru_cache(maxsize=4096)
+def schema_compile_error(schema_json: str) -> str | None:
+    """None when llguidance compiles `%json <schema>`, else its error (cached per schema)."""
+    return grammar_error(f"%llguidance {{}}\nstart: %json {schema_json}\n")
+
+
+def grammar_schema(schema: Any, max_chars: int, max_items: int) -> tuple[dict[str, Any], str, str | None]:
+    """The first fallback level that compiles: (styled schema, level, first compile error)."""
+    bounded = bound_schema(schema, max_chars, max_items)
+    candidates = (
+        ("strict", lambda: styled(bounded)),
+        ("lenient", lambda: styled(bounded, lenient=True)),
+        ("stripped", lambda: styled(bound_schema(strip_unsupported(schema), max_chars, max_items), lenient=True)),
+    )
+    first_error: str | None = None
+    for level, make in candidates:
+        try:
+            candidate = make()
+            text = json.dumps(candidate, sort_keys=False, ensure_ascii=False)
+        except (TypeError, ValueError) as err:  # not JSON-serializable: skip to the next level
+            first_error = first_error or f"{type(err).__name__}: {err}"
+            continue
+        error = schema_compile_error(text)
+        if error is None:
+            return candidate, level, first_error
+        first_error = first_error or error
+    return styled(any_object_schema(max_chars, max_items)), "any_object", first_error
