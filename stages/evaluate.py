@@ -1,10 +1,8 @@
 """DVC stage `evaluate`: score a model's tool calls on the test split (metrics/evaluate.json)."""
 
-import polars as pl
-
 from fcsynth.checkpoint import Checkpoint, fingerprint
 from fcsynth.config import load_params
-from fcsynth.evaluate.run import STEP_SCHEMA, evaluate, load_tokenizer, read_test_split, resolve_eval_model
+from fcsynth.evaluate.run import evaluate, load_tokenizer, read_test_split, resolve_eval_model, write_steps
 from fcsynth.llm import Backend, make_backend
 from fcsynth.metrics import StageMetrics
 from fcsynth.model_store import resolve_model_path
@@ -21,7 +19,8 @@ def main() -> None:
     records = read_test_split(TEST)
     model_path = resolve_model_path(model_cfg, ROOT)
     tokenizer = load_tokenizer(model_path) if cfg.llm.backend == "vllm" else None
-    checkpoint = Checkpoint("evaluate", fingerprint(model_cfg.model_dump(), cfg.llm.backend), DATA_DIR / "checkpoints")
+    key = fingerprint(model_cfg.model_dump(), cfg.llm.backend)
+    checkpoint = Checkpoint("evaluate", key, DATA_DIR / "checkpoints")
     checkpoint.clear_others()
     backends: list[Backend] = []
 
@@ -38,8 +37,7 @@ def main() -> None:
     finally:
         for backend in backends:
             backend.close()
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(result.rows, schema=STEP_SCHEMA, strict=False).write_parquet(OUT)
+    write_steps(result.rows, OUT)
     overall = result.summary["overall"]
     metrics.records_in = len(records)
     metrics.records_out = overall["steps"]

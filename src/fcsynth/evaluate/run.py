@@ -31,6 +31,14 @@ STEP_SCHEMA: dict[str, Any] = {
 }
 
 
+def write_steps(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write the per-step results table (sorted by step id; empty keeps its columns)."""
+    import polars as pl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(sorted(rows, key=lambda r: r["id"]), schema=STEP_SCHEMA, strict=False).write_parquet(path)
+
+
 def resolve_eval_model(cfg: Config) -> ModelConfig:
     """The model under test: `evaluate.model`, a path/hub-id string, or the generator."""
     chosen = cfg.evaluate.model
