@@ -1,0 +1,26 @@
+"""DVC stage `curate`: accept by judge thresholds + validation, drop near duplicates."""
+
+from fcsynth.config import load_params
+from fcsynth.curate import curate
+from fcsynth.paths import DATA_DIR
+from fcsynth.stage import run_stage
+from fcsynth.tables import read_rows, write_rows
+
+
+def main() -> None:
+    cfg = load_params()
+    judged = read_rows(DATA_DIR / "judged.parquet", "judge")
+    accepted, decisions, metrics = curate(judged, cfg.curate)
+    write_rows(accepted, DATA_DIR / "curated.parquet", schema=_schema_of(DATA_DIR / "judged.parquet"))
+    write_rows(decisions, DATA_DIR / "curation.parquet")
+    metrics.write()
+
+
+def _schema_of(path):
+    import polars as pl
+
+    return pl.read_parquet_schema(path)
+
+
+if __name__ == "__main__":
+    run_stage("curate", main)
