@@ -1,0 +1,144 @@
+"""The `export` stage: curated rows -> TRL/OpenAI tool-calling records, split and written.
+
+Records: `{"id", "messages", "tools", "selection", "toolkits", "scenario", "persona",
+"clarity", "scores"}`. JSONL keeps `tools[].function.parameters` and
+`tool_calls[].function.arguments` as JSON objects; Parquet stores those two (the parts
+whose shape varies by tool) as JSON strings so every row shares one schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from fcsynth.judge.rubric import DIMENSIONS
+
+SPLITS = ("train", "test")
+
+_CALL = pl.Struct({"id": pl.String, "type": pl.String, "function": pl.Struct({"name": pl.String, "arguments": pl.String})})
+_MESSAGE = pl.Struct({
+    "role": pl.String, "content": pl.String, "reasoning_content": pl.String,
+    "tool_calls": pl.List(_CALL), "tool_call_id": pl.String, "name": pl.String,
+})
+_TOOL = pl.Struct({"type": pl.String, "function": pl.Struct({"name": pl.String, "description": pl.String, "parameters": pl.String})})
+PARQUET_SCHEMA = {
+    "id": pl.String,
+    "messages": pl.List(_MESSAGE),
+    "tools": pl.List(_TOOL),
+    "selection": pl.String,
+    "toolkits": pl.List(pl.String),
+    "scenario": pl.String,
+    "persona": pl.Struct({"role": pl.String, "company": pl.String, "context": pl.String}),
+    "clarity": pl.String,
+    "scores": pl.Struct({d: pl.Int64 for d in DIMENSIONS}),
+}
+
+
+def _loads(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _message(m: dict[str, Any]) -> dict[str, Any]:
+    """One message in the export format (thinking as reasoning_content, arguments as objects)."""
+    out: dict[str, Any] = {"role": m["role"]}
+    content = m.get("content")
+    out["content"] = content if content is None or isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+    reasoning = m.get("reasoning_content") or m.get("thinking")
+    if reasoning:
+        out["reasoning_content"] = reasoning
+    if m.get("tool_calls"):
+        out["tool_calls"] = [
+            {
+                "id": c["id"],
+                "type": c.get("type", "function"),
+                "function": {"name": c["function"]["name"], "arguments": _loads(c["function"].get("arguments") or {})},
+            }
+            for c in m["tool_calls"]
+        ]
+    if m["role"] == "tool":
+        out["tool_call_id"] = m["tool_call_id"]
+        out["name"] = m["name"]
+    return out
+
+
+def build_record(row: dict[str, Any]) -> dict[str, Any]:
+    """The dataset record of one judged/curated row (system prompt first unless dropped)."""
+    messages = [_message(m) for m in json.loads(row["messages"])]
+    if row.get("system_prompt") and not row.get("drop_system_prompt"):
+        messages.insert(0, {"role": "system", "content": row["system_prompt"]})
+    return {
+        "id": row["id"],
+        "messages": messages,
+        "tools": _loads(row["tools"]),
+        "selection": row["selection"],
+        "toolkits": list(row["toolkits"]),
+        "scenario": row["scenario"],
+        "persona": _loads(row.get("persona")),
+        "clarity": row.get("clarity"),
+        "scores": _loads(row.get("scores")),
+    }
+
+
+def id_rank(record_id: str) -> str:
+    """The split key: a hash of the record id (stable across runs and machines)."""
+    return hashlib.sha256(record_id.encode()).hexdigest()
+
+
+def split_records(records: list[dict[str, Any]], test_per_selection: int) -> dict[str, list[dict[str, Any]]]:
+    """Per selection, the `test_per_selection` records with the lowest id hash go to test."""
+    by_selection: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        by_selection[r["selection"]].append(r)
+    test_ids = set()
+    for group in by_selection.values():
+        ranked = sorted(group, key=lambda r: id_rank(r["id"]))
+        test_ids.update(r["id"] for r in ranked[:test_per_selection])
+    ordered = sorted(records, key=lambda r: r["id"])
+    return {
+        "train": [r for r in ordered if r["id"] not in test_ids],
+        "test": [r for r in ordered if r["id"] in test_ids],
+    }
+
+
+def to_parquet_row(record: dict[str, Any]) -> dict[str, Any]:
+    """A record with tool parameters and call arguments as JSON strings (one Parquet schema)."""
+    row = dict(record)
+    row["tools"] = [
+        {**t, "function": {**t["function"], "parameters": json.dumps(t["function"].get("parameters") or {}, ensure_ascii=False)}}
+        for t in record["tools"]
+    ]
+    messages = []
+    for m in record["messages"]:
+        m = dict(m)
+        if m.get("tool_calls"):
+            m["tool_calls"] = [
+                {**c, "function": {**c["function"], "arguments": json.dumps(c["function"]["arguments"], ensure_ascii=False)}}
+                for c in m["tool_calls"]
+            ]
+        messages.append(m)
+    row["messages"] = messages
+    return row
+
+
+def write_split(records: list[dict[str, Any]], out_dir: Path, split: str) -> None:
+    """Write <split>.jsonl and <split>.parquet."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / f"{split}.jsonl", "w") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    frame = pl.DataFrame([to_parquet_row(r) for r in records], schema=PARQUET_SCHEMA, strict=False)
+    frame.write_parquet(out_dir / f"{split}.parquet")
+
+
+def conversation_shape(record: dict[str, Any]) -> dict[str, int]:
+    """User turns and tool calls of one record."""
+    msgs = record["messages"]
+    return {
+        "user_turns": sum(m["role"] == "user" for m in msgs),
+        "tool_calls": sum(len(m.get("tool_calls") or []) for m in msgs),
+    }

@@ -1,0 +1,41 @@
+"""DVC stage `export`: curated rows -> data/dataset/{train,test}.{jsonl,parquet} + card."""
+
+import json
+
+from fcsynth.config import load_params
+from fcsynth.dataset_card import render_card
+from fcsynth.export import SPLITS, build_record, split_records, write_split
+from fcsynth.metrics import StageMetrics
+from fcsynth.paths import DATA_DIR, METRICS_DIR
+from fcsynth.stage import run_stage
+from fcsynth.tables import read_rows
+
+OUT = DATA_DIR / "dataset"
+
+
+def main() -> None:
+    cfg = load_params()
+    curated = read_rows(DATA_DIR / "curated.parquet", "curate")
+    records = [build_record(r) for r in curated]
+    splits = split_records(records, cfg.export.test_per_selection)
+    for split in SPLITS:
+        write_split(splits[split], OUT, split)
+    curate_metrics_path = METRICS_DIR / "curate.json"
+    curate_metrics = json.loads(curate_metrics_path.read_text()) if curate_metrics_path.exists() else None
+    (OUT / "README.md").write_text(render_card(cfg, splits, curate_metrics))
+    metrics = StageMetrics("export", records_in=len(curated), records_out=len(records))
+    metrics.extra["splits"] = {
+        s: {"records": len(splits[s]), "per_selection": _count(splits[s])} for s in SPLITS
+    }
+    metrics.write()
+
+
+def _count(records):
+    out: dict[str, int] = {}
+    for r in records:
+        out[r["selection"]] = out.get(r["selection"], 0) + 1
+    return dict(sorted(out.items()))
+
+
+if __name__ == "__main__":
+    run_stage("export", main)
