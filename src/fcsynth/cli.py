@@ -40,6 +40,11 @@ def params(
     typer.echo(f"wrote {PARAMS_FILE}")
 
 
+from fcsynth.catalog.cli import import_tools  # noqa: E402
+
+app.command("import")(import_tools)
+
+
 def main() -> None:
     """Console entry point: user errors are one line on stderr, exit 1."""
     try:
@@ -52,10 +57,11 @@ def main() -> None:
     except Exception as err:  # click usage errors and aborts
         import click
 
-        if isinstance(err, click.ClickException):
+        # typer >= 0.20 vendors click (typer._click): its usage errors are not click's classes
+        if isinstance(err, click.ClickException) or (hasattr(err, "show") and isinstance(getattr(err, "exit_code", None), int)):
             err.show()
             sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):
+        if isinstance(err, (click.exceptions.Abort, typer.Abort)):
             sys.exit(1)
         raise
 

@@ -1,0 +1,61 @@
+"""What an import returns: the tools, and every entry that did not become one, by reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from fcsynth.tools import Tool
+
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class ImportResult:
+    """Tools out, plus counts: `skipped` (entries that did not become a tool) and `flagged`
+    (tools kept after a documented fallback: renamed, trimmed, cycle cut, ...), by reason,
+    with a few examples each. Invariant: `entries == len(tools) + sum(skipped.values())`.
+    """
+
+    tools: list[Tool] = field(default_factory=list)
+    entries: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    flagged: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    renamed: list[dict[str, str]] = field(default_factory=list)
+
+    def skip(self, reason: str, example: str) -> None:
+        """Count one entry that did not become a tool."""
+        self.skipped[reason] += 1
+        self._example(reason, example)
+
+    def flag(self, reason: str, example: str, n: int = 1) -> None:
+        """Count a fallback applied to a tool (or source) that was kept."""
+        self.flagged[reason] += n
+        self._example(reason, example)
+
+    def _example(self, reason: str, example: str) -> None:
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < MAX_EXAMPLES and example not in examples:
+            examples.append(example)
+
+    def extend(self, other: "ImportResult") -> None:
+        """Add another result's tools and counts to this one."""
+        self.tools.extend(other.tools)
+        self.entries += other.entries
+        self.skipped.update(other.skipped)
+        self.flagged.update(other.flagged)
+        for reason, examples in other.examples.items():
+            for example in examples:
+                self._example(reason, example)
+        self.renamed.extend(other.renamed)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready counts (what `fcsynth import` prints and metrics/catalog.json holds)."""
+        return {
+            "entries": self.entries,
+            "tools": len(self.tools),
+            "skipped": {r: {"count": n, "examples": self.examples.get(r, [])} for r, n in sorted(self.skipped.items())},
+            "flagged": {r: {"count": n, "examples": self.examples.get(r, [])} for r, n in sorted(self.flagged.items())},
+        }

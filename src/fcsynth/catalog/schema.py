@@ -1,0 +1,304 @@
+"""Turn a schema from a tool source into a self-contained JSON Schema (draft 2020-12).
+
+- Every `$ref` is resolved with the `referencing` library (JSON pointers with
+  percent-encoded and `~0`/`~1` segments, refs into `#/paths/...`, chains of refs, refs into
+  other files or URLs relative to the source) and inlined. Keywords next to a `$ref`
+  (typically `description`) are laid over the resolved schema.
+- A `$ref` cycle (a schema that contains itself, e.g. a tree node) is broken: the inner,
+  recursive occurrence becomes `{"type": <the target's type, default "object">}` plus the
+  target's description. Counted as `ref_cycle_broken`.
+- A `$ref` that points nowhere raises DanglingRef; callers decide (skip the tool, or drop
+  an optional response schema) and count it.
+- OpenAPI 3.0 / Swagger 2.0 dialect is converted: `nullable` -> `"null"` in `type`,
+  boolean `exclusiveMinimum/Maximum` -> numeric, `type: file` -> binary string,
+  `example` -> `examples`, a property-level boolean `required` -> the parent's `required`
+  list; vendor extensions (`x-*`), `xml`, `externalDocs` and `discriminator` are dropped.
+- `allOf` is merged into one schema when its parts agree (else it is kept);
+  `oneOf`/`anyOf` are kept.
+- Request schemas drop `readOnly` properties, response schemas drop `writeOnly` ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
+
+Direction = Literal["request", "response"]
+_NONE: frozenset[int] = frozenset()
+
+# Keywords whose value is a schema, a list of schemas, or a map of name -> schema.
+SCHEMA_KEYS = frozenset(
+    {"items", "additionalProperties", "additionalItems", "not", "contains", "propertyNames", "if", "then", "else",
+     "unevaluatedProperties", "unevaluatedItems", "contentSchema"}
+)
+SCHEMA_LIST_KEYS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+SCHEMA_MAP_KEYS = frozenset({"properties", "patternProperties", "dependentSchemas"})
+# `$defs`/`definitions` are only ref targets: once every ref is inlined they are dropped.
+DROP_KEYS = frozenset(
+    {"xml", "externalDocs", "discriminator", "$schema", "$id", "$anchor", "$dynamicAnchor", "$defs", "definitions"}
+)
+
+
+class DanglingRef(Exception):
+    """A `$ref` that cannot be resolved (missing pointer target, file or URL)."""
+
+    def __init__(self, ref: str, detail: str = "") -> None:
+        super().__init__(f"$ref {ref!r} cannot be resolved{': ' + detail if detail else ''}")
+        self.ref = ref
+
+
+class RefCycle(Exception):
+    """A chain of `$ref`s to non-schema objects that loops (e.g. a parameter refers to itself)."""
+
+
+def make_resolver(
+    document: Any, uri: str, retrieve: Callable[[str], Any] | None = None, jsonschema_document: bool = False
+) -> referencing.Resolver:
+    """A resolver for `document` at `uri`; `retrieve(uri)` loads other documents it refers to."""
+    if jsonschema_document:
+        resource = referencing.Resource.from_contents(document, default_specification=referencing.jsonschema.DRAFT202012)
+    else:
+        resource = referencing.Resource(contents=document, specification=referencing.Specification.OPAQUE)
+
+    def _retrieve(target: str) -> referencing.Resource:
+        if retrieve is None:
+            raise referencing.exceptions.NoSuchResource(ref=target)
+        return referencing.Resource(contents=retrieve(target), specification=referencing.Specification.OPAQUE)
+
+    registry: referencing.Registry = referencing.Registry(retrieve=_retrieve).with_resource(uri, resource)  # type: ignore[call-arg]
+    return registry.resolver(base_uri=uri)
+
+
+def lookup(resolver: referencing.Resolver, ref: str) -> referencing._core.Resolved:
+    """Resolve one `$ref`, turning referencing's errors into DanglingRef."""
+    try:
+        return resolver.lookup(ref)
+    except referencing.exceptions.Unresolvable as err:
+        detail = type(err).__name__
+        if isinstance(err, referencing.exceptions.PointerToNowhere):
+            detail = "no such location in the document"
+        elif isinstance(err, referencing.exceptions.Unretrievable):
+            detail = "cannot load the referenced document"
+        raise DanglingRef(ref, detail) from None
+
+
+def deref(node: Any, resolver: referencing.Resolver) -> tuple[Any, referencing.Resolver]:
+    """Follow a chain of `$ref`s on a non-schema object (parameter, body, response, path item)."""
+    seen: set[int] = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        if id(node) in seen:
+            raise RefCycle(f"$ref {node['$ref']!r} refers back to itself")
+        seen.add(id(node))
+        resolved = lookup(resolver, node["$ref"])
+        node, resolver = resolved.contents, resolved.resolver
+    return node, resolver
+
+
+class SchemaConverter:
+    """Inline refs and convert one source's schemas; remembers which refs were cycles."""
+
+    def __init__(self, resolver: referencing.Resolver) -> None:
+        self.resolver = resolver
+        self.cycle_refs: dict[str, None] = {}  # the refs whose recursive use was cut (ordered set)
+        self._memo: dict[tuple[int, Direction], Any] = {}
+
+    def convert(self, schema: Any, direction: Direction = "request", resolver: referencing.Resolver | None = None) -> Any:
+        """A self-contained draft 2020-12 schema for `schema` (raises DanglingRef)."""
+        return self._convert(schema, resolver or self.resolver, direction, ())[0]
+
+    # Each step returns (schema, hits): `hits` are the enclosing ref targets whose recursive
+    # occurrence was stubbed below. A ref target's result with no hits left once its own
+    # frame returns does not depend on where it is used, so it is memoized: that keeps big
+    # specs (Google APIs refer to the same schemas hundreds of times) fast.
+    def _convert(self, node: Any, resolver: referencing.Resolver, direction: Direction, stack: tuple[int, ...]) -> tuple[Any, frozenset[int]]:
+        if isinstance(node, bool):
+            return node, _NONE
+        if not isinstance(node, dict):
+            return {}, _NONE  # a malformed schema (null, a string): accept anything
+        if isinstance(node.get("$ref"), str):
+            return self._convert_ref(node, resolver, direction, stack)
+        out: dict[str, Any] = {}
+        lifted_required: list[str] = []
+        cyclic: frozenset[int] = _NONE
+        for key, value in node.items():
+            if key.startswith("x-") or key in DROP_KEYS:
+                continue
+            if key in SCHEMA_MAP_KEYS and isinstance(value, dict):
+                converted = {}
+                for name, sub in value.items():
+                    sub_out, c = self._convert(sub, resolver, direction, stack)
+                    cyclic |= c
+                    if key == "properties" and isinstance(sub, dict) and sub.get("required") is True:
+                        lifted_required.append(name)
+                    if key == "properties" and _hidden(sub_out, direction):
+                        continue
+                    converted[name] = sub_out
+                out[key] = converted
+            elif key in SCHEMA_LIST_KEYS and isinstance(value, list):
+                items = []
+                for sub in value:
+                    sub_out, c = self._convert(sub, resolver, direction, stack)
+                    cyclic |= c
+                    items.append(sub_out)
+                out[key] = items
+            elif key in SCHEMA_KEYS:
+                if key == "items" and isinstance(value, list):  # draft 4 tuple form
+                    items = []
+                    for sub in value:
+                        sub_out, c = self._convert(sub, resolver, direction, stack)
+                        cyclic |= c
+                        items.append(sub_out)
+                    out["prefixItems"] = items
+                else:
+                    out[key], c = self._convert(value, resolver, direction, stack)
+                    cyclic |= c
+            elif key == "required":
+                if isinstance(value, list):
+                    out[key] = list(dict.fromkeys(v for v in value if isinstance(v, str)))
+            elif key == "example":
+                out.setdefault("examples", [value])
+            elif key == "examples":
+                if isinstance(value, list):
+                    out["examples"] = value
+            elif key == "type" and value == "file":
+                out["type"] = "string"
+                out.setdefault("format", "binary")
+            elif key in ("nullable", "exclusiveMinimum", "exclusiveMaximum") and isinstance(value, bool):
+                continue  # OpenAPI 3.0 / draft 4 booleans, applied below
+            else:
+                out[key] = value
+        _apply_openapi30_booleans(node, out)
+        if "required" in out and "properties" in out:
+            out["required"] = [r for r in out["required"] if r in out["properties"] or not _declared(node, r)]
+        if lifted_required:
+            out["required"] = list(dict.fromkeys([*out.get("required", []), *lifted_required]))
+        if "allOf" in out:
+            out = merge_all_of(out)
+        return out, cyclic
+
+    def _convert_ref(
+        self, node: dict[str, Any], resolver: referencing.Resolver, direction: Direction, stack: tuple[int, ...]
+    ) -> tuple[Any, frozenset[int]]:
+        resolved = lookup(resolver, node["$ref"])
+        target = resolved.contents
+        key = id(target)
+        if key in stack:
+            self.cycle_refs[node["$ref"]] = None
+            return _cycle_stub(target), frozenset({key})
+        memo_key = (key, direction)
+        if memo_key in self._memo:
+            inner, cyclic = self._memo[memo_key], _NONE
+        else:
+            inner, cyclic = self._convert(target, resolved.resolver, direction, (*stack, key))
+            cyclic = cyclic - {key}
+            if not cyclic:
+                self._memo[memo_key] = inner
+        siblings = {k: v for k, v in node.items() if k != "$ref"}
+        if not siblings:
+            return inner, cyclic
+        extra, c = self._convert(siblings, resolver, direction, stack)
+        if isinstance(inner, dict):
+            return ({**inner, **extra} if "allOf" not in extra else merge_all_of({"allOf": [inner, extra]})), cyclic | c
+        return extra, cyclic | c
+
+
+def _apply_openapi30_booleans(node: dict[str, Any], out: dict[str, Any]) -> None:
+    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if node.get(bound) is True and isinstance(out.get(limit), (int, float)):
+            out[bound] = out.pop(limit)
+    if node.get("nullable") is True:
+        typ = out.get("type")
+        if isinstance(typ, str) and typ != "null":
+            out["type"] = [typ, "null"]
+        elif isinstance(typ, list) and "null" not in typ:
+            out["type"] = [*typ, "null"]
+        if isinstance(out.get("enum"), list) and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+
+
+def _hidden(schema: Any, direction: Direction) -> bool:
+    """A readOnly property is not sent in a request; a writeOnly one is not returned."""
+    if not isinstance(schema, dict):
+        return False
+    return bool(schema.get("readOnly") if direction == "request" else schema.get("writeOnly"))
+
+
+def _declared(node: dict[str, Any], name: str) -> bool:
+    props = node.get("properties")
+    return isinstance(props, dict) and name in props
+
+
+def _cycle_stub(target: Any) -> dict[str, Any]:
+    stub: dict[str, Any] = {"type": "object"}
+    if isinstance(target, dict):
+        if isinstance(target.get("type"), str) and target["type"] != "file":
+            stub["type"] = target["type"]
+        if isinstance(target.get("description"), str):
+            stub["description"] = target["description"]
+    return stub
+
+
+# Keywords where two allOf parts may differ and the later (outer) one simply wins.
+_OVERRIDABLE = frozenset({"description", "title", "examples", "default", "deprecated", "readOnly", "writeOnly"})
+
+
+def merge_all_of(schema: dict[str, Any]) -> dict[str, Any]:
+    """Merge `allOf` parts (and the keywords beside them) into one schema.
+
+    Properties are combined (a property in several parts is merged the same way),
+    `required` lists are united, annotations of later parts win. When parts conflict
+    (different types, formats, enums, ...) the schema is returned unchanged: `allOf` is
+    valid JSON Schema, only less convenient.
+    """
+    parts = schema.get("allOf")
+    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "allOf"}
+    merged: dict[str, Any] = {}
+    for part in [*parts, rest]:
+        if "allOf" in part:
+            part = merge_all_of(part)
+            if "allOf" in part:
+                return schema
+        for key, value in part.items():
+            if key == "properties" and isinstance(value, dict):
+                props = merged.setdefault("properties", {})
+                for name, sub in value.items():
+                    if name in props and props[name] != sub:
+                        if not (isinstance(props[name], dict) and isinstance(sub, dict)):
+                            return schema
+                        combined = merge_all_of({"allOf": [props[name], sub]})
+                        props[name] = combined
+                    else:
+                        props[name] = sub
+            elif key == "required" and isinstance(value, list):
+                merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
+            elif key not in merged or key in _OVERRIDABLE:
+                merged[key] = value
+            elif merged[key] != value:
+                return schema
+    if "properties" in merged and "type" not in merged:
+        merged["type"] = "object"
+    return merged
+
+
+def convert_standalone(schema: Any, uri: str, direction: Direction = "request") -> tuple[Any, list[str]]:
+    """Convert a schema whose `$ref`s point into itself (MCP, OpenAI, catalog records:
+    `#/$defs/...`); returns the schema and the refs whose recursion was cut."""
+    if not isinstance(schema, dict) or not _mentions_ref(schema):
+        converter = SchemaConverter(make_resolver({}, uri))
+    else:
+        converter = SchemaConverter(make_resolver(schema, uri, jsonschema_document=True))
+    return converter.convert(schema, direction), list(converter.cycle_refs)
+
+
+def _mentions_ref(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "$ref" in node or any(_mentions_ref(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_mentions_ref(v) for v in node)
+    return False
