@@ -325,3 +325,23 @@ def test_real_embedded_model(vllm_engine: Any, tmp_path: Path) -> None:
     table = pl.read_parquet(tmp_path / "steps.parquet")
     assert table.height == 7 and table["prediction"].str.len_chars().sum() > 0
     assert len(Checkpoint("evaluate", "real", tmp_path).rows) == 7
+
+
+def test_resolve_eval_model(repo_root: Path, tmp_path: Path) -> None:
+    from fcsynth.config import parse_config
+    from fcsynth.evaluate.run import resolve_eval_model
+
+    params = yaml.safe_load((repo_root / "params.yaml").read_text())
+
+    def with_model(value: Any):
+        return resolve_eval_model(parse_config({**params, "evaluate": {**params["evaluate"], "model": value}}))
+
+    assert with_model(None).name == params["model"]["name"]
+    hub = with_model("HuggingFaceTB/SmolLM2-360M-Instruct")
+    assert (hub.source, hub.path, hub.name) == ("hub", "HuggingFaceTB/SmolLM2-360M-Instruct", "SmolLM2-360M-Instruct")
+    local = with_model(str(tmp_path))
+    assert local.source == "local" and local.path == str(tmp_path)
+    full = with_model({**params["model"], "name": "other", "max_model_len": 1024})
+    assert (full.name, full.max_model_len) == ("other", 1024)
+    with pytest.raises(FcsynthError, match="evaluate.model"):
+        with_model(3)
