@@ -44,6 +44,10 @@ from fcsynth.catalog.cli import import_tools  # noqa: E402
 
 app.command("import")(import_tools)
 
+from fcsynth.diff import diff_command  # noqa: E402
+
+app.command("diff")(diff_command)
+
 
 def main() -> None:
     """Console entry point: user errors are one line on stderr, exit 1."""
