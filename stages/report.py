@@ -1,0 +1,28 @@
+"""DVC stage `report`: plot data under metrics/plots/ and data/report/index.html."""
+
+from fcsynth.config import load_params
+from fcsynth.curate import reason_keys
+from fcsynth.metrics import StageMetrics
+from fcsynth.paths import DATA_DIR, METRICS_DIR
+from fcsynth.report import page_data, render_page, write_plots
+from fcsynth.stage import run_stage
+from fcsynth.tables import read_rows
+
+PAGE = DATA_DIR / "report" / "index.html"
+
+
+def main() -> None:
+    cfg = load_params()
+    judged = read_rows(DATA_DIR / "judged.parquet", "judge")
+    decisions = read_rows(DATA_DIR / "curation.parquet", "curate")
+    write_plots(judged, decisions, METRICS_DIR / "plots", reason_keys(cfg.curate))
+    data = page_data(judged, decisions, cfg.report.max_conversations)
+    PAGE.parent.mkdir(parents=True, exist_ok=True)
+    PAGE.write_text(render_page(data))
+    metrics = StageMetrics("report", records_in=len(judged), records_out=len(data["conversations"]))
+    metrics.extra["page_bytes"] = PAGE.stat().st_size
+    metrics.write()
+
+
+if __name__ == "__main__":
+    run_stage("report", main)
