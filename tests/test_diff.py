@@ -1,0 +1,212 @@
+"""`fcsynth diff` on two versions of a small handmade dataset in a temp git + DVC repo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fcsynth.diff import DatasetVersion, diff_revs, diff_versions, load_version, record_hash
+from fcsynth.errors import FcsynthError
+
+DIMS = ("tool_use_quality", "naturalness")
+
+
+def record(rid: str, selection: str, tool: str, score: int, text: str = "hello") -> dict:
+    """A dataset record (export shape) that calls `tool` once and offers it plus a distractor."""
+    call = {"id": "call_1_1", "type": "function", "function": {"name": tool, "arguments": {"q": text}}}
+    return {
+        "id": rid,
+        "messages": [
+            {"role": "user", "content": text},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1_1", "name": tool, "content": "{}"},
+            {"role": "assistant", "content": "done"},
+        ],
+        "tools": [{"type": "function", "function": {"name": n, "description": n, "parameters": {"type": "object"}}}
+                  for n in (tool, "distractor_tool")],
+        "selection": selection,
+        "toolkits": selection.split("+"),
+        "scenario": f"scenario {rid}",
+        "persona": {"role": "pm", "company": "acme", "context": "q3"},
+        "clarity": "good",
+        "scores": {d: score for d in DIMS},
+    }
+
+
+VERSION_A = [
+    record("c1", "gmail", "send_email", 4),
+    record("c2", "gmail", "list_emails", 3),
+    record("c3", "googledrive", "upload_file", 5),
+    record("c4", "googledrive", "list_files", 4),
+]
+VERSION_B = [
+    record("c1", "gmail", "send_email", 4),                 # unchanged
+    record("c2", "gmail", "list_emails", 5, text="hi!"),     # changed (content + score)
+    record("c4", "googledrive", "list_files", 4),            # unchanged; c3 removed
+    record("c5", "gmail+googledrive", "share_file", 5),      # added, new selection and tool
+]
+
+
+def write_version(root: Path, records: list[dict], acceptance_rate: float) -> None:
+    """Write data/dataset/{train,test}.jsonl (last record is test) and metrics/curate.json."""
+    out = root / "data" / "dataset"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:-1]))
+    (out / "test.jsonl").write_text(json.dumps(records[-1]) + "\n")
+    (root / "metrics").mkdir(exist_ok=True)
+    (root / "metrics" / "curate.json").write_text(json.dumps({"stage": "curate", "acceptance_rate": acceptance_rate}))
+
+
+def env_for(root: Path) -> dict[str, str]:
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FCSYNTH_ROOT": str(root)}
+
+
+def sh(root: Path, *cmd: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=root, env=env_for(root), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def git_commit(root: Path, message: str) -> str:
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message)
+    return sh(root, "git", "rev-parse", "HEAD").stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> dict[str, object]:
+    """A git + DVC repo: commit `empty` (no dataset), `v1` (VERSION_A), `v2` (VERSION_B); workspace = v2 + c6."""
+    root = tmp_path_factory.mktemp("diffrepo")
+    sh(root, "git", "init", "-q")
+    sh(root, "dvc", "init", "-q")
+    empty = git_commit(root, "empty")
+    write_version(root, VERSION_A, 0.5)
+    sh(root, "dvc", "add", "-q", "data/dataset")
+    v1 = git_commit(root, "v1")
+    write_version(root, VERSION_B, 0.75)
+    sh(root, "dvc", "add", "-q", "data/dataset")
+    v2 = git_commit(root, "v2")
+    sh(root, "git", "tag", "v2")
+    write_version(root, [*VERSION_B, record("c6", "gmail", "send_email", 2)], 0.8)
+    return {"root": root, "empty": empty, "v1": v1, "v2": v2}
+
+
+def test_record_hash_ignores_key_order_only():
+    r = record("x", "gmail", "send_email", 4)
+    assert record_hash(r) == record_hash(dict(reversed(list(r.items()))))
+    assert record_hash(r) != record_hash(record("x", "gmail", "send_email", 3))
+
+
+def test_diff_between_two_commits(repo):
+    report = diff_revs(repo["v1"], "v2", repo["root"])
+    conv = report["conversations"]
+    assert conv == {"added": ["c5"], "removed": ["c3"], "changed": ["c2"], "unchanged": 2}
+    assert report["a"]["records"] == 4 and report["b"]["records"] == 4
+    assert report["a"]["splits"] == {"test": 1, "train": 3}
+    assert report["selections"] == {
+        "gmail": {"a": 2, "b": 2, "delta": 0},
+        "gmail+googledrive": {"a": 0, "b": 1, "delta": 1},
+        "googledrive": {"a": 2, "b": 1, "delta": -1},
+    }
+    tq = report["scores"]["tool_use_quality"]
+    assert tq["a"]["mean"] == 4.0 and tq["b"]["mean"] == 4.5 and tq["mean_delta"] == 0.5
+    assert tq["a"]["histogram"] == {"1": 0, "2": 0, "3": 1, "4": 2, "5": 1}
+    assert tq["b"]["histogram"] == {"1": 0, "2": 0, "3": 0, "4": 2, "5": 2}
+    cov = report["tool_coverage"]
+    assert (cov["a"], cov["b"]) == (4, 4)
+    assert cov["newly_covered"] == ["share_file"] and cov["lost"] == ["upload_file"]
+    assert report["acceptance_rate"] == {"a": 0.5, "b": 0.75, "delta": 0.25}
+
+
+def test_default_is_head_against_workspace(repo):
+    report = diff_revs("HEAD", "workspace", repo["root"])
+    assert report["conversations"] == {"added": ["c6"], "removed": [], "changed": [], "unchanged": 4}
+    assert report["acceptance_rate"]["b"] == 0.8
+    assert report["scores"]["naturalness"]["b"]["histogram"]["2"] == 1
+
+
+def test_same_revision_has_no_changes(repo):
+    report = diff_revs(repo["v1"], repo["v1"], repo["root"])
+    assert report["conversations"] == {"added": [], "removed": [], "changed": [], "unchanged": 4}
+    assert all(row["mean_delta"] == 0 for row in report["scores"].values())
+
+
+def test_unknown_rev_and_rev_without_dataset_are_one_line_errors(repo):
+    with pytest.raises(FcsynthError, match="unknown revision or experiment 'nope'"):
+        load_version("nope", repo["root"])
+    with pytest.raises(FcsynthError, match="no exported dataset"):
+        load_version(repo["empty"], repo["root"])
+
+
+def test_versions_without_scores_or_metrics():
+    a = DatasetVersion("a", {"x": {**record("x", "gmail", "send_email", 4), "scores": None}})
+    b = DatasetVersion("b", {})
+    report = diff_versions(a, b)
+    assert report["scores"] == {}
+    assert report["conversations"]["removed"] == ["x"]
+    assert report["acceptance_rate"] == {"a": None, "b": None, "delta": None}
+    assert report["tool_coverage"]["lost"] == ["send_email"]
+
+
+def test_cli_json_table_and_errors(repo):
+    root = repo["root"]
+    cli = [sys.executable, "-m", "fcsynth.cli", "diff"]
+    out = subprocess.run([*cli, repo["v1"], "v2", "--json"], cwd=root, env=env_for(root), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["conversations"]["changed"] == ["c2"]
+
+    table = subprocess.run([*cli, "v2"], cwd=root, env={**env_for(root), "COLUMNS": "160"}, capture_output=True, text=True)
+    assert table.returncode == 0, table.stderr
+    for text in ("dataset diff: v2 → workspace", "acceptance rate", "tool_use_quality", "added", "c6"):
+        assert text in table.stdout
+
+    bad = subprocess.run([*cli, "no-such-rev"], cwd=root, env=env_for(root), capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == ["fcsynth: error: unknown revision or experiment 'no-such-rev' in " + str(root)]
+    missing = subprocess.run([*cli, repo["empty"]], cwd=root, env=env_for(root), capture_output=True, text=True)
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
+    assert "no exported dataset" in missing.stderr
+
+
+MAKE_DATASET = '''
+import json, sys, yaml
+from pathlib import Path
+sys.path.insert(0, ".")
+from records import VERSION
+n = yaml.safe_load(open("params.yaml"))["n"]
+out = Path("data/dataset"); out.mkdir(parents=True, exist_ok=True)
+(out / "train.jsonl").write_text("".join(json.dumps(r) + "\\n" for r in VERSION[: n - 1]))
+(out / "test.jsonl").write_text(json.dumps(VERSION[n - 1]) + "\\n")
+Path("metrics").mkdir(exist_ok=True)
+Path("metrics/curate.json").write_text(json.dumps({"acceptance_rate": n / 10}))
+'''
+
+
+@pytest.mark.slow
+def test_diff_between_experiments(tmp_path):
+    """`dvc exp run -S n=2 -n small` then `fcsynth diff HEAD small`: experiment names resolve through dvc.api."""
+    root = tmp_path
+    sh(root, "git", "init", "-q")
+    sh(root, "dvc", "init", "-q")
+    (root / "records.py").write_text("VERSION = " + repr(VERSION_A) + "\n")
+    (root / "make_dataset.py").write_text(MAKE_DATASET)
+    (root / "params.yaml").write_text("n: 4\n")
+    (root / "dvc.yaml").write_text(
+        "stages:\n  export:\n    cmd: python make_dataset.py\n    deps: [make_dataset.py, records.py]\n"
+        "    params: [n]\n    outs: [data/dataset]\n    metrics:\n      - metrics/curate.json:\n          cache: false\n"
+    )
+    sh(root, "dvc", "repro", "-q")
+    git_commit(root, "baseline")
+    sh(root, "dvc", "exp", "run", "-q", "-S", "n=2", "-n", "small")
+    report = diff_revs("HEAD", "small", root)
+    assert report["conversations"]["removed"] == ["c3", "c4"]
+    assert report["acceptance_rate"] == {"a": 0.4, "b": 0.2, "delta": -0.2}
+    assert report["b"]["splits"] == {"test": 1, "train": 1}
+    # `dvc exp run` leaves the experiment's result in the workspace.
+    assert diff_revs("small", "workspace", root)["conversations"]["unchanged"] == 2
