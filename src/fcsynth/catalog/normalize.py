@@ -18,6 +18,7 @@ flagged `oversize_trimmed`; one still too large is skipped as `oversize_untrimma
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -71,24 +72,59 @@ def tool_tokens(tool: Tool) -> int:
     return estimate_tokens(tool.to_openai()) + (estimate_tokens(tool.response) if tool.response is not None else 0)
 
 
-def schema_error(schema: Any) -> str | None:
-    """Why `schema` is not a valid JSON Schema (draft 2020-12 metaschema), or None."""
-    try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except jsonschema.exceptions.SchemaError as err:
-        where = "/".join(str(p) for p in err.absolute_path) or "<root>"
-        return f"at {where}: {err.message[:160]}"
-    if _has_ref(schema):
-        return "contains an unresolved $ref"
+def schema_error(schema: Any, path: str = "") -> str | None:
+    """Why `schema` is not a valid JSON Schema (draft 2020-12 metaschema), or None.
+
+    Each subschema is checked on its own, its children replaced by `true`, and the checks
+    are cached by JSON text: specs repeat the same schemas many times, and a whole-schema
+    metaschema check (draft 2020-12 resolves `$dynamicRef` at every level) is slow.
+    """
+    where = path or "<root>"
+    if isinstance(schema, bool):
+        return None
+    if not isinstance(schema, dict):
+        return f"at {where}: a schema must be an object or a boolean"
+    if isinstance(schema.get("$ref"), str):
+        return f"at {where}: unresolved $ref {schema['$ref']!r}"
+    shallow: dict[str, Any] = {}
+    children: list[tuple[str, Any]] = []
+    for key, value in schema.items():
+        if key in _SUB_MAP and isinstance(value, dict):
+            shallow[key] = dict.fromkeys(value, True)
+            children += [(f"{key}/{name}", sub) for name, sub in value.items()]
+        elif key in _SUB_LIST and isinstance(value, list):
+            shallow[key] = [True] * len(value)
+            children += [(f"{key}/{i}", sub) for i, sub in enumerate(value)]
+        elif key in _SUB_ONE and isinstance(value, (dict, bool)):
+            shallow[key] = True
+            children.append((key, value))
+        else:
+            shallow[key] = value
+    error = _shallow_error(json.dumps(shallow, sort_keys=True))
+    if error:
+        return f"at {path + error[0] or '<root>'}: {error[1]}"
+    for child_path, child in children:
+        error = schema_error(child, f"{path}/{child_path}")
+        if error:
+            return error
     return None
 
 
-def _has_ref(node: Any) -> bool:
-    if isinstance(node, dict):
-        return isinstance(node.get("$ref"), str) or any(_has_ref(v) for k, v in node.items() if k not in ("enum", "const", "default", "examples"))
-    if isinstance(node, list):
-        return any(_has_ref(v) for v in node)
-    return False
+_SUB_ONE = frozenset(
+    {"items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else",
+     "unevaluatedProperties", "unevaluatedItems", "contentSchema"}
+)
+_SUB_MAP = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+_SUB_LIST = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+
+
+@functools.lru_cache(maxsize=16384)
+def _shallow_error(text: str) -> tuple[str, str] | None:
+    try:
+        jsonschema.Draft202012Validator.check_schema(json.loads(text))
+    except jsonschema.exceptions.SchemaError as err:
+        return "".join(f"/{p}" for p in err.absolute_path), err.message[:160]
+    return None
 
 
 def as_parameters(schema: Any) -> dict[str, Any] | None:
@@ -150,7 +186,7 @@ def normalize(
     kept: list[Tool] = []
     for tool in candidates:
         label = f"{tool.toolkit}/{tool.operation or tool.name}"
-        checked = _check(tool, result, label)
+        checked = _prepare(tool, result, label)
         if checked is None:
             continue
         if budget_tokens is not None and tool_tokens(checked) > budget_tokens:
@@ -164,13 +200,16 @@ def normalize(
                 continue
             result.flag("oversize_trimmed", f"{label} (~{size} -> ~{tool_tokens(trimmed)} tokens)")
             checked = trimmed
-        kept.append(checked)
+        checked = _validate(checked, result, label)
+        if checked is not None:
+            kept.append(checked)
     kept = unique_names(kept, result)
     result.tools.extend(kept)
     return kept
 
 
-def _check(tool: Tool, result: ImportResult, label: str) -> Tool | None:
+def _prepare(tool: Tool, result: ImportResult, label: str) -> Tool | None:
+    """Names and shapes (cheap checks); schemas become private JSON copies."""
     if not TOOL_NAME_RE.match(tool.toolkit):
         result.skip("invalid_toolkit_name", f"{label}: toolkit {tool.toolkit!r}")
         return None
@@ -180,22 +219,27 @@ def _check(tool: Tool, result: ImportResult, label: str) -> Tool | None:
         result.skip("parameters_not_object", f"{label}: parameters must be a JSON Schema object")
         return None
     try:
-        parameters = json.loads(json.dumps(parameters))  # also a private copy
+        parameters = json.loads(json.dumps(parameters))
         response = json.loads(json.dumps(tool.response)) if tool.response is not None else None
     except (TypeError, ValueError) as err:
         result.skip("not_json", f"{label}: {err}")
         return None
-    error = schema_error(parameters)
+    description = tool.description.strip() if isinstance(tool.description, str) else ""
+    return dataclasses.replace(tool, name=name, parameters=parameters, response=response, description=description)
+
+
+def _validate(tool: Tool, result: ImportResult, label: str) -> Tool | None:
+    """Metaschema checks: invalid parameters skip the tool, an invalid response is dropped."""
+    error = schema_error(tool.parameters)
     if error:
         result.skip("invalid_schema", f"{label}: parameters {error}")
         return None
-    if response is not None:
-        error = schema_error(response)
+    if tool.response is not None:
+        error = schema_error(tool.response)
         if error:
             result.flag("invalid_response_dropped", f"{label}: response {error}")
-            response = None
-    description = tool.description.strip() if isinstance(tool.description, str) else ""
-    return dataclasses.replace(tool, name=name, parameters=parameters, response=response, description=description)
+            return dataclasses.replace(tool, response=None)
+    return tool
 
 
 def unique_names(tools: list[Tool], result: ImportResult) -> list[Tool]:

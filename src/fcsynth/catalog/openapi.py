@@ -2,7 +2,8 @@
 
 A tool's `parameters` is one object schema holding the operation's path-level and
 operation-level parameters (path, query, header, cookie; the `Accept`, `Content-Type` and
-`Authorization` headers are ignored, as the OpenAPI spec says) and its request body:
+`Authorization` headers are ignored, as the OpenAPI spec says, and so are parameters that
+carry an `apiKey` security scheme: credentials are not tool arguments) and its request body:
 JSON, `application/x-www-form-urlencoded` or `multipart/form-data` (Swagger `in: body` and
 `in: formData`). An object body whose property names do not clash with the parameters is
 flattened into the top level; any other body becomes one property named `body` (Swagger:
@@ -78,6 +79,7 @@ class _Importer:
         self.swagger = "swagger" in spec and "openapi" not in spec
         self.resolver = make_resolver(spec, doc.uri, retrieve=_retrieve)
         self.converter = SchemaConverter(self.resolver)
+        self.credentials = _api_key_params(spec)
 
     def tools(self) -> list[Tool]:
         out: list[Tool] = []
@@ -119,7 +121,7 @@ class _Importer:
             name = param.get("name")
             if not isinstance(name, str) or not name:
                 continue
-            if where == "header" and name.lower() in IGNORED_HEADERS:
+            if (where == "header" and name.lower() in IGNORED_HEADERS) or (name.lower(), where) in self.credentials:
                 continue
             if self.swagger and where == "body":
                 body_schema = self.converter.convert(param.get("schema") or {}, "request", param["_resolver"])
@@ -241,6 +243,17 @@ class _Importer:
         except (DanglingRef, RefCycle) as err:
             self.result.flag("dangling_ref_response_dropped", f"{self.toolkit}/{label}: {err}")
         return None
+
+
+def _api_key_params(spec: dict[str, Any]) -> set[tuple[str, Any]]:
+    """(name, in) of parameters that carry an API key (`apiKey` security schemes)."""
+    components = spec.get("components") if isinstance(spec.get("components"), dict) else {}
+    schemes = spec.get("securityDefinitions") or components.get("securitySchemes") or {}
+    return {
+        (str(s.get("name", "")).lower(), s.get("in"))
+        for s in (schemes.values() if isinstance(schemes, dict) else [])
+        if isinstance(s, dict) and s.get("type") == "apiKey"
+    }
 
 
 def _int(code: str) -> Any:

@@ -1,0 +1,32 @@
+"""DVC stage `catalog`: built-in toolkits + configured sources -> data/catalog/tools.parquet."""
+
+from pathlib import Path
+
+from fcsynth.catalog import build_catalog, catalog_metrics, select
+from fcsynth.config import load_params
+from fcsynth.metrics import StageMetrics
+from fcsynth.paths import ROOT
+from fcsynth.stage import run_stage
+from fcsynth.tools import write_catalog
+
+OUT = Path("data") / "catalog" / "tools.parquet"
+
+
+def main(root: Path = ROOT) -> None:
+    cfg = load_params(root / "params.yaml")
+    metrics = StageMetrics("catalog")
+    build = build_catalog(cfg.catalog, root)
+    selections = select(build.result.tools, cfg.toolkits)  # an unknown toolkit name fails here
+    write_catalog(build.result.tools, root / OUT)
+    metrics.records_in = build.result.entries
+    metrics.records_out = len(build.result.tools)
+    metrics.reasons.update(build.result.skipped)
+    metrics.extra.update(catalog_metrics(build))
+    metrics.extra["selections"] = {name: len(tools) for name, tools in selections.items()}
+    metrics.write(root / "metrics")
+    for path in build.untracked:
+        print(f"fcsynth catalog: warning: {path} is outside data/sources/: DVC will not rerun the stage when it changes")
+
+
+if __name__ == "__main__":
+    run_stage("catalog", main)
