@@ -110,13 +110,16 @@ def example_arguments(tool: "Tool") -> dict[str, Any] | None:
     return None
 
 
-def example_response(tool: "Tool") -> Any:
-    """A response for `tool` (an instance of its response schema when it has one), or None."""
+def example_response(tool: "Tool", options: "GrammarOptions") -> Any:
+    """A response for `tool` (an instance of its response schema as the grammar narrows
+    it, when it has one), or None."""
+    from fcsynth.dml.schemas import prune_schema
     from fcsynth.llm.fake_backend import minimal_instance
 
     if tool.response is None:
         return {"status": "ok", "result": f"result of {tool.name}"[:40]}
-    for make in (lambda: example_value(tool.response, "result"), lambda: minimal_instance(tool.response)):
+    pruned = prune_schema(tool.response, options.max_response_properties, options.max_response_depth)
+    for make in (lambda: example_value(pruned, "result"), lambda: minimal_instance(pruned)):
         try:
             value = make()
         except (TypeError, ValueError, KeyError):
@@ -137,7 +140,7 @@ def example_messages(tools: list["Tool"], options: "GrammarOptions") -> list[dic
     usable = [
         (t, a, r)
         for t in tools
-        if (a := example_arguments(t)) is not None and (r := example_response(t)) is not None
+        if (a := example_arguments(t)) is not None and (r := example_response(t, options)) is not None
     ]
     if options.max_steps_per_turn == 0:
         usable = []

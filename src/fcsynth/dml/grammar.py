@@ -28,6 +28,7 @@ from fcsynth.dml.schemas import (
     any_object_schema,
     error_object_schema,
     grammar_schema,
+    prune_schema,
     schema_compile_error,
     styled,
 )
@@ -57,6 +58,8 @@ class GrammarOptions:
     max_json_string_chars: int = 200  # maxLength added to JSON strings without a bound
     max_json_items: int = 8  # maxItems / maxProperties added to unbounded arrays and maps
     max_pairing_alternatives: int = 256  # budget for tying parallel responses to their calls
+    max_response_properties: int = 6  # optional properties kept per response object
+    max_response_depth: int = 2  # below this nesting, response objects keep required ones only
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_user_turns <= self.max_user_turns:
@@ -125,21 +128,25 @@ _LEVEL_RANK = {"strict": 0, "lenient": 1, "stripped": 2, "any_object": 3}
 
 def build_grammar(tools: list["Tool"], options: GrammarOptions) -> BuiltGrammar:
     """The Lark grammar for a conversation over `tools` (never raises for a bad schema)."""
-    built = _build(tools, options, force_any=False)
+    built = _build(tools, options, verify=False)
+    if grammar_error(built.lark) is None:
+        return built
+    # Find the schemas llguidance rejects, one by one (cached), and use their fallbacks.
+    built = _build(tools, options, verify=True)
     error = grammar_error(built.lark)
     if error is None:
         return built
     # Every schema compiled alone but the whole did not (e.g. a size limit): last resort,
     # every tool at the loosest level.
-    loose = _build(tools, options, force_any=True)
-    loose.errors = {t.name: error for t in tools}
+    loose = _build(tools, options, verify=True, force_any=True)
+    loose.errors = {t.name: error.strip().splitlines()[0][:300] for t in tools}
     final_error = grammar_error(loose.lark)
     if final_error is not None:
         raise FcsynthError(f"DML grammar does not compile ({', '.join(t.name for t in tools)}): {final_error}")
     return loose
 
 
-def _build(tools: list["Tool"], options: GrammarOptions, force_any: bool) -> BuiltGrammar:
+def _build(tools: list["Tool"], options: GrammarOptions, verify: bool, force_any: bool = False) -> BuiltGrammar:
     if not tools:
         raise FcsynthError("cannot build a DML grammar without tools")
     names = [t.name for t in tools]
@@ -167,7 +174,7 @@ def _build(tools: list["Tool"], options: GrammarOptions, force_any: bool) -> Bui
         if force_any:
             args, level, err = any_object, "any_object", None
         else:
-            args, level, err = grammar_schema(tool.parameters, opt.max_json_string_chars, opt.max_json_items)
+            args, level, err = grammar_schema(tool.parameters, opt.max_json_string_chars, opt.max_json_items, verify)
         note(tool.name, level, err)
         rules.append(f"// {tool.name}")
         rules.append(
@@ -180,13 +187,14 @@ def _build(tools: list["Tool"], options: GrammarOptions, force_any: bool) -> Bui
         if tool.response is None or force_any:
             response = any_object
         else:
-            response, level, err = grammar_schema(tool.response, opt.max_json_string_chars, opt.max_json_items)
+            pruned = prune_schema(tool.response, opt.max_response_properties, opt.max_response_depth)
+            response, level, err = grammar_schema(pruned, opt.max_json_string_chars, opt.max_json_items, verify)
             note(tool.name, level, err)
         if opt.allow_tool_errors and response is not any_object:
             body = {k: v for k, v in response.items() if k != "x-guidance"}
             response = {"x-guidance": response["x-guidance"], "anyOf": [body, error_object]}
             key = json.dumps(response, ensure_ascii=False)
-            if schema_compile_error(key) is not None:  # the union may not compile
+            if verify and schema_compile_error(key) is not None:  # the union may not compile
                 response, key = any_object, json.dumps(any_object, ensure_ascii=False)
                 note(tool.name, "any_object", "response with error alternative does not compile")
         else:

@@ -34,6 +34,15 @@ _STRIPPED_KEYWORDS = frozenset(
         "unevaluatedProperties", "unevaluatedItems", "contentEncoding", "contentMediaType",
     }
 )
+# Formats llguidance enforces; any other `format` is an annotation (as JSON Schema says)
+# and is dropped, e.g. OpenAPI's int64/byte/uint32.
+LLGUIDANCE_FORMATS = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri"}
+)
+# Annotations: no effect on validation, only grammar size.
+_ANNOTATIONS = frozenset(
+    {"description", "title", "examples", "example", "default", "deprecated", "readOnly", "writeOnly", "$comment", "nullable"}
+)
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _COMBINATORS = ("allOf", "anyOf", "oneOf", "$ref")
@@ -99,6 +108,10 @@ def _types(node: dict[str, Any]) -> set[str]:
 def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
     if not isinstance(node, dict):
         return
+    for key in [k for k in node if k in _ANNOTATIONS or k.startswith("x-")]:
+        del node[key]
+    if node.get("format") not in LLGUIDANCE_FORMATS:
+        node.pop("format", None)
     kinds = _types(node)
     if "string" in kinds and not ({"maxLength", "enum", "const", "format", "pattern"} & node.keys()):
         node["maxLength"] = max(max_chars, int(node.get("minLength", 0)))
@@ -111,7 +124,7 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
         open_keys = {"additionalProperties", "patternProperties", "unevaluatedProperties"}
         if closable and not has_combinator and not (open_keys & node.keys()):
             node["additionalProperties"] = False
-    elif "object" in kinds and not has_combinator and not ({"maxProperties", "minProperties"} & node.keys()):
+    elif closable and "object" in kinds and not has_combinator and not ({"maxProperties", "minProperties"} & node.keys()):
         if node.get("additionalProperties", True) is not False and "patternProperties" not in node:
             node["maxProperties"] = max_items
     for key in _SUBSCHEMA_MAPS:
@@ -134,6 +147,51 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
         elif key == "items" and isinstance(sub, list):
             for child in sub:
                 _bound(child, max_chars, max_items, closable=True)
+
+
+def prune_schema(schema: Any, max_properties: int, max_depth: int) -> Any:
+    """A narrower copy for tool *responses*: closed objects keep their required properties
+    plus the first `max_properties` optional ones (none below `max_depth` levels of
+    nesting). Every instance of the result is an instance of `schema`; the grammar stays
+    small (big API response schemas otherwise dominate compile time)."""
+    out = copy.deepcopy(schema)
+    _prune(out, max_properties, max_depth, 0, closable=True)
+    return out
+
+
+def _prune(node: Any, max_props: int, max_depth: int, depth: int, closable: bool) -> None:
+    if not isinstance(node, dict):
+        return
+    props = node.get("properties")
+    has_combinator = any(k in node for k in _COMBINATORS)
+    if isinstance(props, dict) and closable and not has_combinator and "patternProperties" not in node:
+        required = [r for r in node.get("required", []) if isinstance(r, str)]
+        if all(r in props for r in required):
+            budget = max_props if depth < max_depth else 0
+            kept: dict[str, Any] = {}
+            for name, sub in props.items():
+                if name in required:
+                    kept[name] = sub
+                elif budget > 0:
+                    kept[name] = sub
+                    budget -= 1
+            node["properties"] = kept
+            node["additionalProperties"] = False
+    if isinstance(props, dict):
+        for sub in node["properties"].values():
+            _prune(sub, max_props, max_depth, depth + 1, closable=True)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(node.get(key), list):
+            for sub in node[key]:
+                _prune(sub, max_props, max_depth, depth, closable=key != "allOf" and "properties" not in node)
+    if node.get("uniqueItems") and int(node.get("minItems", 0)) <= 1:
+        del node["uniqueItems"]  # at most one item is trivially unique
+        node["maxItems"] = min(1, int(node.get("maxItems", 1)))
+    items = node.get("items")
+    for sub in [*(items if isinstance(items, list) else [items]), *(node.get("prefixItems") or [])]:
+        _prune(sub, max_props, max_depth, depth + 1, closable=True)
+    if isinstance(node.get("additionalProperties"), dict):
+        _prune(node["additionalProperties"], max_props, max_depth, depth + 1, closable=True)
 
 
 def strip_unsupported(schema: Any) -> Any:
@@ -166,28 +224,55 @@ def styled(schema: Any, lenient: bool = False) -> dict[str, Any]:
 
 @lru_cache(maxsize=4096)
 def schema_compile_error(schema_json: str) -> str | None:
-    """None when llguidance compiles `%json <schema>`, else its error (cached per schema)."""
-    return grammar_error(f"%llguidance {{}}\nstart: %json {schema_json}\n")
+    """None when llguidance compiles `%json <schema>`, else its error's first line (cached)."""
+    error = grammar_error(f"%llguidance {{}}\nstart: %json {schema_json}\n")
+    return None if error is None else _short(error)
 
 
-def grammar_schema(schema: Any, max_chars: int, max_items: int) -> tuple[dict[str, Any], str, str | None]:
-    """The first fallback level that compiles: (styled schema, level, first compile error)."""
+def _short(error: str) -> str:
+    line = error.strip().splitlines()[0] if error.strip() else "unknown error"
+    return line[:300]
+
+
+_VERIFIED: dict[tuple[str, int, int], tuple[dict[str, Any], str, str | None]] = {}
+
+
+def grammar_schema(
+    schema: Any, max_chars: int, max_items: int, verify: bool = True
+) -> tuple[dict[str, Any], str, str | None]:
+    """The grammar form of `schema`: (styled schema, fallback level, first compile error).
+
+    With verify=False an unverified schema is returned at level "strict" without compiling
+    it (the caller compiles the whole grammar and verifies per schema only on failure);
+    a schema verified before is returned at its known level.
+    """
+    key = (json.dumps(schema, sort_keys=True, default=str), max_chars, max_items)
+    if key in _VERIFIED:
+        return _VERIFIED[key]
     bounded = bound_schema(schema, max_chars, max_items)
+    if not verify:
+        return styled(bounded), "strict", None
     candidates = (
         ("strict", lambda: styled(bounded)),
         ("lenient", lambda: styled(bounded, lenient=True)),
         ("stripped", lambda: styled(bound_schema(strip_unsupported(schema), max_chars, max_items), lenient=True)),
     )
     first_error: str | None = None
+    result: tuple[dict[str, Any], str, str | None] | None = None
     for level, make in candidates:
         try:
             candidate = make()
-            text = json.dumps(candidate, sort_keys=False, ensure_ascii=False)
-        except (TypeError, ValueError) as err:  # not JSON-serializable: skip to the next level
+            text = json.dumps(candidate, ensure_ascii=False)
+        except (TypeError, ValueError) as err:  # not JSON-serializable: try the next level
             first_error = first_error or f"{type(err).__name__}: {err}"
             continue
         error = schema_compile_error(text)
         if error is None:
-            return candidate, level, first_error
+            result = (candidate, level, first_error)
+            break
         first_error = first_error or error
-    return styled(any_object_schema(max_chars, max_items)), "any_object", first_error
+    if result is None:
+        result = (styled(any_object_schema(max_chars, max_items)), "any_object", first_error)
+    if len(_VERIFIED) < 20000:
+        _VERIFIED[key] = result
+    return result
