@@ -48,6 +48,11 @@ from fcsynth.diff import diff_command  # noqa: E402
 
 app.command("diff")(diff_command)
 
+from fcsynth.dml.cli import grammar_command, validate_command  # noqa: E402
+
+app.command("grammar")(grammar_command)
+app.command("validate")(validate_command)
+
 
 def main() -> None:
     """Console entry point: user errors are one line on stderr, exit 1."""
