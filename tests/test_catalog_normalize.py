@@ -124,3 +124,16 @@ def test_merge_all_of() -> None:
                       "properties": {"a": {"type": "string", "minLength": 1}, "b": {"type": "integer"}}}
     conflicting = {"allOf": [{"type": "string"}, {"type": "integer"}]}
     assert merge_all_of(conflicting) == conflicting  # kept as allOf
+
+
+def test_exponential_ref_expansion_is_capped() -> None:
+    from fcsynth.catalog.normalize import MAX_EXPANDED_CHARS
+
+    node: dict = {"type": "string"}
+    for _ in range(40):  # each level uses the one below twice: 2**40 leaves once written out
+        node = {"type": "object", "properties": {"a": node, "b": node}}
+    result = ImportResult(entries=1)
+    kept = normalize([_tool("dag", node)], result)
+    assert len(kept) == 1 and result.flagged["expansion_capped"] == 1
+    assert MAX_EXPANDED_CHARS // 4 < len(str(kept[0].parameters)) <= MAX_EXPANDED_CHARS * 1.2
+    assert schema_error(kept[0].parameters) is None

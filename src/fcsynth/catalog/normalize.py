@@ -34,6 +34,9 @@ from fcsynth.catalog.schema import DanglingRef, convert_standalone
 from fcsynth.tools import TOOL_NAME_RE, Tool
 
 CHARS_PER_TOKEN = 3
+# Inlined refs share subschemas, so a spec that reuses big schemas at many depths can
+# expand to gigabytes of JSON; past this size a schema's nesting is cut before it is copied.
+MAX_EXPANDED_CHARS = 4_000_000
 MAX_NAME = 64
 TRIMMED_DESCRIPTION_CHARS = 300
 Oversize = Literal["skip", "trim"]
@@ -218,9 +221,13 @@ def _prepare(tool: Tool, result: ImportResult, label: str) -> Tool | None:
     if parameters is None:
         result.skip("parameters_not_object", f"{label}: parameters must be a JSON Schema object")
         return None
+    response = tool.response
+    if _expanded_chars(parameters, {}) > MAX_EXPANDED_CHARS or _expanded_chars(response, {}) > MAX_EXPANDED_CHARS:
+        parameters, response = _cap_expansion(parameters), _cap_expansion(response)
+        result.flag("expansion_capped", f"{label}: nesting cut to keep the schema under {MAX_EXPANDED_CHARS} characters")
     try:
         parameters = json.loads(json.dumps(parameters))
-        response = json.loads(json.dumps(tool.response)) if tool.response is not None else None
+        response = json.loads(json.dumps(response)) if response is not None else None
     except (TypeError, ValueError) as err:
         result.skip("not_json", f"{label}: {err}")
         return None
@@ -309,6 +316,46 @@ def _prune_below(max_depth: int) -> Callable[[Any], Any]:
         }
 
     return prune
+
+
+def _children(node: dict[str, Any]) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in node.items():
+        if key in _MAP_KEYS and isinstance(value, dict):
+            out.extend(value.items())
+        elif key in _LIST_KEYS and isinstance(value, list):
+            out.extend((key, v) for v in value)
+        elif isinstance(value, dict) and key in ("items", "additionalProperties", "not", "contains"):
+            out.append((key, value))
+    return out
+
+
+def _expanded_chars(node: Any, memo: dict[tuple[int, int], int], depth: int = 1 << 30) -> int:
+    """About how many characters `node` takes as JSON once shared subschemas are written
+    out, with nesting cut at `depth` (memoized per shared object, so it is cheap)."""
+    if not isinstance(node, dict):
+        return len(json.dumps(node)) if not isinstance(node, list) else sum(_expanded_chars(v, memo, depth) + 1 for v in node) + 2
+    key = (id(node), depth)
+    if key not in memo:
+        if depth <= 0:
+            memo[key] = 40
+        else:
+            nested = {id(v) for _, v in _children(node)}
+            own = sum(len(k) + 4 + (0 if id(v) in nested or k in _MAP_KEYS or k in _LIST_KEYS else _expanded_chars(v, memo))
+                      for k, v in node.items())
+            memo[key] = own + sum(len(name) + 4 + _expanded_chars(child, memo, depth - 1) for name, child in _children(node))
+    return memo[key]
+
+
+def _cap_expansion(schema: Any) -> Any:
+    """`schema` with its nesting cut at the deepest level that keeps it under the cap."""
+    if _expanded_chars(schema, {}) <= MAX_EXPANDED_CHARS:
+        return schema
+    memo: dict[tuple[int, int], int] = {}
+    depth = 1
+    while depth < 64 and _expanded_chars(schema, memo, depth + 1) <= MAX_EXPANDED_CHARS:
+        depth += 1
+    return _prune_below(depth)(schema)
 
 
 def _schema_depth(node: Any) -> int:
