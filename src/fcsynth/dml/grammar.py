@@ -120,7 +120,8 @@ def _load_template(path: str) -> jinja2.Template:
 
 
 def _rep(lo: int, hi: int) -> str:
-    return f"{{{lo},{hi}}}"
+    """Lark repetition bounds; "" when nothing may repeat (llguidance rejects {0,0})."""
+    return f"{{{lo},{hi}}}" if hi > 0 else ""
 
 
 _LEVEL_RANK = {"strict": 0, "lenient": 1, "stripped": 2, "any_object": 3}
@@ -240,8 +241,8 @@ def _build(tools: list["Tool"], options: GrammarOptions, verify: bool, force_any
         steps=_rep(0, opt.max_steps_per_turn),
         thinking=opt.thinking,
         think="think " if opt.thinking else "",
-        think_rep=_rep(0, opt.think_chars - 1),
-        text_rep=_rep(0, opt.max_text_chars - 1),
+        think_rep=f"{{0,{opt.think_chars - 1}}}",
+        text_rep=f"{{0,{opt.max_text_chars - 1}}}",
     )
     built.lark = base.rstrip("\n") + "\n" + "\n".join(rules) + "\n"
     return built

@@ -99,11 +99,11 @@ def _assistant_turn(cur: _Cursor, messages: list[dict[str, Any]], n_calls: int) 
             cur.pos += len("<tool_call>")
             call, _ = cur.json_value("bad_tool_call_json")
             cur.take("</tool_call>", "unterminated_tool_call")
-            cur.take("\n", "turn_ends_after_tool_call")
             if not isinstance(call, dict) or set(call) != {"name", "arguments"}:
                 raise DMLParseError("bad_tool_call", 'a tool call is {"name": ..., "arguments": {...}}')
             if not isinstance(call["name"], str) or not isinstance(call["arguments"], dict):
                 raise DMLParseError("bad_tool_call", "name must be a string and arguments an object")
+            cur.take("\n", "turn_ends_after_tool_call")
             n_calls += 1
             calls.append(
                 {"id": f"call_{n_calls}", "type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}}
