@@ -54,4 +54,4 @@ def validate_command(
     for reason, count in report.reasons.most_common():
         typer.echo(f"  {reason}: {count}  (e.g. {report.examples[reason][:160]})")
     if report.invalid:
-        raise typer.Exit(1)
+        raise FcsynthError(f"{file}: {report.invalid} of {report.records} records invalid")

@@ -1,0 +1,132 @@
+"""validate_record, `fcsynth validate` and `fcsynth grammar` (no LLM)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from fcsynth.dml import render_dml, validate_record
+from fcsynth.grammar_match import match_error
+
+from test_dml import BASE, E_ARGS, E_RESP, TOOLS, W_ARGS, W_RESP, turn
+
+OPENAI_TOOLS = [t.to_openai() for t in TOOLS]
+
+
+def record(messages: list[dict], **extra) -> dict:
+    return {"id": "r1", "messages": messages, "tools": OPENAI_TOOLS, **extra}
+
+
+def labels(failures: list[str]) -> list[str]:
+    return [f.split(":", 1)[0] for f in failures]
+
+
+def test_valid_record_with_system_prompt_and_string_arguments():
+    msgs = copy.deepcopy(turn("x", [[("get_weather", W_ARGS, W_RESP), ("send_email", E_ARGS, E_RESP)]]))
+    for call in msgs[1]["tool_calls"]:
+        call["function"]["arguments"] = json.dumps(call["function"]["arguments"])
+    assert validate_record(record([{"role": "system", "content": "You help."}, *msgs])) == []
+    # Parquet style: messages and tools as JSON strings
+    assert validate_record({"messages": json.dumps(msgs), "tools": json.dumps(OPENAI_TOOLS)}) == []
+
+
+def _mutate(fn) -> list[str]:
+    msgs = copy.deepcopy(BASE)
+    fn(msgs)
+    return labels(validate_record(record(msgs)))
+
+
+def _set_args(args):
+    return lambda m: m[1]["tool_calls"][0]["function"].__setitem__("arguments", args)
+
+
+@pytest.mark.parametrize(
+    "mutation, expected",
+    [
+        (lambda m: m[1]["tool_calls"][0]["function"].__setitem__("name", "nope"), "unknown_tool"),
+        (_set_args({"city": "Paris"}), "arguments_invalid"),
+        (_set_args({"city": "Paris", "unit": "K"}), "arguments_invalid"),
+        (_set_args({"city": "Paris", "unit": "C", "days": "2"}), "arguments_invalid"),
+        (_set_args({"city": "Paris", "unit": "C", "zip": 1}), "arguments_invalid"),
+        (_set_args("{not json"), "arguments_not_json"),
+        (_set_args("[1, 2]"), "arguments_not_object"),
+        (lambda m: m.pop(2), "missing_tool_response"),
+        (lambda m: m[2].__setitem__("tool_call_id", "call_9"), "tool_call_id_mismatch"),
+        (lambda m: m[2].__setitem__("name", "send_email"), "tool_name_mismatch"),
+        (lambda m: m.pop(), "turn_order"),
+        (lambda m: m.pop(0), "turn_order"),
+        (lambda m: m.insert(1, {"role": "user", "content": "again"}), "turn_order"),
+        (lambda m: m[-1].__setitem__("content", "  "), "empty_text"),
+        (lambda m: m[1]["tool_calls"][0].pop("id"), "bad_tool_call_id"),
+        (lambda m: m.append({"role": "tool", "tool_call_id": "x", "content": "{}"}), "unexpected_tool_message"),
+        (lambda m: m.__setitem__(slice(None), []), "no_messages"),
+    ],
+)
+def test_invalid_records_report_their_reason(mutation, expected):
+    assert expected in _mutate(mutation)
+
+
+def test_duplicate_call_ids_across_turns():
+    msgs = turn("a", [[("get_weather", W_ARGS, W_RESP)]]) + turn("b", [[("get_weather", W_ARGS, W_RESP)]], start=1)
+    assert "duplicate_tool_call_id" in labels(validate_record(record(msgs)))
+
+
+def test_flat_tool_records_are_accepted_as_tools():
+    flat = [{"name": t.name, "parameters": t.parameters} for t in TOOLS]
+    assert validate_record({"messages": BASE, "tools": flat}) == []
+
+
+def _fcsynth(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fcsynth.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def _write_dataset(tmp_path: Path) -> tuple[Path, Path]:
+    good = record(BASE, id="good")
+    bad_msgs = copy.deepcopy(BASE)
+    bad_msgs[1]["tool_calls"][0]["function"]["name"] = "nope"
+    bad = record(bad_msgs, id="bad")
+    jsonl = tmp_path / "train.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in (good, bad, good)) + "\n")
+    parquet = tmp_path / "train.parquet"
+    pl.DataFrame(
+        [{"id": r["id"], "messages": json.dumps(r["messages"]), "tools": json.dumps(r["tools"])} for r in (good, bad)]
+    ).write_parquet(parquet)
+    return jsonl, parquet
+
+
+def test_cli_validate_counts_reasons_and_exits_nonzero(tmp_path):
+    jsonl, parquet = _write_dataset(tmp_path)
+    out = _fcsynth("validate", str(jsonl))
+    assert out.returncode == 1
+    assert "3 records, 2 valid, 1 invalid" in out.stdout and "unknown_tool: 1" in out.stdout
+    out = _fcsynth("validate", str(parquet))
+    assert out.returncode == 1 and "2 records, 1 valid, 1 invalid" in out.stdout
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text(json.dumps(record(BASE)) + "\n")
+    out = _fcsynth("validate", str(clean))
+    assert out.returncode == 0 and "1 valid, 0 invalid" in out.stdout
+    out = _fcsynth("validate", str(tmp_path / "missing.jsonl"))
+    assert out.returncode == 1 and out.stderr.startswith("fcsynth: error:") and "Traceback" not in out.stderr
+
+
+def test_cli_grammar_prints_a_grammar_that_accepts_a_conversation(tmp_path):
+    tools_file = tmp_path / "tools.json"
+    tools_file.write_text(json.dumps([t.to_record() for t in TOOLS]))
+    out = _fcsynth("grammar", str(tools_file), "--thinking", "--parallel", "2", "--min-turns", "1",
+                   "--max-turns", "2", "--tool-errors", "--max-text-chars", "100")
+    assert out.returncode == 0, out.stderr
+    lark = out.stdout
+    assert "TEXT: /[^<\\s][^<]{0,99}/" in lark and "step_3" not in lark
+    text = render_dml(turn("Weather?", [[("get_weather", W_ARGS, '{"error": {"code": 1, "message": "x"}}')]],
+                           think="Need the weather."))
+    assert match_error(lark, text) is None
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    out = _fcsynth("grammar", str(bad))
+    assert out.returncode == 1 and "expected a JSON list" in out.stderr
