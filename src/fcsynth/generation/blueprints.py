@@ -17,6 +17,7 @@ from fcsynth.generation.context import StageContext
 from fcsynth.generation.runner import run_requests, token_totals
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Completion, Request, derive_seed
+from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render
 from fcsynth.tools import Tool
@@ -48,7 +49,6 @@ def answer_schema(tool_names: list[str]) -> dict[str, Any]:
                 "items": {"enum": sorted(tool_names)},
                 "minItems": 1,
                 "maxItems": max(1, len(tool_names)),
-                "uniqueItems": True,
             },
         },
         "required": ["persona", "outline", "tools"],
@@ -94,12 +94,13 @@ def build_request(ctx: StageContext, scenario: dict[str, Any], planned: dict[str
 
 def parse_answer(completion_text: str, finish_reason: str) -> tuple[dict[str, Any] | None, str | None]:
     """(answer, None) or (None, reason) — a bad answer becomes a null row, never a crash."""
-    if finish_reason == "length":
-        return None, "truncated"
+    if finish_reason in ("length", ERROR_FINISH):
+        return None, "truncated" if finish_reason == "length" else "engine_error"
     try:
         answer = json.loads(completion_text)
     except json.JSONDecodeError:
         return None, "unparseable"
+    answer["tools"] = sorted(set(answer["tools"]))  # llguidance has no uniqueItems
     return answer, None
 
 

