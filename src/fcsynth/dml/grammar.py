@@ -25,15 +25,14 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from fcsynth.dml.schemas import (
+    compile_error,
     any_object_schema,
     error_object_schema,
     grammar_schema,
     prune_schema,
-    schema_compile_error,
     styled,
 )
 from fcsynth.errors import FcsynthError
-from fcsynth.grammar_match import grammar_error
 from fcsynth.paths import GRAMMARS_DIR
 
 if TYPE_CHECKING:
@@ -130,18 +129,18 @@ _LEVEL_RANK = {"strict": 0, "lenient": 1, "stripped": 2, "any_object": 3}
 def build_grammar(tools: list["Tool"], options: GrammarOptions) -> BuiltGrammar:
     """The Lark grammar for a conversation over `tools` (never raises for a bad schema)."""
     built = _build(tools, options, verify=False)
-    if grammar_error(built.lark) is None:
+    if compile_error(built.lark) is None:
         return built
     # Find the schemas llguidance rejects, one by one (cached), and use their fallbacks.
     built = _build(tools, options, verify=True)
-    error = grammar_error(built.lark)
+    error = compile_error(built.lark)
     if error is None:
         return built
     # Every schema compiled alone but the whole did not (e.g. a size limit): last resort,
     # every tool at the loosest level.
     loose = _build(tools, options, verify=True, force_any=True)
     loose.errors = {t.name: error.strip().splitlines()[0][:300] for t in tools}
-    final_error = grammar_error(loose.lark)
+    final_error = compile_error(loose.lark)
     if final_error is not None:
         raise FcsynthError(f"DML grammar does not compile ({', '.join(t.name for t in tools)}): {final_error}")
     return loose
@@ -191,15 +190,7 @@ def _build(tools: list["Tool"], options: GrammarOptions, verify: bool, force_any
             pruned = prune_schema(tool.response, opt.max_response_properties, opt.max_response_depth)
             response, level, err = grammar_schema(pruned, opt.max_json_string_chars, opt.max_json_items, verify)
             note(tool.name, level, err)
-        if opt.allow_tool_errors and response is not any_object:
-            body = {k: v for k, v in response.items() if k != "x-guidance"}
-            response = {"x-guidance": response["x-guidance"], "anyOf": [body, error_object]}
-            key = json.dumps(response, ensure_ascii=False)
-            if verify and schema_compile_error(key) is not None:  # the union may not compile
-                response, key = any_object, json.dumps(any_object, ensure_ascii=False)
-                note(tool.name, "any_object", "response with error alternative does not compile")
-        else:
-            key = json.dumps(response, ensure_ascii=False)
+        key = json.dumps(response, ensure_ascii=False)
         if key not in classes:
             classes[key] = len(class_schemas)
             class_schemas.append(key)
@@ -207,10 +198,18 @@ def _build(tools: list["Tool"], options: GrammarOptions, verify: bool, force_any
     built.fallbacks = sorted(t for t, level in built.levels.items() if level != "strict")
 
     n_classes = len(class_schemas)
+    any_object_json = json.dumps(any_object, ensure_ascii=False)
+    if opt.allow_tool_errors:
+        # One rule for the error object; llguidance merges it with the response schema
+        # at the same position (same JSON lexer options), i.e. an anyOf of the two.
+        rules.append(f"tool_error: %json {json.dumps(styled(error_object), ensure_ascii=False)}")
     for k, schema in enumerate(class_schemas):
         members = [f"call_{i}" for i, c in enumerate(tool_class) if c == k]
         rules.append(f"calls_{k}: " + " | ".join(members))
-        rules.append(f'resp_{k}: "<tool_response>" %json {schema} "</tool_response>"')
+        if opt.allow_tool_errors and schema != any_object_json:
+            rules.append(f'resp_{k}: "<tool_response>" (%json {schema} | tool_error) "</tool_response>"')
+        else:
+            rules.append(f'resp_{k}: "<tool_response>" %json {schema} "</tool_response>"')
     if n_classes > 1:
         rules.append("any_call: " + " | ".join(f"calls_{k}" for k in range(n_classes)))
         rules.append("any_resp: " + " | ".join(f"resp_{k}" for k in range(n_classes)))

@@ -18,7 +18,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from fcsynth.grammar_match import grammar_error
+from fcsynth.grammar_match import check_tokenizer
 
 # Compact, one-line JSON exactly as json.dumps(obj, ensure_ascii=False) writes it.
 JSON_STYLE: dict[str, Any] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -222,10 +222,18 @@ def styled(schema: Any, lenient: bool = False) -> dict[str, Any]:
     return {"x-guidance": style, **{k: v for k, v in body.items() if k != "x-guidance"}}
 
 
+def compile_error(lark: str) -> str | None:
+    """None when llguidance accepts the grammar (the check vLLM's guidance backend runs)."""
+    import llguidance
+
+    message = llguidance.LLMatcher.validate_grammar(lark, check_tokenizer())
+    return message if message and not message.startswith("WARNING") else None
+
+
 @lru_cache(maxsize=4096)
 def schema_compile_error(schema_json: str) -> str | None:
     """None when llguidance compiles `%json <schema>`, else its error's first line (cached)."""
-    error = grammar_error(f"%llguidance {{}}\nstart: %json {schema_json}\n")
+    error = compile_error(f"%llguidance {{}}\nstart: %json {schema_json}\n")
     return None if error is None else _short(error)
 
 
