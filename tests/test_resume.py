@@ -4,41 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import polars as pl
 import pytest
+from project import dvc, make_project as _make_project, project_env
 
 pytestmark = pytest.mark.slow
 
-IGNORE = shutil.ignore_patterns(".venv", ".git", "data", "cache", "tmp", "metrics", "__pycache__", ".pytest_cache", "*.egg-info", "benchmarks")
 OVERRIDES = ["llm=fake", "experiment=tiny", "scenarios.count=6", "scenarios.similarity_threshold=0.995"]
 
 
 def make_project(repo: Path, dest: Path) -> Path:
-    """A runnable copy of the project (code, conf, prompts, built-in tools) in its own git repo."""
-    shutil.copytree(repo, dest, ignore=IGNORE)
-    shutil.copytree(repo / "data" / "builtin_tools", dest / "data" / "builtin_tools")
-    env = project_env(dest)
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-    subprocess.run([sys.executable, "-m", "fcsynth.cli", "params", *OVERRIDES], cwd=dest, check=True, env=env)
-    return dest
-
-
-def project_env(dest: Path) -> dict[str, str]:
-    bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FCSYNTH_ROOT": str(dest), "HF_HUB_OFFLINE": "1"}
-
-
-def dvc(dest: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["dvc", *args], cwd=dest, env=env or project_env(dest), capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+    """A runnable copy of the project with the fake backend (this test is about resuming, not the model)."""
+    return _make_project(repo, dest, OVERRIDES)
 
 
 def checkpoint_lines(dest: Path) -> list[str]:
