@@ -140,3 +140,18 @@ def test_real_vllm_same_seed_same_output(vllm_engine):
     others = [Request(id=f"o{i}", sampling=hot, seed=derive_seed(5, f"o{i}"), prompt=f"Story {i}:") for i in range(3)]
     mixed = {c.id: c.text for c in vllm_engine.generate([*others, target])}
     assert alone["t"] == mixed["t"]
+
+
+@pytest.mark.slow
+def test_real_vllm_long_seeded_prompts_in_one_batch(vllm_engine):
+    """Seeded requests whose prompts together exceed one step's token budget still run.
+
+    vLLM rewinds the seeded generator of a chunked (partial) prefill, which CPU
+    generators cannot do; the backend sizes the budget so no prefill is ever chunked.
+    """
+    short = SamplingConfig(temperature=0.9, top_p=1.0, max_tokens=4, repetition_penalty=1.0)
+    long_prompt = "Summarize the following log. " + "The job finished without errors. " * 300
+    reqs = [Request(id=f"long{i}", sampling=short, seed=derive_seed(3, f"long{i}"), prompt=f"{i}: {long_prompt}") for i in range(4)]
+    outs = list(vllm_engine.generate(reqs))
+    assert sorted(c.id for c in outs) == [f"long{i}" for i in range(4)]
+    assert all(c.prompt_tokens > 1500 and c.completion_tokens > 0 for c in outs)

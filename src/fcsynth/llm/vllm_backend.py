@@ -31,6 +31,9 @@ class VLLMBackend:
             model=model,
             max_model_len=max_model_len,
             max_num_seqs=llm_cfg.max_num_seqs,
+            # Never chunk a prefill: vLLM rewinds the per-request (seeded) generator of a
+            # partial prefill with set_offset, which CPU generators do not support.
+            max_num_batched_tokens=max_model_len * llm_cfg.max_num_seqs,
             enforce_eager=llm_cfg.enforce_eager,
             gpu_memory_utilization=llm_cfg.gpu_memory_utilization,
             dtype=dtype,
