@@ -29,7 +29,8 @@ params: setup
 	python -m fcsynth.cli params
 
 bench: setup
-	python benchmarks/run_all.py
+	python benchmarks/grammar_build.py
+	python benchmarks/decode_throughput.py
 
 clean-checkpoints:
 	rm -rf data/checkpoints
