@@ -33,13 +33,17 @@ def file_digest(path: Path) -> str:
 
 
 class Checkpoint:
-    """Append-only JSONL of finished rows for one stage run, keyed by `id`."""
+    """Append-only JSONL of finished rows for one stage run, keyed by `id`.
 
-    def __init__(self, stage: str, key: str, directory: Path = CHECKPOINT_DIR) -> None:
-        self.path = directory / stage / f"{key}.jsonl"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    `directory=None` keeps rows in memory only (library calls that need no resume).
+    """
+
+    def __init__(self, stage: str, key: str, directory: Path | None = CHECKPOINT_DIR) -> None:
+        self.path = directory / stage / f"{key}.jsonl" if directory else None
         self.rows: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path and self.path.exists():
             good: list[str] = []
             for line in self.path.read_text().splitlines():
                 try:
@@ -57,6 +61,8 @@ class Checkpoint:
     def add(self, row: dict[str, Any]) -> None:
         """Persist one finished row now."""
         self.rows[row["id"]] = row
+        if self.path is None:
+            return
         with open(self.path, "a") as f:
             f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
             f.flush()
@@ -68,6 +74,8 @@ class Checkpoint:
 
     def clear_others(self) -> None:
         """Remove checkpoints of this stage with another key (stale params or inputs)."""
+        if self.path is None:
+            return
         for other in self.path.parent.glob("*.jsonl"):
             if other != self.path:
                 other.unlink()

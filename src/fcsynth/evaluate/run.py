@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fcsynth.checkpoint import Checkpoint, fingerprint
+from fcsynth.checkpoint import Checkpoint
+from fcsynth.runner import pending, run_requests
 from fcsynth.config import Config, EvaluateConfig, ModelConfig, SamplingConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.metrics import canonical_calls, score_step, summarize
@@ -105,11 +106,6 @@ def _request(step: Step, prompt: Prompt, sampling: SamplingConfig, seed: int) ->
     )
 
 
-def request_key(request: Request) -> str:
-    """Everything that determines a completion."""
-    return fingerprint(request.prompt, request.messages, request.sampling.model_dump(), request.seed)
-
-
 def score_row(step: Step, completion: dict[str, Any]) -> dict[str, Any]:
     """One per-step result row: gold, prediction, parsed calls and scores."""
     parsed = parse_completion(completion["text"])
@@ -155,23 +151,9 @@ def evaluate(
             skipped += 1
             continue
         requests.append(_request(step, prompt, sampling, seed))
-    keys = {r.id: request_key(r) for r in requests}
-    done: dict[str, dict[str, Any]] = {}
-    if checkpoint is not None:
-        done = {i: row for i, row in checkpoint.rows.items() if keys.get(i) == row.get("request_key")}
-    missing = [r for r in requests if r.id not in done]
-    if missing:
-        backend = backend_factory()
-        for completion in backend.generate(missing):
-            row = {
-                "id": completion.id, "request_key": keys[completion.id], "text": completion.text,
-                "prompt_tokens": completion.prompt_tokens,
-                "completion_tokens": completion.completion_tokens,
-                "finish_reason": completion.finish_reason,
-            }
-            if checkpoint is not None:
-                checkpoint.add(row)
-            done[completion.id] = row
+    checkpoint = checkpoint or Checkpoint("evaluate", "memory", directory=None)
+    generated = len(pending(requests, checkpoint))
+    done = run_requests(requests, checkpoint, backend_factory)
     rows = [score_row(r.metadata["step"], done[r.id]) for r in requests]
     rows.sort(key=lambda r: r["id"])
-    return EvalResult(rows, summarize(rows), builder.style, skipped, len(missing))
+    return EvalResult(rows, summarize(rows), builder.style, skipped, generated)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from fcsynth.checkpoint import file_digest, fingerprint
 from fcsynth.generation.context import StageContext
 from fcsynth.generation.embeddings import embed, novel
-from fcsynth.generation.runner import run_requests, token_totals
+from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import allocate, rng_for, sample_subset
 from fcsynth.llm import Completion, Request, derive_seed
 from fcsynth.metrics import StageMetrics

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from fcsynth.generation.context import StageContext
-from fcsynth.generation.runner import run_requests, token_totals
+from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Completion, Request, derive_seed
 from fcsynth.metrics import StageMetrics

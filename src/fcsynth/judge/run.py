@@ -14,12 +14,13 @@ from typing import Any
 
 from outlines.types import JsonSchema
 
-from fcsynth.checkpoint import Checkpoint, fingerprint
+from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import Config, SamplingConfig
 from fcsynth.judge.rubric import DIMENSIONS, answer_schema, parse_answer
 from fcsynth.llm import Backend, Request, derive_seed
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render
+from fcsynth.runner import run_requests, token_totals
 
 STAGE = "judge"
 TEMPLATE = "judge.j2"
@@ -103,14 +104,10 @@ def build_request(cfg: Config, row: dict[str, Any], system_prompt: str | None) -
         prompt = render_prompt(row, system_prompt, j.max_field_chars // 2, compact=True)
     if len(prompt) > j.max_prompt_chars:
         return None
-    schema = answer_schema(j.max_reasoning_chars)
-    sampling = judge_sampling(cfg)
-    seed = derive_seed(cfg.seed, f"judge:{row['id']}")
-    messages = [{"role": "user", "content": prompt}]
-    key = fingerprint(messages, sampling.model_dump(), seed, schema)
     return Request(
-        id=row["id"], sampling=sampling, seed=seed, messages=messages,
-        constraint=JsonSchema(schema), metadata={"request_key": key},
+        id=row["id"], sampling=judge_sampling(cfg), seed=derive_seed(cfg.seed, f"judge:{row['id']}"),
+        messages=[{"role": "user", "content": prompt}],
+        constraint=JsonSchema(answer_schema(j.max_reasoning_chars)),
     )
 
 
@@ -148,18 +145,7 @@ def judge_conversations(
         else:
             requests[row["id"]] = request
 
-    todo = [
-        r for i, r in requests.items()
-        if i not in checkpoint or checkpoint.rows[i].get("request_key") != r.metadata["request_key"]
-    ]
-    if todo:
-        backend = backend_factory()
-        for c in backend.generate(todo):
-            checkpoint.add({
-                "id": c.id, "request_key": requests[c.id].metadata["request_key"], "raw": c.text,
-                "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
-                "completion_tokens": c.completion_tokens,
-            })
+    answered = run_requests(list(requests.values()), checkpoint, backend_factory)
 
     rows = []
     for row in conversations:
@@ -168,24 +154,19 @@ def judge_conversations(
             metrics.reject(skipped[row["id"]])
             rows.append(_finish(row, sp, judge_status="skipped"))
             continue
-        done = checkpoint.rows[row["id"]]
-        answer = parse_answer(done["raw"])
+        done = answered[row["id"]]
+        answer = parse_answer(done["text"])
         tokens = {"judge_prompt_tokens": done["prompt_tokens"], "judge_completion_tokens": done["completion_tokens"]}
         if answer is None:
             metrics.reject("unparseable")
-            rows.append(_finish(row, sp, judge_status="unparseable", judge_raw=done["raw"], **tokens))
+            rows.append(_finish(row, sp, judge_status="unparseable", judge_raw=done["text"], **tokens))
             continue
         rows.append(_finish(
             row, sp, judge_status="ok", judge_reasoning=answer.reasoning,
             scores=json.dumps(answer.scores.model_dump(), sort_keys=True), **tokens,
         ))
     metrics.records_out = sum(r["judge_status"] == "ok" for r in rows)
-    judged = [r for r in rows if r["judge_status"] != "skipped"]
-    metrics.tokens = {
-        "requests": len(judged),
-        "prompt_tokens": sum(r["judge_prompt_tokens"] or 0 for r in judged),
-        "completion_tokens": sum(r["judge_completion_tokens"] or 0 for r in judged),
-    }
+    metrics.tokens = token_totals(list(answered.values()))
     metrics.extra.update(score_metrics(rows))
     return rows, metrics
 

@@ -25,11 +25,21 @@ def request_key(request: Request) -> str:
     )
 
 
+def raw_row(request: Request, completion: Completion) -> dict[str, Any]:
+    """The default checkpoint row: the completion's text and finish reason."""
+    return {"id": request.id, "text": completion.text, "finish_reason": completion.finish_reason}
+
+
+def pending(requests: list[Request], checkpoint: Checkpoint) -> list[str]:
+    """Ids of the requests that have no checkpointed row made by the same request."""
+    return [r.id for r in requests if checkpoint.rows.get(r.id, {}).get("request_key") != request_key(r)]
+
+
 def run_requests(
     requests: list[Request],
     checkpoint: Checkpoint,
     backend_factory: Callable[[], Backend],
-    to_row: RowBuilder,
+    to_row: RowBuilder = raw_row,
 ) -> dict[str, dict[str, Any]]:
     """Rows for every request: checkpointed ones as stored, the rest generated in one batch.
 
@@ -38,7 +48,7 @@ def run_requests(
     """
     keys = {r.id: request_key(r) for r in requests}
     by_id = {r.id: r for r in requests}
-    missing = [i for i in by_id if checkpoint.rows.get(i, {}).get("request_key") != keys[i]]
+    missing = pending(requests, checkpoint)
     if missing:
         backend = backend_factory()
         for completion in backend.generate(by_id[i] for i in missing):
