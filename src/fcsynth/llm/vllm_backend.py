@@ -56,6 +56,9 @@ class VLLMBackend:
         from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 
         so = structured_output_kwargs(request.constraint)
+        if "json" in so:
+            # Compact JSON: a small model otherwise spends its token budget on whitespace.
+            so.setdefault("disable_any_whitespace", True)
         s = request.sampling
         return SamplingParams(
             temperature=s.temperature,
