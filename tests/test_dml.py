@@ -425,3 +425,22 @@ def test_real_schema_mutations_are_rejected(openapi_tools):
     extra = copy.deepcopy(msgs)
     extra[1]["tool_calls"][0]["function"]["arguments"]["zz_not_a_param"] = 1
     assert not accepted(lark, extra)
+
+
+@pytest.mark.parametrize("turns", [(1, 1), (1, 3), (2, 3)])
+def test_require_tool_call_rejects_conversations_without_calls(turns):
+    """With require_tool_call some assistant turn must call a tool; turn bounds still hold."""
+    from fcsynth.dml import GrammarOptions, build_grammar, example_messages, render_dml
+    from fcsynth.grammar_match import match_error
+    from fcsynth.tools import read_tools_file
+
+    tools = read_tools_file(REPO / "data" / "builtin_tools" / "gmail.json")[:3]
+    lo, hi = turns
+    options = GrammarOptions(min_user_turns=lo, max_user_turns=hi, require_tool_call=True)
+    grammar = build_grammar(tools, options).lark
+    assert match_error(grammar, render_dml(example_messages(tools, options))) is None
+    chat = "<user>Hi there</user>\n<assistant>Hello, how can I help?</assistant>"
+    for n in range(lo, hi + 1):
+        assert match_error(grammar, "\n".join([chat] * n)) is not None
+    loose = build_grammar(tools, GrammarOptions(min_user_turns=lo, max_user_turns=hi)).lark
+    assert match_error(loose, "\n".join([chat] * lo)) is None

@@ -73,6 +73,7 @@ class DMLConfig(Section):
     max_parallel_calls: int = Field(3, ge=1)
     max_text_chars: int = Field(600, gt=0)
     max_steps_per_turn: int = Field(3, ge=0)
+    require_tool_call: bool = True
     max_json_string_chars: int = Field(200, gt=0)
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ def grammar_command(
     tool_errors: Annotated[bool, typer.Option("--tool-errors", help="Allow error objects as tool responses")] = False,
     max_text_chars: Annotated[int, typer.Option("--max-text-chars", help="Longest free-text span")] = 600,
     max_steps: Annotated[int, typer.Option("--max-steps", help="Most call/response steps in one assistant turn")] = 3,
+    require_call: Annotated[bool, typer.Option("--require-call", help="Some assistant turn must call a tool")] = False,
 ) -> None:
     """Print the DML grammar (Lark, llguidance dialect) that constrains generation for these tools."""
     from fcsynth.dml.grammar import GrammarOptions, build_grammar
@@ -35,6 +36,7 @@ def grammar_command(
         allow_tool_errors=tool_errors,
         max_text_chars=max_text_chars,
         max_steps_per_turn=max_steps,
+        require_tool_call=require_call,
     )
     built = build_grammar(tools, options)
     typer.echo(built.lark, nl=False)

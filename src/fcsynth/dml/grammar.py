@@ -54,6 +54,7 @@ class GrammarOptions:
     max_text_chars: int = 600
     max_think_chars: int | None = None  # None: same as max_text_chars
     max_steps_per_turn: int = 3  # call/response steps in one assistant turn
+    require_tool_call: bool = False  # at least one assistant turn calls a tool
     max_json_string_chars: int = 200  # maxLength added to JSON strings without a bound
     max_json_items: int = 8  # maxItems / maxProperties added to unbounded arrays and maps
     max_pairing_alternatives: int = 256  # budget for tying parallel responses to their calls
@@ -68,6 +69,8 @@ class GrammarOptions:
                 raise FcsynthError(f"dml.{name} must be >= 1")
         if self.max_steps_per_turn < 0:
             raise FcsynthError("dml.max_steps_per_turn must be >= 0")
+        if self.require_tool_call and self.max_steps_per_turn < 1:
+            raise FcsynthError("dml.require_tool_call needs dml.max_steps_per_turn >= 1")
 
     @property
     def think_chars(self) -> int:
@@ -121,6 +124,16 @@ def _load_template(path: str) -> jinja2.Template:
 def _rep(lo: int, hi: int) -> str:
     """Lark repetition bounds; "" when nothing may repeat (llguidance rejects {0,0})."""
     return f"{{{lo},{hi}}}" if hi > 0 else ""
+
+
+def _first_call_alternatives(min_turns: int, max_turns: int) -> str:
+    """`start` when a tool call is required: p plain turns, a calling turn, then any turns."""
+    alternatives = []
+    for plain in range(max_turns):
+        rest = _rep(max(0, min_turns - 1 - plain), max_turns - 1 - plain)
+        parts = ['plain_turn "\\n"'] * plain + ["call_turn"] + ([f'("\\n" turn){rest}'] if rest else [])
+        alternatives.append(" ".join(parts))
+    return "\n    | ".join(alternatives)
 
 
 _LEVEL_RANK = {"strict": 0, "lenient": 1, "stripped": 2, "any_object": 3}
@@ -236,6 +249,9 @@ def _build(tools: list["Tool"], options: GrammarOptions, verify: bool, force_any
     rules.insert(0, "step: " + " | ".join(step_rules))
 
     base = _base_template().render(
+        require_call=opt.require_tool_call,
+        start_alternatives=_first_call_alternatives(opt.min_user_turns, opt.max_user_turns),
+        call_steps=f"{{1,{opt.max_steps_per_turn}}}",
         more_turns=_rep(opt.min_user_turns - 1, opt.max_user_turns - 1),
         steps=_rep(0, opt.max_steps_per_turn),
         thinking=opt.thinking,
