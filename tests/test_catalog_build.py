@@ -212,3 +212,16 @@ def test_cli_bad_input_is_one_line_exit_1(tmp_path: Path, content: str | None, m
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"fcsynth: error: {source}") and message in lines[0]
     assert not (tmp_path / "o.json").exists()
+
+
+def test_bundle_with_clashing_tool_names_gets_toolkit_prefixes():
+    """asana and todoist both have create_task: a bundle of both keeps both, uniquely named."""
+    from fcsynth.catalog import select
+    from fcsynth.config import ToolkitsConfig
+    from fcsynth.tools import Tool
+
+    params = {"type": "object", "properties": {}}
+    tools = [Tool("asana", "create_task", "", params), Tool("todoist", "create_task", "", params), Tool("todoist", "close_task", "", params)]
+    sel = select(tools, ToolkitsConfig(toolkits=["asana"], bundles=[["asana", "todoist"]]))
+    assert [t.name for t in sel["asana"]] == ["create_task"]
+    assert [t.name for t in sel["asana+todoist"]] == ["asana_create_task", "todoist_create_task", "close_task"]

@@ -91,3 +91,20 @@ def test_stage_script_exits_with_one_line_error(tmp_path, repo_root):
 def test_dvc_hydra_integration_enabled(repo_root):
     text = (repo_root / ".dvc" / "config").read_text()
     assert "[hydra]" in text and "enabled = true" in text
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("scenarios.tools_per_scenario", [5, 2], "scenarios: .*1 <= min <= max"),
+        ("blueprints.clarity_weights", {"good": 0}, "blueprints: .*positive sum"),
+        ("model.dtype", "int4", "model.dtype"),
+        ("model.path", "elsewhere", "model: .*data/models/smollm2-135m-instruct"),
+    ],
+)
+def test_cross_field_values_are_one_line_errors(key, value, message):
+    data = compose()
+    section, name = key.split(".")
+    data[section][name] = value
+    with pytest.raises(FcsynthError, match=message):
+        parse_config(data)

@@ -36,7 +36,7 @@ def test_reasons_partition_the_rejections(judged):
     m = metrics.as_dict()
     assert m["records_in"] == 14 and m["records_out"] == len(accepted) == 8
     assert m["rejected"] == {
-        "upstream_truncated": 1, "upstream_unparseable": 1, "judge_skipped": 0, "judge_unparseable": 1,
+        "upstream_truncated": 1, "upstream_unparseable": 1, "upstream_engine_error": 0, "upstream_grammar_error": 0, "judge_skipped": 0, "judge_unparseable": 1,
         "validation": 0, "score_tool_use_quality": 2, "score_naturalness": 1, "near_duplicate": 0,
     }
     assert sum(m["rejected"].values()) + m["records_out"] == m["records_in"]

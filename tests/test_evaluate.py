@@ -341,7 +341,7 @@ def test_resolve_eval_model(repo_root: Path, tmp_path: Path) -> None:
     assert (hub.source, hub.path, hub.name) == ("hub", "HuggingFaceTB/SmolLM2-360M-Instruct", "SmolLM2-360M-Instruct")
     local = with_model(str(tmp_path))
     assert local.source == "local" and local.path == str(tmp_path)
-    full = with_model({**params["model"], "name": "other", "max_model_len": 1024})
+    full = with_model({**params["model"], "name": "other", "path": "data/models/other", "max_model_len": 1024})
     assert (full.name, full.max_model_len) == ("other", 1024)
     with pytest.raises(FcsynthError, match="evaluate.model"):
         with_model(3)

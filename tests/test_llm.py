@@ -132,17 +132,6 @@ def test_real_vllm_batch_with_four_grammars(vllm_engine):
 
 
 @pytest.mark.slow
-def test_real_vllm_same_seed_same_output(vllm_engine):
-    """A request gets the same seed, hence the same text, whatever else is in the batch."""
-    hot = SamplingConfig(temperature=1.0, top_p=1.0, max_tokens=24, repetition_penalty=1.0)
-    target = Request(id="t", sampling=hot, seed=derive_seed(5, "t"), prompt="Once upon a time")
-    alone = {c.id: c.text for c in vllm_engine.generate([target])}
-    others = [Request(id=f"o{i}", sampling=hot, seed=derive_seed(5, f"o{i}"), prompt=f"Story {i}:") for i in range(3)]
-    mixed = {c.id: c.text for c in vllm_engine.generate([*others, target])}
-    assert alone["t"] == mixed["t"]
-
-
-@pytest.mark.slow
 def test_real_vllm_long_seeded_prompts_in_one_batch(vllm_engine):
     """Seeded requests whose prompts together exceed one step's token budget still run.
 

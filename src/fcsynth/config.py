@@ -28,7 +28,13 @@ class ModelConfig(Section):
     path: str
     gguf_package: str | None = None
     max_model_len: int = Field(4096, gt=0)
-    dtype: str = "bfloat16"
+    dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+
+    @model_validator(mode="after")
+    def _embedded_lands_where_dvc_tracks(self) -> "ModelConfig":
+        if self.source == "embedded" and self.path != f"data/models/{self.name}":
+            raise ValueError(f"an embedded model is materialized to data/models/{self.name}; set path to that")
+        return self
 
 
 class LLMConfig(Section):
@@ -80,6 +86,8 @@ class DMLConfig(Section):
     def _turns_ordered(self) -> "DMLConfig":
         if self.max_user_turns < self.min_user_turns:
             raise ValueError("max_user_turns must be >= min_user_turns")
+        if self.require_tool_call and self.max_steps_per_turn < 1:
+            raise ValueError("require_tool_call needs max_steps_per_turn >= 1")
         return self
 
 
@@ -91,6 +99,13 @@ class ScenariosConfig(Section):
     workflow_description: str | None = None
     max_tokens: int = Field(96, gt=0)
 
+    @model_validator(mode="after")
+    def _range_ordered(self) -> "ScenariosConfig":
+        lo, hi = self.tools_per_scenario
+        if not 1 <= lo <= hi:
+            raise ValueError("tools_per_scenario must be [min, max] with 1 <= min <= max")
+        return self
+
 
 class BlueprintsConfig(Section):
     distractors: int = Field(2, ge=0)
@@ -99,6 +114,12 @@ class BlueprintsConfig(Section):
     tool_error_rate: float = Field(0.2, ge=0, le=1)
     missing_argument_rate: float = Field(0.2, ge=0, le=1)
     max_tokens: int = Field(192, gt=0)
+
+    @model_validator(mode="after")
+    def _weights_usable(self) -> "BlueprintsConfig":
+        if any(w < 0 for w in self.clarity_weights.values()) or sum(self.clarity_weights.values()) <= 0:
+            raise ValueError("clarity_weights must be non-negative with a positive sum")
+        return self
 
 
 class ConversationsConfig(Section):

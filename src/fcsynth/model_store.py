@@ -89,7 +89,7 @@ def materialize(cfg: ModelConfig, root: Path) -> dict[str, str]:
     if cfg.source == "embedded":
         if not cfg.gguf_package:
             raise FcsynthError("model.gguf_package: required when model.source is 'embedded'")
-        out = root / cfg.path
+        out = root / "data" / "models" / cfg.name
         gguf = find_gguf(cfg.gguf_package)
         gguf_to_hf(gguf, out, cfg.dtype)
         check_hf_folder(out)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fcsynth.checkpoint import Checkpoint, fingerprint
+from fcsynth.errors import FcsynthError
 from fcsynth.llm import Backend, Completion, Request
 from fcsynth.llm.constraints import structured_output_kwargs
 
@@ -59,6 +60,9 @@ def run_requests(
                 completion_tokens=completion.completion_tokens,
             )
             checkpoint.add(row)
+        lost = [i for i in missing if checkpoint.rows.get(i, {}).get("request_key") != keys[i]]
+        if lost:
+            raise FcsynthError(f"the backend returned no completion for {len(lost)} request(s), e.g. {lost[0]}")
     return {i: checkpoint.rows[i] for i in by_id}
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from fcsynth.catalog.normalize import sanitize_name
 from fcsynth.config import ToolkitsConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import Tool
@@ -31,8 +34,23 @@ def select(tools: list[Tool], toolkits_cfg: ToolkitsConfig) -> dict[str, list[To
         for name in group:
             if name not in by_toolkit:
                 raise FcsynthError(f"{where}: unknown toolkit {name!r} (the catalog has: {known})")
-        selections[selection_name(group)] = [t for name in group for t in by_toolkit[name]]
+        selections[selection_name(group)] = _unique_names([t for name in group for t in by_toolkit[name]])
     unknown = sorted(set(toolkits_cfg.weights) - set(selections))
     if unknown:
         raise FcsynthError(f"toolkits.weights: {unknown[0]!r} is not a selection (selections: {', '.join(selections)})")
     return selections
+
+
+def _unique_names(tools: list[Tool]) -> list[Tool]:
+    """Tools of a bundle with unique names: a name two toolkits share gets its toolkit prefix.
+
+    (asana and todoist both have `create_task`; one conversation's grammar needs one of each.)
+    """
+    counts: dict[str, int] = {}
+    for t in tools:
+        counts[t.name] = counts.get(t.name, 0) + 1
+    return [
+        replace(t, name=sanitize_name(f"{t.toolkit}_{t.name}")) if counts[t.name] > 1 else t
+        for t in tools
+    ]
+

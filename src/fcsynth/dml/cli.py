@@ -7,19 +7,22 @@ from typing import Annotated
 
 import typer
 
+from fcsynth.config import DMLConfig
 from fcsynth.errors import FcsynthError
+
+_D = DMLConfig()  # the pipeline's defaults, so the printed grammar is the one it uses
 
 
 def grammar_command(
     tools_file: Annotated[Path, typer.Argument(help="JSON list of tool records (as `fcsynth import --out` writes)")],
-    thinking: Annotated[bool, typer.Option("--thinking", help="Require a <think> block in each assistant turn")] = False,
-    parallel: Annotated[int, typer.Option("--parallel", help="Most parallel calls in one step")] = 3,
-    min_turns: Annotated[int, typer.Option("--min-turns", help="Fewest user turns")] = 1,
-    max_turns: Annotated[int, typer.Option("--max-turns", help="Most user turns")] = 3,
+    thinking: Annotated[bool, typer.Option("--thinking/--no-thinking", help="Require a <think> block in each assistant turn")] = _D.thinking,
+    parallel: Annotated[int, typer.Option("--parallel", help="Most parallel calls in one step")] = _D.max_parallel_calls,
+    min_turns: Annotated[int, typer.Option("--min-turns", help="Fewest user turns")] = _D.min_user_turns,
+    max_turns: Annotated[int, typer.Option("--max-turns", help="Most user turns")] = _D.max_user_turns,
     tool_errors: Annotated[bool, typer.Option("--tool-errors", help="Allow error objects as tool responses")] = False,
-    max_text_chars: Annotated[int, typer.Option("--max-text-chars", help="Longest free-text span")] = 600,
-    max_steps: Annotated[int, typer.Option("--max-steps", help="Most call/response steps in one assistant turn")] = 3,
-    require_call: Annotated[bool, typer.Option("--require-call", help="Some assistant turn must call a tool")] = False,
+    max_text_chars: Annotated[int, typer.Option("--max-text-chars", help="Longest free-text span")] = _D.max_text_chars,
+    max_steps: Annotated[int, typer.Option("--max-steps", help="Most call/response steps in one assistant turn")] = _D.max_steps_per_turn,
+    require_call: Annotated[bool, typer.Option("--require-call/--no-require-call", help="Some assistant turn must call a tool")] = _D.require_tool_call,
 ) -> None:
     """Print the DML grammar (Lark, llguidance dialect) that constrains generation for these tools."""
     from fcsynth.dml.grammar import GrammarOptions, build_grammar

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from outlines.types import JsonSchema
+from pydantic import BaseModel, Field
 
 from fcsynth.config import Config
 from fcsynth.generation.context import StageContext
@@ -29,6 +30,20 @@ CLARITY_MEANING = {
     "good": "states the goal clearly but leaves a detail or two to ask about",
     "average": "is vague and needs clarifying questions before any tool can be used",
 }
+
+
+class Persona(BaseModel):
+    role: str
+    company: str
+    context: str
+
+
+class BlueprintAnswer(BaseModel):
+    """The shape parse_answer accepts (answer_schema constrains the generation further)."""
+
+    persona: Persona
+    outline: str
+    tools: list[str] = Field(min_length=1)
 
 
 def answer_schema(tool_names: list[str]) -> dict[str, Any]:
@@ -97,8 +112,8 @@ def parse_answer(completion_text: str, finish_reason: str) -> tuple[dict[str, An
     if finish_reason in ("length", ERROR_FINISH):
         return None, "truncated" if finish_reason == "length" else "engine_error"
     try:
-        answer = json.loads(completion_text)
-    except json.JSONDecodeError:
+        answer = BlueprintAnswer.model_validate_json(completion_text).model_dump()
+    except ValueError:
         return None, "unparseable"
     answer["tools"] = sorted(set(answer["tools"]))  # llguidance has no uniqueItems
     return answer, None

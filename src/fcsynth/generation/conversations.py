@@ -15,6 +15,7 @@ from typing import Any
 from outlines.types import CFG
 
 from fcsynth.dml import DMLParseError, GrammarOptions, build_grammar, example_messages, parse_dml, render_dml
+from fcsynth.errors import FcsynthError
 from fcsynth.generation.context import StageContext
 from fcsynth.runner import run_requests, token_totals
 from fcsynth.llm import Completion, Request, derive_seed
@@ -24,6 +25,8 @@ from fcsynth.prompts import render
 from fcsynth.tools import Tool
 
 STAGE = "conversations"
+# Why a conversation row is not "ok" (curate and judge count them as upstream_<status>).
+FAILED_STATUSES = ("truncated", "unparseable", "engine_error", "grammar_error")
 TEMPLATE = "conversation.j2"
 
 
@@ -89,9 +92,13 @@ def run(
         by_name = {t.name: t for t in tools_by_selection[b["selection"]]}
         tools_of[b["id"]] = [by_name[n] for n in sorted({*b["tools"], *b["distractors"]})]
     fallbacks: Counter[str] = Counter()
-    requests = []
+    requests, grammar_errors = [], {}
     for b in usable:
-        request, fell_back = build_request(ctx, b, tools_of[b["id"]])
+        try:
+            request, fell_back = build_request(ctx, b, tools_of[b["id"]])
+        except FcsynthError as err:  # one conversation's tools, never the whole batch
+            grammar_errors[b["id"]] = str(err)
+            continue
         fallbacks.update(fell_back)
         requests.append(request)
 
@@ -101,8 +108,11 @@ def run(
     )
     rows = []
     for b in usable:
-        r = raw[b["id"]]
-        messages, status, reason = parse_completion(r["dml"], r["finish_reason"])
+        r = raw.get(b["id"], {"dml": "", "finish_reason": ERROR_FINISH, "prompt_tokens": 0, "completion_tokens": 0})
+        if b["id"] in grammar_errors:
+            messages, status, reason = None, "grammar_error", grammar_errors[b["id"]]
+        else:
+            messages, status, reason = parse_completion(r["dml"], r["finish_reason"])
         if status != "ok":
             metrics.reject(status)
         rows.append({

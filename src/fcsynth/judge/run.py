@@ -14,6 +14,7 @@ from typing import Any
 
 from outlines.types import JsonSchema
 
+from fcsynth.generation.conversations import FAILED_STATUSES
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import Config, SamplingConfig
 from fcsynth.judge.rubric import DIMENSIONS, answer_schema, parse_answer
@@ -129,7 +130,7 @@ def judge_conversations(
 ) -> tuple[list[dict[str, Any]], StageMetrics]:
     """Judged rows (every conversation column + system prompt + judge columns) and metrics."""
     metrics = StageMetrics(STAGE, records_in=len(conversations))
-    for reason in ("upstream_truncated", "upstream_unparseable", "prompt_too_long", "unparseable"):
+    for reason in (*[f"upstream_{s}" for s in FAILED_STATUSES], "prompt_too_long", "unparseable"):
         metrics.reject(reason, 0)
     sp_by_id = {r["id"]: r for r in system_prompts}
     requests: dict[str, Request] = {}
