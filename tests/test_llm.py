@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from fcsynth.config import SamplingConfig
 from fcsynth.grammar_match import match_error
-from fcsynth.llm import Request, TokenCounter, derive_seed
+from fcsynth.llm import Request, derive_seed
+from fcsynth.runner import token_totals
 from fcsynth.llm.constraints import structured_output_kwargs
 from fcsynth.llm.fake_backend import FakeBackend, minimal_instance
 
@@ -82,11 +83,11 @@ def test_fake_backend_counts_tokens_and_answers_constraints():
         Request(id="t", sampling=S, seed=2, prompt="three", constraint=None),
         Request(id="g", sampling=S, seed=3, prompt="x", constraint=CFG('start: "a"'), metadata={"fake_output": "a"}),
     ]
-    counter = TokenCounter()
-    outs = {c.id: counter.add(c) for c in backend.generate(reqs)}
+    outs = {c.id: c for c in backend.generate(reqs)}
     assert Answer.model_validate_json(outs["j"].text).score == 1
     assert outs["g"].text == "a"
-    assert counter.requests == 3 and counter.prompt == 4
+    totals = token_totals([vars(c) for c in outs.values()])
+    assert totals["requests"] == 3 and totals["prompt_tokens"] == 4
     assert backend.calls == [["j", "t", "g"]]  # one batch, not one call per request
     with pytest.raises(ValueError, match="grammar constraint"):
         list(backend.generate([Request(id="z", sampling=S, seed=1, prompt="x", constraint=CFG('start: "a"'))]))
@@ -117,8 +118,7 @@ def test_real_vllm_batch_with_four_grammars(vllm_engine):
         Request(id=k, sampling=S, seed=derive_seed(1, k), messages=[{"role": "user", "content": prompts[k]}], constraint=CFG(g))
         for k, g in GRAMMARS.items()
     ]
-    counter = TokenCounter()
-    outs = {c.id: counter.add(c) for c in vllm_engine.generate(reqs)}
+    outs = {c.id: c for c in vllm_engine.generate(reqs)}
     assert set(outs) == set(GRAMMARS)
     for key, grammar in GRAMMARS.items():
         assert outs[key].finish_reason == "stop", (key, outs[key])
@@ -128,7 +128,7 @@ def test_real_vllm_batch_with_four_grammars(vllm_engine):
         assert match_error(GRAMMARS[other], outs[key].text) is not None
     call = json.loads(re.fullmatch(r"<tool_call>(.*)</tool_call>", outs["call"].text, re.S).group(1))
     assert call["unit"] in {"C", "F"}
-    assert counter.completion > 0 and counter.prompt > 0
+    assert all(c.completion_tokens > 0 and c.prompt_tokens > 0 for c in outs.values())
 
 
 @pytest.mark.slow

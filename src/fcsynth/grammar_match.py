@@ -55,8 +55,3 @@ def match_error(grammar: str, text: str, tokenizer: llguidance.LLTokenizer | Non
     if not matcher.consume_tokens(tokens) or not matcher.is_accepting():
         return "text ends before the grammar allows it to"
     return None
-
-
-def matches(grammar: str, text: str, tokenizer: llguidance.LLTokenizer | None = None) -> bool:
-    """True when the grammar accepts exactly `text`."""
-    return match_error(grammar, text, tokenizer) is None

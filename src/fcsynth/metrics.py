@@ -45,7 +45,7 @@ class StageMetrics:
 
 
 def write_json(path: Path, data: Any) -> Path:
-    """Write JSON with sorted-stable, indented output (diff-friendly)."""
+    """Write indented JSON (diff-friendly), creating the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ def _env(directory: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["tojson"] = lambda v, indent=None: __import__("json").dumps(v, ensure_ascii=False, indent=indent)
+    # Jinja's own tojson HTML-escapes '<' and '&', which prompts must show as they are.
+    env.filters["tojson"] = lambda value, indent=None: json.dumps(value, ensure_ascii=False, indent=indent)
     return env
 
 

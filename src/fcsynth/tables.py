@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,3 @@ def read_rows(path: Path, stage_hint: str = "") -> list[dict[str, Any]]:
         hint = f" (run `dvc repro {stage_hint}`)" if stage_hint else ""
         raise FcsynthError(f"{path}: not found{hint}")
     return pl.read_parquet(path).to_dicts()
-
-
-def dumps(value: Any) -> str:
-    """Canonical JSON for a table cell."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)

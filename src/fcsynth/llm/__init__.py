@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fcsynth.config import LLMConfig, ModelConfig
-from fcsynth.llm.base import Backend, Completion, Request, TokenCounter, derive_seed
+from fcsynth.llm.base import Backend, Completion, Request, derive_seed
 
-__all__ = ["Backend", "Completion", "Request", "TokenCounter", "derive_seed", "make_backend"]
+__all__ = ["Backend", "Completion", "Request", "derive_seed", "make_backend"]
 
 
 def make_backend(llm_cfg: LLMConfig, model_cfg: ModelConfig, root: Path) -> Backend:

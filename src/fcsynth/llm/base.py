@@ -62,25 +62,3 @@ class Backend(Protocol):
     def close(self) -> None:
         """Free the engine."""
         ...
-
-
-@dataclass
-class TokenCounter:
-    """Prompt and completion tokens of a stage."""
-
-    prompt: int = 0
-    completion: int = 0
-    requests: int = 0
-
-    def add(self, completion: Completion) -> Completion:
-        self.prompt += completion.prompt_tokens
-        self.completion += completion.completion_tokens
-        self.requests += 1
-        return completion
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "requests": self.requests,
-            "prompt_tokens": self.prompt,
-            "completion_tokens": self.completion,
-        }
