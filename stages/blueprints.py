@@ -3,9 +3,8 @@
 from fcsynth.catalog import select
 from fcsynth.config import load_params
 from fcsynth.generation import blueprints
-from fcsynth.generation.context import StageContext
 from fcsynth.paths import DATA_DIR, ROOT
-from fcsynth.stage import run_stage
+from fcsynth.stage import run_stage, stage_context
 from fcsynth.tables import read_rows, write_rows
 from fcsynth.tools import read_catalog
 
@@ -16,11 +15,8 @@ def main() -> None:
     cfg = load_params()
     selections = select(read_catalog(DATA_DIR / "catalog" / "tools.parquet"), cfg.toolkits)
     scenario_rows = read_rows(DATA_DIR / "scenarios.parquet", "scenarios")
-    ctx = StageContext(cfg, ROOT)
-    try:
+    with stage_context(cfg, ROOT) as ctx:
         rows, metrics = blueprints.run(ctx, scenario_rows, selections)
-    finally:
-        ctx.close()
     write_rows(rows, OUT)
     metrics.write()
 

@@ -1,13 +1,11 @@
 """DVC stage `evaluate`: score a model's tool calls on the test split (metrics/evaluate.json)."""
 
-from fcsynth.checkpoint import Checkpoint, fingerprint
 from fcsynth.config import load_params
 from fcsynth.evaluate.run import evaluate, load_tokenizer, read_test_split, resolve_eval_model, write_steps
-from fcsynth.llm import Backend, make_backend
 from fcsynth.metrics import StageMetrics
 from fcsynth.model_store import resolve_model_path
 from fcsynth.paths import DATA_DIR, ROOT
-from fcsynth.stage import run_stage
+from fcsynth.stage import run_stage, stage_context
 
 TEST = DATA_DIR / "dataset" / "test.jsonl"
 OUT = DATA_DIR / "evaluate" / "steps.parquet"
@@ -19,24 +17,12 @@ def main() -> None:
     records = read_test_split(TEST)
     model_path = resolve_model_path(model_cfg, ROOT)
     tokenizer = load_tokenizer(model_path) if cfg.llm.backend == "vllm" else None
-    key = fingerprint(model_cfg.model_dump(), cfg.llm.backend)
-    checkpoint = Checkpoint("evaluate", key, DATA_DIR / "checkpoints")
-    checkpoint.clear_others()
-    backends: list[Backend] = []
-
-    def factory() -> Backend:
-        backends.append(make_backend(cfg.llm, model_cfg, ROOT))
-        return backends[-1]
-
     metrics = StageMetrics("evaluate")
-    try:
+    with stage_context(cfg, ROOT, model=model_cfg) as ctx:
         result = evaluate(
-            records, factory, tokenizer, cfg.evaluate, cfg.seed,
-            checkpoint=checkpoint, max_model_len=model_cfg.max_model_len,
+            records, ctx.get_backend, tokenizer, cfg.evaluate, cfg.seed,
+            checkpoint=ctx.checkpoint("evaluate"), max_model_len=model_cfg.max_model_len,
         )
-    finally:
-        for backend in backends:
-            backend.close()
     write_steps(result.rows, OUT)
     overall = result.summary["overall"]
     metrics.records_in = len(records)

@@ -3,9 +3,8 @@
 from fcsynth.catalog import select
 from fcsynth.config import load_params
 from fcsynth.generation import scenarios
-from fcsynth.generation.context import StageContext
 from fcsynth.paths import DATA_DIR, PROMPTS_DIR, ROOT
-from fcsynth.stage import run_stage
+from fcsynth.stage import run_stage, stage_context
 from fcsynth.tables import read_rows, write_rows
 from fcsynth.tools import read_catalog
 
@@ -18,11 +17,8 @@ def main() -> None:
     selections = select(read_catalog(CATALOG), cfg.toolkits)
     # persist: true in dvc.yaml keeps the previous output so its scenarios are reused
     previous = read_rows(OUT) if OUT.exists() else []
-    ctx = StageContext(cfg, ROOT)
-    try:
+    with stage_context(cfg, ROOT) as ctx:
         rows, metrics = scenarios.run(ctx, selections, CATALOG, previous, PROMPTS_DIR)
-    finally:
-        ctx.close()
     write_rows(rows, OUT, scenarios.schema())
     metrics.write()
 

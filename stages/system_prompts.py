@@ -2,9 +2,8 @@
 
 from fcsynth.config import load_params
 from fcsynth.generation import system_prompts
-from fcsynth.generation.context import StageContext
 from fcsynth.paths import DATA_DIR, ROOT
-from fcsynth.stage import run_stage
+from fcsynth.stage import run_stage, stage_context
 from fcsynth.tables import read_rows, write_rows
 
 OUT = DATA_DIR / "system_prompts.parquet"
@@ -13,11 +12,8 @@ OUT = DATA_DIR / "system_prompts.parquet"
 def main() -> None:
     cfg = load_params()
     conversation_rows = read_rows(DATA_DIR / "conversations.parquet", "conversations")
-    ctx = StageContext(cfg, ROOT)
-    try:
+    with stage_context(cfg, ROOT) as ctx:
         rows, metrics = system_prompts.run(ctx, conversation_rows)
-    finally:
-        ctx.close()
     write_rows(rows, OUT)
     metrics.write()
 

@@ -9,7 +9,7 @@ import pytest
 
 from fcsynth.config import parse_config, compose
 from fcsynth.generation import blueprints, scenarios
-from fcsynth.generation.context import StageContext
+from fcsynth.stage import StageContext
 from fcsynth.runner import request_key, run_requests
 from fcsynth.generation.sampling import allocate, rng_for, sample_subset
 from fcsynth.llm import Request

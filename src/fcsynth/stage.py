@@ -1,11 +1,17 @@
-"""What every stage script shares: run main() turning FcsynthError into a one-line exit."""
+"""What every stage script shares: one-line user errors, and the LLM stages' context."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from fcsynth.checkpoint import Checkpoint, fingerprint
+from fcsynth.config import Config, ModelConfig
 from fcsynth.errors import FcsynthError
+from fcsynth.llm import Backend, make_backend
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
@@ -15,3 +21,42 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
     except FcsynthError as err:
         print(f"fcsynth {name}: error: {err}", file=sys.stderr)
         sys.exit(1)
+
+
+@dataclass
+class StageContext:
+    """Config + project root + a backend built on first use and shared by the stage."""
+
+    cfg: Config
+    root: Path
+    model: ModelConfig | None = None  # default: the generator (cfg.model)
+    backend: Backend | None = field(default=None)
+
+    @property
+    def model_cfg(self) -> ModelConfig:
+        return self.model or self.cfg.model
+
+    def get_backend(self) -> Backend:
+        if self.backend is None:
+            self.backend = make_backend(self.cfg.llm, self.model_cfg, self.root)
+        return self.backend
+
+    def checkpoint(self, stage: str) -> Checkpoint:
+        """The stage's row checkpoint for this model and backend."""
+        key = fingerprint(self.model_cfg.model_dump(), self.cfg.llm.backend)
+        return Checkpoint(stage, key, self.root / "data" / "checkpoints")
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+
+@contextmanager
+def stage_context(cfg: Config, root: Path, model: ModelConfig | None = None) -> Iterator[StageContext]:
+    """A StageContext whose engine (if one was started) is closed when the block ends."""
+    ctx = StageContext(cfg, root, model=model)
+    try:
+        yield ctx
+    finally:
+        ctx.close()

@@ -14,7 +14,7 @@ from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
 from fcsynth.config import Config
-from fcsynth.generation.context import StageContext
+from fcsynth.stage import StageContext
 from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Completion, Request, derive_seed

@@ -16,7 +16,7 @@ from outlines.types import CFG
 
 from fcsynth.dml import DMLParseError, GrammarOptions, build_grammar, example_messages, parse_dml, render_dml
 from fcsynth.errors import FcsynthError
-from fcsynth.generation.context import StageContext
+from fcsynth.stage import StageContext
 from fcsynth.runner import run_requests, token_totals
 from fcsynth.llm import Completion, Request, derive_seed
 from fcsynth.llm.base import ERROR_FINISH

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from fcsynth.checkpoint import file_digest, fingerprint
-from fcsynth.generation.context import StageContext
+from fcsynth.stage import StageContext
 from fcsynth.generation.embeddings import embed, novel
 from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import allocate, rng_for, sample_subset
