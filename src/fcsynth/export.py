@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from fcsynth.judge.rubric import DIMENSIONS
+from fcsynth.tables import json_cell
 
 SPLITS = ("train", "test")
 
@@ -39,8 +40,6 @@ PARQUET_SCHEMA = {
 }
 
 
-def _loads(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def _message(m: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +55,7 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
             {
                 "id": c["id"],
                 "type": c.get("type", "function"),
-                "function": {"name": c["function"]["name"], "arguments": _loads(c["function"].get("arguments") or {})},
+                "function": {"name": c["function"]["name"], "arguments": json_cell(c["function"].get("arguments") or {})},
             }
             for c in m["tool_calls"]
         ]
@@ -74,13 +73,13 @@ def build_record(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "messages": messages,
-        "tools": _loads(row["tools"]),
+        "tools": json_cell(row["tools"]),
         "selection": row["selection"],
         "toolkits": list(row["toolkits"]),
         "scenario": row["scenario"],
-        "persona": _loads(row.get("persona")),
+        "persona": json_cell(row.get("persona")),
         "clarity": row.get("clarity"),
-        "scores": _loads(row.get("scores")),
+        "scores": json_cell(row.get("scores")),
     }
 
 

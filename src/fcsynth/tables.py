@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,3 +25,15 @@ def read_rows(path: Path, stage_hint: str = "") -> list[dict[str, Any]]:
         hint = f" (run `dvc repro {stage_hint}`)" if stage_hint else ""
         raise FcsynthError(f"{path}: not found{hint}")
     return pl.read_parquet(path).to_dicts()
+
+
+def json_cell(value: Any) -> Any:
+    """A cell that may hold JSON text (Parquet stores nested values so): decoded when it is
+    valid JSON, anything else (an object already, None, plain text) as it is."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+

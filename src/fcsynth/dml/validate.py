@@ -17,32 +17,26 @@ from typing import Any
 import jsonschema
 
 from fcsynth.errors import FcsynthError
+from fcsynth.tables import json_cell
 
 ROLES = ("system", "user", "assistant", "tool")
 
 
-def _maybe_json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
 
 
 def tool_schemas(tools: Any) -> dict[str, Any]:
     """name -> parameters schema, from OpenAI-style `tools` (or flat tool records)."""
-    tools = _maybe_json(tools)
+    tools = json_cell(tools)
     out: dict[str, Any] = {}
     if not isinstance(tools, list):
         return out
     for entry in tools:
-        entry = _maybe_json(entry)
+        entry = json_cell(entry)
         if not isinstance(entry, dict):
             continue
         fn = entry.get("function", entry)
         if isinstance(fn, dict) and isinstance(fn.get("name"), str):
-            out[fn["name"]] = _maybe_json(fn.get("parameters", {"type": "object"}))
+            out[fn["name"]] = json_cell(fn.get("parameters", {"type": "object"}))
     return out
 
 
@@ -65,7 +59,7 @@ def argument_errors(schema: Any, arguments: Any) -> list[str]:
 
 def validate_record(record: dict[str, Any]) -> list[str]:
     """Failure reasons of one record ([] when valid)."""
-    messages = _maybe_json(record.get("messages"))
+    messages = json_cell(record.get("messages"))
     if not isinstance(messages, list) or not messages:
         return ["no_messages: messages must be a non-empty list"]
     schemas = tool_schemas(record.get("tools"))
@@ -74,7 +68,7 @@ def validate_record(record: dict[str, Any]) -> list[str]:
     seen_ids: set[str] = set()
     expect = "user"  # what may come next: user | assistant | tool | after_tools | after_final
     for i, raw in enumerate(messages):
-        msg = _maybe_json(raw)
+        msg = json_cell(raw)
         if not isinstance(msg, dict) or msg.get("role") not in ROLES:
             failures.append(f"bad_message: message {i} is not a message with a known role")
             return failures

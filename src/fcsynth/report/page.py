@@ -7,34 +7,33 @@ from importlib import resources
 from typing import Any
 
 from fcsynth.judge.rubric import DIMENSIONS
+from fcsynth.tables import json_cell
 
 PLACEHOLDER = "__FCSYNTH_REPORT_DATA__"
 
 
-def _loads(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def conversation_entry(row: dict[str, Any], decision: dict[str, Any] | None) -> dict[str, Any]:
     """What the page shows of one judged row."""
-    messages = _loads(row.get("messages"))
+    messages = json_cell(row.get("messages"))
     return {
         "id": row["id"],
         "selection": row["selection"],
         "toolkits": list(row.get("toolkits") or []),
         "scenario": row.get("scenario"),
-        "persona": _loads(row.get("persona")),
+        "persona": json_cell(row.get("persona")),
         "outline": row.get("outline"),
         "clarity": row.get("clarity"),
-        "features": _loads(row.get("features")),
+        "features": json_cell(row.get("features")),
         "status": row.get("status"),
         "reason": row.get("reason"),
         "system_prompt": row.get("system_prompt"),
         "drop_system_prompt": bool(row.get("drop_system_prompt")),
         "messages": messages,
         "dml": None if messages else row.get("dml"),
-        "tools": [t["function"] for t in _loads(row.get("tools")) or []],
-        "scores": _loads(row.get("scores")),
+        "tools": [t["function"] for t in json_cell(row.get("tools")) or []],
+        "scores": json_cell(row.get("scores")),
         "judge_status": row.get("judge_status"),
         "judge_reasoning": row.get("judge_reasoning") or row.get("judge_raw"),
         "accepted": bool(decision and decision["accepted"]),
