@@ -123,7 +123,6 @@ def run(
     ctx: StageContext,
     scenarios: list[dict[str, Any]],
     tools_by_selection: dict[str, list[Tool]],
-
 ) -> tuple[list[dict[str, Any]], StageMetrics]:
     """One blueprint row per scenario (status ok, or the reason and raw text kept)."""
     metrics = StageMetrics(STAGE, records_in=len(scenarios))

@@ -81,16 +81,13 @@ def run(
     ctx: StageContext,
     blueprints: list[dict[str, Any]],
     tools_by_selection: dict[str, list[Tool]],
-
 ) -> tuple[list[dict[str, Any]], StageMetrics]:
     """One conversation row per usable blueprint."""
     metrics = StageMetrics(STAGE, records_in=len(blueprints))
     usable = [b for b in blueprints if b["status"] == "ok"]
     metrics.reject("blueprint_failed", len(blueprints) - len(usable))
-    tools_of = {}
-    for b in usable:
-        by_name = {t.name: t for t in tools_by_selection[b["selection"]]}
-        tools_of[b["id"]] = [by_name[n] for n in sorted({*b["tools"], *b["distractors"]})]
+    by_name = {sel: {t.name: t for t in tools} for sel, tools in tools_by_selection.items()}
+    tools_of = {b["id"]: [by_name[b["selection"]][n] for n in sorted({*b["tools"], *b["distractors"]})] for b in usable}
     fallbacks: Counter[str] = Counter()
     requests, grammar_errors = [], {}
     for b in usable:
