@@ -41,7 +41,7 @@ def build_request(ctx: StageContext, blueprint: dict[str, Any], tools: list[Tool
     features = json.loads(blueprint["features"])
     options = grammar_options(ctx, features)
     grammar = build_grammar(tools, options)
-    example = render_dml(example_messages(tools, options))
+    example = render_dml(example_messages(tools, options, key=blueprint["id"]))
     prompt = render(
         TEMPLATE,
         scenario=blueprint["scenario"],
