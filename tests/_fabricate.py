@@ -102,3 +102,15 @@ def judged_row(conv: dict[str, Any], scores: dict[str, int] | None, judge_status
 def good_scores(**over: int) -> dict[str, int]:
     base = {"user_query_clarity": 5, "tool_use_quality": 5, "argument_grounding": 4, "task_completion": 5, "naturalness": 4}
     return {**base, **over}
+
+
+def curate_config(**over: Any):
+    """The curate config of params.yaml (conf/curate/default.yaml) with `over` replacing keys."""
+    from pathlib import Path
+
+    import yaml
+
+    from fcsynth.config import CurateConfig
+
+    params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    return CurateConfig(**{**params["curate"], **over})

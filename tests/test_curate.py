@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from _fabricate import conversation_row, good_scores, judged_row
+from _fabricate import conversation_row, curate_config, good_scores, judged_row
 
-from fcsynth.config import CurateConfig
 from fcsynth.curate import conversation_text, curate, minhash
 
-CFG = CurateConfig(thresholds={"tool_use_quality": 4, "naturalness": 3}, near_duplicate_threshold=0.8, num_perm=128)
+CFG = curate_config(thresholds={"tool_use_quality": 4, "naturalness": 3}, near_duplicate_threshold=0.8, num_perm=128)
 
 
 def no_errors(record):
@@ -37,7 +36,7 @@ def test_reasons_partition_the_rejections(judged):
     assert m["records_in"] == 14 and m["records_out"] == len(accepted) == 8
     assert m["rejected"] == {
         "upstream_truncated": 1, "upstream_unparseable": 1, "upstream_engine_error": 0, "upstream_grammar_error": 0, "judge_skipped": 0, "judge_unparseable": 1,
-        "validation": 0, "score_tool_use_quality": 2, "score_naturalness": 1, "near_duplicate": 0,
+        "validation": 0, "placeholder": 0, "repeated_call": 0, "ungrounded": 0, "degenerate_text": 0, "score_tool_use_quality": 2, "score_naturalness": 1, "near_duplicate": 0,
     }
     assert sum(m["rejected"].values()) + m["records_out"] == m["records_in"]
     assert m["threshold_failures"] == {"tool_use_quality": 2, "naturalness": 2}  # every failed threshold counted

@@ -9,9 +9,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from _fabricate import conversation_row, good_scores, judged_row
+from _fabricate import conversation_row, curate_config, good_scores, judged_row
 
-from fcsynth.config import CurateConfig
 from fcsynth.curate import curate, reason_keys
 from fcsynth.report import PLOT_FILES, page_data, render_page, write_plots
 
@@ -26,7 +25,7 @@ def judged_and_decisions():
     rows.append(judged_row(conversation_row("gmail", 9, status="truncated"), None, "skipped"))
     # text that must stay text: it must neither close the data script nor become markup
     rows[0]["messages"] = rows[0]["messages"].replace("Done:", "Done </script><b>bold</b>:")
-    _, decisions, _ = curate(rows, CurateConfig(thresholds={"tool_use_quality": 4}), lambda r: [])
+    _, decisions, _ = curate(rows, curate_config(thresholds={"tool_use_quality": 4}), lambda r: [])
     return rows, decisions
 
 
@@ -73,7 +72,7 @@ def test_dvc_plots_show_renders_html(tmp_path):
     shutil.copy(REPO / "dvc.yaml", work / "dvc.yaml")
     shutil.copy(REPO / "params.yaml", work / "params.yaml")
     rows = [judged_row(conversation_row(s, k), good_scores(tool_use_quality=5 - k)) for s in SELECTIONS for k in range(2)]
-    cfg = CurateConfig(thresholds={"tool_use_quality": 4})
+    cfg = curate_config(thresholds={"tool_use_quality": 4})
     _, decisions, _ = curate(rows, cfg, lambda r: [])  # all accepted: rejections are all zeros
     write_plots(rows, decisions, work / "metrics" / "plots", reason_keys(cfg))
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)

@@ -147,6 +147,15 @@ class CurateConfig(Section):
     thresholds: dict[RubricDimension, Annotated[int, Field(ge=1, le=5)]]
     near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
     num_perm: int = Field(128, gt=0)
+    # Rule-based checks (fcsynth.curate.checks); values and their meaning: conf/curate/default.yaml.
+    max_placeholder_values: Annotated[int, Field(ge=0)] | None
+    example_similarity: Annotated[float, Field(gt=0, le=100)]
+    max_repeated_calls: Annotated[int, Field(ge=0)] | None
+    min_grounding: Annotated[float, Field(ge=0, le=1)]
+    grounding_similarity: Annotated[float, Field(gt=0, le=100)]
+    ngram_size: Annotated[int, Field(ge=1)]
+    max_repeated_ngram_share: Annotated[float, Field(gt=0, le=1)]
+    reject_markup: bool
 
 
 class ExportConfig(Section):

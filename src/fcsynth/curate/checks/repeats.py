@@ -1,0 +1,37 @@
+"""Repeated calls: an identical call (same tool, same arguments) made again in the same
+user turn with nothing new in between: no user turn and no response of a different call."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def _key(call: dict[str, Any]) -> str:
+    fn = call["function"]
+    args = fn.get("arguments")
+    return fn["name"] + " " + (args if isinstance(args, str) else json.dumps(args, sort_keys=True, ensure_ascii=False))
+
+
+def repeated_calls(messages: list[dict[str, Any]]) -> tuple[int, list[str]]:
+    """(tool calls, descriptions of the repeated ones)."""
+    events: list[tuple[str, str]] = []  # ("call" | "response", call key) since the last user turn
+    keys: dict[str, str] = {}  # call id -> key
+    total, found = 0, []
+    for m in messages:
+        if m["role"] == "user":
+            events = []
+        elif m["role"] == "tool":
+            events.append(("response", keys.get(m.get("tool_call_id"), "")))
+        for c in m.get("tool_calls") or []:
+            total += 1
+            key = _key(c)
+            keys[c.get("id")] = key
+            for kind, earlier in reversed(events):
+                if earlier == key and kind == "call":
+                    found.append(key[:120])
+                    break
+                if kind == "response" and earlier != key:
+                    break  # new information arrived since
+            events.append(("call", key))
+    return total, found
