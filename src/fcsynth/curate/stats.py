@@ -62,7 +62,7 @@ def judge_agreement(decisions: list[dict[str, Any]], scores_by_id: dict[str, dic
         for d in _measured(decisions)
         if d["grounding"] is not None and JUDGE_DIMENSION in scores_by_id.get(d["id"], {})
     ]
-    out: dict[str, Any] = {"pairs": len(pairs), "spearman": None, "mean_grounding_by_score": {}}
+    out: dict[str, Any] = {"pairs": len(pairs), "spearman": None, "mean_grounding_by_score": {}, "conversations_by_score": {}}
     if not pairs:
         return out
     df = pl.DataFrame(pairs, schema={"grounding": pl.Float64, "score": pl.Int64}, orient="row")

@@ -6,6 +6,7 @@ import json
 from importlib import resources
 from typing import Any
 
+from fcsynth.curate.checks import QUALITY_COLUMNS
 from fcsynth.judge.rubric import DIMENSIONS
 from fcsynth.tables import json_cell
 
@@ -39,7 +40,16 @@ def conversation_entry(row: dict[str, Any], decision: dict[str, Any] | None) -> 
         "accepted": bool(decision and decision["accepted"]),
         "curate_reason": decision["reason"] if decision else None,
         "curate_detail": decision["detail"] if decision else None,
+        "quality": quality_entry(decision),
     }
+
+
+def quality_entry(decision: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The rule-based quality values curate measured for one conversation (None: not measured)."""
+    if not decision or decision.get("tool_calls") is None:
+        return None
+    values = {k: decision.get(k) for k in QUALITY_COLUMNS if k != "quality_notes"}
+    return {**values, "notes": json_cell(decision.get("quality_notes")) or {}}
 
 
 def page_data(
