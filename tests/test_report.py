@@ -50,6 +50,22 @@ def test_plot_files_hold_the_distributions(tmp_path, judged_and_decisions):
     assert {r["reason"]: int(r["conversations"]) for r in read("rejections.csv")} == {"score_tool_use_quality": 3, "upstream_truncated": 1}
     assert read("turns.csv") == [{"user_turns": "1", "conversations": "6"}]
     assert {r["tool_calls"]: r["conversations"] for r in read("tool_calls.csv")} == {"0": "0", "1": "4", "2": "2"}
+    quality = {r["metric"]: float(r["value"]) for r in read("quality.csv")}
+    assert quality["placeholder_rate before"] == quality["repeated_call_rate after"] == 0.0
+    assert 0 < quality["grounding_mean before"] <= 1 and "grounded_share after" in quality
+    hist = read("grounding.csv")
+    assert len(hist) == 10 and sum(int(r["before"]) for r in hist) == 9 and sum(int(r["after"]) for r in hist) == 6
+    assert read("grounding_judge.csv") == [{"argument_grounding": "4", "conversations": "9",
+                                            "mean_grounding": str(round(sum(d["grounding"] for d in decisions if d["grounding"] is not None) / 9, 4))}]
+
+
+def test_page_carries_the_rule_check_values(judged_and_decisions):
+    rows, decisions = judged_and_decisions
+    entries = {c["id"]: c for c in page_data(rows, decisions, 500)["conversations"]}
+    q = entries["gmail_googlecalendar-0001"]["quality"]
+    assert q["tool_calls"] == 2 and q["placeholder_values"] == 0 and 0 < q["grounding"] < 1
+    assert "create_event /start" in q["notes"]["ungrounded"][0]
+    assert entries["gmail-0009"]["quality"] is None  # truncated upstream: nothing to measure
 
 
 def test_page_is_self_contained(page):
@@ -81,7 +97,8 @@ def test_dvc_plots_show_renders_html(tmp_path):
     assert res.returncode == 0, res.stderr
     html = (work / "plots_out" / "index.html").read_text()
     for title in ("Judge score: tool_use_quality", "Acceptance per selection", "User turns per conversation",
-                  "Tool calls per conversation", "Rejections by reason"):
+                  "Tool calls per conversation", "Rejections by reason", "Rule-based quality before and after curation",
+                  "Argument grounding per conversation: after curation", "Rule grounding per judge argument_grounding score"):
         assert title in html, title
     assert '"selection": "gmail+googlecalendar"' in html or "gmail+googlecalendar" in html
 

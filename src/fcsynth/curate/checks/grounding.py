@@ -81,5 +81,6 @@ def grounding(messages: list[dict[str, Any]], schemas: dict[str, Any], similarit
                 if found(leaf.value, text, similarity):
                     out.grounded += 1
                 else:
-                    out.ungrounded.append(f"{fn['name']} {leaf.path}={str(leaf.value)[:60]!r}")
+                    shown = leaf.value[:60] if isinstance(leaf.value, str) else leaf.value
+                    out.ungrounded.append(f"{fn['name']} {leaf.path}={shown!r}")
     return out
