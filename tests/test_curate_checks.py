@@ -22,7 +22,7 @@ from fcsynth.grammar_match import match_error
 from fcsynth.tools import Tool, read_tools_file
 
 REPO = Path(__file__).resolve().parents[1]
-CFG = curate_config(thresholds={"tool_use_quality": 4})
+CFG = curate_config(thresholds={"tool_use_quality": 4}, min_grounding=0.5)
 SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in (SEND, EVENT)}
 FAB_TOOLS = [Tool("fab", t["function"]["name"], t["function"]["description"], t["function"]["parameters"]) for t in (SEND, EVENT)]
 

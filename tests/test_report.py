@@ -182,7 +182,8 @@ def test_page_in_headless_chromium(chromium, page, tmp_path, judged_and_decision
     text = dom.all_text
     for needle in ("You are a concise assistant for a project manager.", "Please email person0@example.com",
                    '"status": "sent"', "The calls match the request", first["scenario"], "accepted",
-                   "Done </script><b>bold</b>:", "10 conversations judged · 6 accepted"):
+                   "Done </script><b>bold</b>:", "10 conversations judged · 6 accepted", "Rule checks",
+                   "argument values found in earlier context"):
         assert needle in text, needle
 
     gmail = Dom(browse(chromium, url + "#selection=gmail", tmp_path))
