@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _fabricate import SEND, EVENT, conversation_row, curate_config, good_scores, judged_row, messages_for
+from _fabricate import EVENT, SEND, conversation_row, curate_config, good_scores, judged_row, messages_for
 
 from fcsynth.curate import assess, curate, judge_agreement, summarize
 from fcsynth.curate.checks.degenerate import markup_fragments, repeated_ngram_share
@@ -70,7 +70,7 @@ def test_a_copied_example_is_rejected_and_its_values_named():
     options = GrammarOptions()
     row_id = "gmail_googlecalendar-0007"
     copied = example_messages(FAB_TOOLS, options, key=row_id)
-    checked, found_ = placeholders(row_id, copied, SCHEMAS, CFG.example_similarity)
+    _, found_ = placeholders(row_id, copied, SCHEMAS, CFG.example_similarity)
     args = copied[1]["tool_calls"][0]["function"]["arguments"]
     assert any(args["to"] in f and "copied from the prompt example" in f for f in found_), found_
     assert any("user turn copies the prompt example" in f for f in found_)

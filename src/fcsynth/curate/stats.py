@@ -25,7 +25,7 @@ def _measured(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def summarize(decisions: list[dict[str, Any]]) -> dict[str, Any]:
     """Totals and rates of the quality values over the decisions that carry them."""
     rows = _measured(decisions)
-    total = lambda key: sum(d[key] for d in rows)  # noqa: E731
+    total = lambda key: sum(d[key] for d in rows)
     grounded = [d["grounding"] for d in rows if d["grounding"] is not None]
     return {
         "conversations": len(rows),

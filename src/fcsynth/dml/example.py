@@ -217,7 +217,7 @@ def example_strings(key: str, tool_name: str, parameters: Any, max_chars: int = 
     return {s for s in out if s}
 
 
-def example_arguments(tool: "Tool", key: str = "") -> dict[str, Any] | None:
+def example_arguments(tool: Tool, key: str = "") -> dict[str, Any] | None:
     """Arguments for `tool` that validate against its parameters, or None."""
     from fcsynth.llm.fake_backend import minimal_instance
 
@@ -233,7 +233,7 @@ def example_arguments(tool: "Tool", key: str = "") -> dict[str, Any] | None:
     return None
 
 
-def example_response(tool: "Tool", options: "GrammarOptions", key: str = "") -> Any:
+def example_response(tool: Tool, options: GrammarOptions, key: str = "") -> Any:
     """A response for `tool` (an instance of its response schema as the grammar narrows
     it, when it has one), or None."""
     from fcsynth.dml.schemas import prune_schema
@@ -264,7 +264,7 @@ def _first_string(value: Any) -> str | None:
     return next((s for s in map(_first_string, items) if s), None)
 
 
-def example_messages(tools: list["Tool"], options: "GrammarOptions", key: str = "") -> list[dict[str, Any]]:
+def example_messages(tools: list[Tool], options: GrammarOptions, key: str = "") -> list[dict[str, Any]]:
     """A short valid conversation over `tools` under `options` (TRL/OpenAI messages), its
     values and phrasing drawn for the conversation `key` (the record id)."""
     from fcsynth.dml.render import dump_json

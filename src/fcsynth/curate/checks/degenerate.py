@@ -20,7 +20,7 @@ MARKUP = (
     ("code", re.compile(r"(?m)^\s*(?:def |class \w+[:(]|import \w|from \w+ import |function \w+\(|const \w+ =|SELECT .+ FROM )|=>|\)\s*\{|\w+\(\)\s*;")),
 )
 # A conversation that mentions any of these may legitimately carry code or markup.
-ASKS_FOR_CODE = re.compile(r"\b(?:code|json|html|xml|markdown|script|snippet|sql|regex|yaml|python|javascript|css|template)\b", re.I)
+ASKS_FOR_CODE = re.compile(r"\b(?:code|json|html|xml|markdown|script|snippet|sql|regex|yaml|python|javascript|css|template)\b", re.IGNORECASE)
 
 
 def conversation_texts(messages: list[dict[str, Any]]) -> list[str]:

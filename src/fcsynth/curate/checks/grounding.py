@@ -41,14 +41,14 @@ def _context_part(message: dict[str, Any]) -> str:
     return "\n".join(str(leaf.value) for leaf in json_leaves(parsed))
 
 
-def _number_forms(value: int | float) -> list[str]:
+def _number_forms(value: float) -> list[str]:
     forms = {repr(value)}
     if isinstance(value, float) and value.is_integer():
         forms.add(str(int(value)))
     return sorted(forms)
 
 
-def found(value: str | int | float, context: str, similarity: float) -> bool:
+def found(value: str | float, context: str, similarity: float) -> bool:
     """`value` appears in the normalized `context`: numbers and short strings as a whole
     token, longer strings verbatim or with rapidfuzz partial_ratio >= similarity."""
     if isinstance(value, (int, float)):

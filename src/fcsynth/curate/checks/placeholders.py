@@ -56,7 +56,7 @@ class ExampleValues:
     wordy: set[str] = field(default_factory=set)
 
     @classmethod
-    def of(cls, key: str, tools: Iterable[tuple[str, Any]]) -> "ExampleValues":
+    def of(cls, key: str, tools: Iterable[tuple[str, Any]]) -> ExampleValues:
         """From the record id and its tools (name, parameters schema)."""
         out = cls(key)
         for name, parameters in tools:
