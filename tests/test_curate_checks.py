@@ -66,6 +66,21 @@ def test_real_values_are_no_generic_placeholders(value):
     assert not is_generic(value)
 
 
+def test_placeholder_words_count_only_where_the_schema_says_free():
+    """'text', 'none', 'base64' are real enum members of APIs: flagged only as free arguments."""
+    schemas = {"send": {"type": "object", "properties": {"kind": {"type": "string", "enum": ["text", "image"]},
+                                                         "body": {"type": "string"}}}}
+    msgs = [{"role": "user", "content": "Send 'hello' as a text message."},
+            {"role": "assistant", "content": "", "tool_calls": [call("send", {"kind": "text", "body": "hello"}, 1)]},
+            response(1, "send", {"type": "text", "encoding": "base64", "status": "none"}),
+            {"role": "assistant", "content": "Sent."}]
+    assert placeholders("r-1", msgs, schemas, 90)[1] == []
+    msgs[1]["tool_calls"][0]["function"]["arguments"]["body"] = "text"
+    msgs[2]["content"] = json.dumps({"type": "text", "data": "base64 content"})
+    assert placeholders("r-1", msgs, schemas, 90)[1] == [
+        "send argument /body: generic placeholder 'text'", "send response /data: generic placeholder 'base64 content'"]
+
+
 def test_a_copied_example_is_rejected_and_its_values_named():
     options = GrammarOptions()
     row_id = "gmail_googlecalendar-0007"

@@ -14,27 +14,36 @@ from fcsynth.curate.checks.leaves import Leaf, argument_leaves, json_leaves, nor
 from fcsynth.dml.example import USER_PHRASES, arguments_path, example_string_candidates, example_strings, response_path
 
 # Matched against the whole normalized value (case-folded, whitespace collapsed).
+# Placeholders in any string:
 GENERIC = re.compile(
     r"""(?x)^(?:
       example(?:\b|_).*                                   # "example id", "example_fileId", "example.com"
     | <[^<>]*> | \{\{.*\}\} | \$\{.*\} | %\w+%             # <name>, {{name}}, ${name}, %name%
     | \[(?:insert|your|enter|add|placeholder)\b.*\]       # [insert name]
-    | string | str | text | value | none | null | nil | undefined | n/?a | tbd | tba | todo | fixme
-    | placeholder | dummy | sample | foo | bar | baz | foobar | test | testing | abc | abc123 | xyz
-    | asdf | qwerty | \.{2,} | … | -
-    | x{3,} | \*{3,} | \#{3,} | 0{4,} | 1234\d* | 12345\w*
-    | lorem\ ipsum\b.*
+    | placeholder | lorem\ ipsum\b.* | \.{2,} | …
+    | x{3,} | \*{3,} | \#{3,}
     | your_\w+ | your\ .*\ here | (?:insert|enter|put|add)\ .*\ here | .*\ goes\ here
     | (?:file\ )?contents?\ (?:here|of\ the\ file)
-    | base64(?:[\ _-](?:encoded|encoding))?(?:[\ _-](?:file|image|pdf|attachment))?(?:[\ _-](?:content|contents|data|string|here))?
+    | base64(?:[\ _-](?:encoded|encoding))?(?:[\ _-](?:file|image|pdf|attachment))?[\ _-](?:content|contents|data|string|here)
+    | base64[\ _-]encoded(?:[\ _-](?:file|image|pdf|attachment))?
+    )$""",
+)
+# Placeholder words that real APIs also use as enum members ("text", "none", "todo"): only
+# flagged where the schema is known and says the value is free (call arguments).
+GENERIC_WORDS = re.compile(
+    r"""(?x)^(?:
+      string | str | text | value | none | null | nil | undefined | n/?a | tbd | tba | todo | fixme
+    | dummy | sample | foo | bar | baz | foobar | test | testing | abc | abc123 | xyz | asdf | qwerty | -
+    | 0{4,} | 1234\d* | 12345\w* | base64
     )$""",
 )
 MIN_FUZZY_CHARS = 6  # shorter values must match an example value exactly
 
 
-def is_generic(value: str) -> bool:
-    """`value` is a generic placeholder."""
-    return bool(GENERIC.match(norm(value)))
+def is_generic(value: str, words: bool = True) -> bool:
+    """`value` is a generic placeholder (`words`: placeholder words count too)."""
+    v = norm(value)
+    return bool(GENERIC.match(v) or (words and GENERIC_WORDS.match(v)))
 
 
 def _wordy(text: str) -> bool:
@@ -91,25 +100,25 @@ def placeholders(
     """(values checked, placeholder findings): every string leaf of call arguments and tool
     responses, and every user turn (against the example's user lines)."""
     examples = ExampleValues.of(record_id, schemas.items())
-    leaves: list[tuple[str, str, Leaf]] = []  # (where, generator path, leaf)
+    leaves: list[tuple[str, str, Leaf, bool]] = []  # (where, generator path, leaf, schema known)
     names = {}
     for m in messages:
         for c in m.get("tool_calls") or []:
             fn = c["function"]
             names[c.get("id")] = fn["name"]
             for leaf in argument_leaves(fn.get("arguments"), schemas.get(fn["name"])):
-                leaves.append((f"{fn['name']} argument {leaf.path or '/'}", arguments_path(fn["name"]) + leaf.path, leaf))
+                leaves.append((f"{fn['name']} argument {leaf.path or '/'}", arguments_path(fn["name"]) + leaf.path, leaf, True))
         if m["role"] == "tool":
             tool = m.get("name") or names.get(m.get("tool_call_id"), "")
             for leaf in json_leaves(parse_json(m.get("content"))):
-                leaves.append((f"{tool} response {leaf.path or '/'}", response_path(tool) + leaf.path, leaf))
+                leaves.append((f"{tool} response {leaf.path or '/'}", response_path(tool) + leaf.path, leaf, False))
     found: list[str] = []
     checked = 0
-    for where, path, leaf in leaves:
+    for where, path, leaf, schema_known in leaves:
         if not isinstance(leaf.value, str) or not leaf.free:
             continue
         checked += 1
-        if is_generic(leaf.value):
+        if is_generic(leaf.value, words=schema_known):
             found.append(f"{where}: generic placeholder {leaf.value[:60]!r}")
         elif examples.copied(leaf.value, path, similarity):
             found.append(f"{where}: copied from the prompt example {leaf.value[:60]!r}")
