@@ -272,7 +272,8 @@ def test_markup_and_code_fragments_are_caught(text):
 
 def test_markup_passes_when_asked_for_and_plain_text_passes():
     assert markup_fragments(['Here is the JSON: {"a": 1}'], asked="Send me the config as JSON.") == []
-    assert markup_fragments(["I sent the e-mail (subject: Budget) at 3 pm; Ana will reply."], asked="") == []
+    assert markup_fragments(["I sent the e-mail (subject: Budget) at 3 pm; Ana will reply.",
+                             "Your link: https://calendly.test/user/ana-30min (a 30 min slot)."], asked="") == []
     msgs = copy.deepcopy(messages_for("gmail", 5))
     msgs[-1]["content"] = 'Done {"status": "sent"}'
     by_id, _ = decide(row_with(msgs))

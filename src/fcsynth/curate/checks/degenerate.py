@@ -13,7 +13,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 MARKUP = (
     ("code fence", re.compile(r"```")),
     ("JSON object", re.compile(r"\{\s*\"[^\"]{1,40}\"\s*:")),
-    ("markup tag", re.compile(r"\b(?:user|assistant|think|tool_call|tool_response|system)>|/(?:user|assistant|think|tool_call|tool_response)\b")),
+    ("markup tag", re.compile(r"\b(?:user|assistant|think|tool_call|tool_response|system)>")),
     ("tool markup", re.compile(r"\b(?:tool_call|tool_response|function_call)\b")),
     ("HTML entity", re.compile(r"&(?:lt|gt|amp|quot|nbsp|#\d+);")),
     ("chat template token", re.compile(r"\|(?:im_start|im_end|endoftext|eot_id)\||\[/?INST\]")),
