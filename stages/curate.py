@@ -1,4 +1,4 @@
-"""DVC stage `curate`: accept by judge thresholds + validation, drop near duplicates."""
+"""DVC stage `curate`: accept by judge thresholds, validation and rule-based quality checks; drop near duplicates."""
 
 from fcsynth.config import load_params
 from fcsynth.curate import curate
