@@ -1,6 +1,7 @@
 """DVC stage `evaluate`: score a model's tool calls on the test split (metrics/evaluate.json)."""
 
 from fcsynth.config import load_params
+from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.run import evaluate, load_tokenizer, read_test_split, resolve_eval_model, write_steps
 from fcsynth.metrics import StageMetrics
 from fcsynth.model_store import resolve_model_path
@@ -15,6 +16,8 @@ def main() -> None:
     cfg = load_params()
     model_cfg = resolve_eval_model(cfg)
     records = read_test_split(TEST)
+    if not records:
+        raise FcsynthError(f"{TEST}: no test records to evaluate (export.test_per_selection is 0?); nothing written")
     model_path = resolve_model_path(model_cfg, ROOT)
     tokenizer = load_tokenizer(model_path) if cfg.llm.backend == "vllm" else None
     metrics = StageMetrics("evaluate")

@@ -8,14 +8,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from fcsynth.atomic import atomic_path
 from fcsynth.judge.rubric import DIMENSIONS
 
 PLOT_FILES = ("scores.csv", "acceptance.csv", "rejections.csv", "turns.csv", "tool_calls.csv")
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         w.writerows(rows)
