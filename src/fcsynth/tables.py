@@ -31,7 +31,11 @@ def read_rows(path: Path, stage_hint: str = "") -> list[dict[str, Any]]:
     if not path.exists():
         hint = f" (run `dvc repro {stage_hint}`)" if stage_hint else ""
         raise FcsynthError(f"{path}: not found{hint}")
-    return pl.read_parquet(path).to_dicts()
+    try:
+        return pl.read_parquet(path).to_dicts()
+    except Exception as err:  # polars raises many kinds for a damaged or foreign file
+        hint = f"; rerun `dvc repro {stage_hint}`" if stage_hint else ""
+        raise FcsynthError(f"{path}: not a readable Parquet file ({type(err).__name__}){hint}") from None
 
 
 def json_cell(value: Any) -> Any:
