@@ -26,6 +26,11 @@ def main() -> None:
             records, ctx.get_backend, tokenizer, cfg.evaluate, cfg.seed,
             checkpoint=ctx.checkpoint("evaluate"), max_model_len=model_cfg.max_model_len,
         )
+    if not result.rows:
+        raise FcsynthError(
+            f"no test step to score ({result.skipped_too_long} skipped: prompt longer than"
+            f" max_model_len={model_cfg.max_model_len}); nothing written"
+        )
     write_steps(result.rows, OUT)
     overall = result.summary["overall"]
     metrics.records_in = len(records)
