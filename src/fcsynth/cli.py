@@ -77,7 +77,8 @@ def main() -> None:
         if _is_usage_error(err):
             where = getattr(getattr(err, "ctx", None), "command_path", None) or "fcsynth"
             message = one_line(err.format_message())  # type: ignore[attr-defined]
-            print(f"{where}: error: {message} (see `{where} --help`)", file=sys.stderr)
+            if message:  # empty for no arguments at all: the help was printed instead
+                print(f"{where}: error: {message} (see `{where} --help`)", file=sys.stderr)
             sys.exit(err.exit_code)  # type: ignore[attr-defined]
         if _is_abort(err):
             err = KeyboardInterrupt()
