@@ -278,12 +278,16 @@ def test_diff_tracked_but_not_cached_says_dvc_pull(monkeypatch, capsys, tmp_path
     root.mkdir()
     sh(root, "git", "init", "-q")
     sh(root, "dvc", "init", "-q")
-    dataset(root, jsonl(record("a")), jsonl(record("b")))
+    dataset(root, jsonl(record("a"), record("b")))  # no test split: absent, not "not cached"
     sh(root, "dvc", "add", "-q", "data/dataset")
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-qm", "v1")
-    shutil.rmtree(root / ".dvc" / "cache")
     monkeypatch.setenv("FCSYNTH_ROOT", str(root))
+    code, out, err = fcsynth(monkeypatch, capsys, "diff", "HEAD", "workspace", "--json")
+    assert code == 0, err
+    assert json.loads(out)["conversations"]["unchanged"] == 2
+
+    shutil.rmtree(root / ".dvc" / "cache")
     code, _, err = fcsynth(monkeypatch, capsys, "diff", "HEAD", "workspace")
     assert code == 1
     one_line(err, "data/dataset/train.jsonl at 'HEAD'", "not in the local cache", "dvc pull", "no DVC remote is configured")

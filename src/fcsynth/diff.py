@@ -84,8 +84,8 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def _tracked(root: Path, rev: str, path: str) -> bool:
-    """Whether `path` is (inside) a cached DVC output at `rev` (per its dvc.lock / .dvc files)."""
+def _tracked(root: Path, rev: str, path: str) -> str | None:
+    """The cached DVC output at `rev` that is or holds `path` (per its dvc.lock / .dvc files)."""
     import os
 
     from dvc.repo import Repo
@@ -98,8 +98,25 @@ def _tracked(root: Path, rev: str, path: str) -> bool:
                 with repo.switch(rev):
                     outs = [os.path.relpath(o.fs_path, repo.root_dir) for o in repo.index.outs if o.use_cache]
     except Exception:  # a revision DVC cannot index tracks nothing we can name
+        return None
+    for out in (Path(o).as_posix() for o in outs):
+        if path == out or path.startswith(out.rstrip("/") + "/"):
+            return out
+    return None
+
+
+def _absent_from_cached_dir(root: Path, rev: str, path: str) -> bool:
+    """True when `path` is simply not in its (cached) output directory at `rev`.
+
+    DVC's file system lists a cached directory; for one missing from the cache it raises.
+    """
+    from dvc.api import DVCFileSystem
+
+    try:
+        fs = DVCFileSystem(str(root), rev=rev)
+        return not fs.exists(path) and fs.isdir(str(Path(path).parent.as_posix()))
+    except Exception:
         return False
-    return any(path == out or path.startswith(out.rstrip("/") + "/") for out in (Path(o).as_posix() for o in outs))
 
 
 def _remote_hint(root: Path) -> str:
@@ -130,7 +147,8 @@ def _read_text(root: Path, rev: str, path: str, label: str | None = None) -> str
     if rev == WORKSPACE:
         file = root / path
         if not file.exists():
-            if _tracked(root, rev, path):
+            out = _tracked(root, rev, path)
+            if out and not (root / out).exists():
                 raise FcsynthError(f"{path}: tracked by DVC but not in the workspace: run `dvc checkout` (or `dvc pull`)")
             return None
         try:
@@ -151,7 +169,7 @@ def _read_text(root: Path, rev: str, path: str, label: str | None = None) -> str
     except UnicodeDecodeError:
         raise FcsynthError(f"{path} at '{label}': not UTF-8 text") from None
     except (FileNotFoundError, PathMissingError):
-        if _tracked(root, rev, path):
+        if _tracked(root, rev, path) and not _absent_from_cached_dir(root, rev, path):
             raise _not_cached(root, label, path) from None
         return None
     except Exception as err:  # DvcException, dvc_data's index errors for a missing .dir object, ...
