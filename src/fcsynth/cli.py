@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -80,6 +81,9 @@ def main() -> None:
             if message:  # empty for no arguments at all: the help was printed instead
                 print(f"{where}: error: {message} (see `{where} --help`)", file=sys.stderr)
             sys.exit(err.exit_code)  # type: ignore[attr-defined]
+        if isinstance(err, BrokenPipeError):  # `fcsynth grammar tools.json | head`: not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            sys.exit(141)
         if _is_abort(err):
             err = KeyboardInterrupt()
         report_and_exit("fcsynth", err, debug=_debug or debug_enabled())
