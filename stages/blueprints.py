@@ -2,7 +2,7 @@
 
 from fcsynth.catalog import select
 from fcsynth.config import load_params
-from fcsynth.generation import blueprints
+from fcsynth.generation import blueprints, scenarios
 from fcsynth.paths import DATA_DIR, ROOT
 from fcsynth.stage import run_stage, stage_context
 from fcsynth.tables import read_rows, write_rows
@@ -14,7 +14,7 @@ OUT = DATA_DIR / "blueprints.parquet"
 def main() -> None:
     cfg = load_params()
     selections = select(read_catalog(DATA_DIR / "catalog" / "tools.parquet"), cfg.toolkits)
-    scenario_rows = read_rows(DATA_DIR / "scenarios.parquet", "scenarios")
+    scenario_rows = scenarios.active_rows(read_rows(DATA_DIR / "scenarios.parquet", "scenarios"))
     with stage_context(cfg, ROOT) as ctx:
         rows, metrics = blueprints.run(ctx, scenario_rows, selections)
     write_rows(rows, OUT)

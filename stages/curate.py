@@ -2,6 +2,7 @@
 
 from fcsynth.config import load_params
 from fcsynth.curate import curate
+from fcsynth.errors import FcsynthError
 from fcsynth.paths import DATA_DIR
 from fcsynth.stage import run_stage
 from fcsynth.tables import read_rows, write_rows
@@ -11,6 +12,9 @@ def main() -> None:
     cfg = load_params()
     judged = read_rows(DATA_DIR / "judged.parquet", "judge")
     accepted, decisions, metrics = curate(judged, cfg.curate)
+    if not accepted:  # nothing to export: fail, keeping the previous outputs
+        top = ", ".join(f"{k}: {n}" for k, n in metrics.reasons.most_common(3) if n)
+        raise FcsynthError(f"0 of {len(judged)} judged conversations accepted ({top or 'no reasons'}); nothing written")
     write_rows(accepted, DATA_DIR / "curated.parquet", schema=_schema_of(DATA_DIR / "judged.parquet"))
     write_rows(decisions, DATA_DIR / "curation.parquet")
     metrics.write()

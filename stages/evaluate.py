@@ -1,6 +1,7 @@
 """DVC stage `evaluate`: score a model's tool calls on the test split (metrics/evaluate.json)."""
 
 from fcsynth.config import load_params
+from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.run import evaluate, load_tokenizer, read_test_split, resolve_eval_model, write_steps
 from fcsynth.metrics import StageMetrics
 from fcsynth.model_store import resolve_model_path
@@ -15,6 +16,8 @@ def main() -> None:
     cfg = load_params()
     model_cfg = resolve_eval_model(cfg)
     records = read_test_split(TEST)
+    if not records:
+        raise FcsynthError(f"{TEST}: no test records to evaluate (export.test_per_selection is 0?); nothing written")
     model_path = resolve_model_path(model_cfg, ROOT)
     tokenizer = load_tokenizer(model_path) if cfg.llm.backend == "vllm" else None
     metrics = StageMetrics("evaluate")
@@ -22,6 +25,11 @@ def main() -> None:
         result = evaluate(
             records, ctx.get_backend, tokenizer, cfg.evaluate, cfg.seed,
             checkpoint=ctx.checkpoint("evaluate"), max_model_len=model_cfg.max_model_len,
+        )
+    if not result.rows:
+        raise FcsynthError(
+            f"no test step to score ({result.skipped_too_long} skipped: prompt longer than"
+            f" max_model_len={model_cfg.max_model_len}); nothing written"
         )
     write_steps(result.rows, OUT)
     overall = result.summary["overall"]

@@ -2,8 +2,10 @@
 
 import json
 
+from fcsynth.atomic import write_text_atomic
 from fcsynth.config import load_params
 from fcsynth.dataset_card import render_card
+from fcsynth.errors import FcsynthError
 from fcsynth.export import SPLITS, build_record, split_records, write_split
 from fcsynth.metrics import StageMetrics
 from fcsynth.paths import DATA_DIR, METRICS_DIR
@@ -17,12 +19,14 @@ def main() -> None:
     cfg = load_params()
     curated = read_rows(DATA_DIR / "curated.parquet", "curate")
     records = [build_record(r) for r in curated]
+    if not records:
+        raise FcsynthError(f"{DATA_DIR / 'curated.parquet'}: no curated conversations to export (nothing written)")
     splits = split_records(records, cfg.export.test_per_selection)
     for split in SPLITS:
         write_split(splits[split], OUT, split)
     curate_metrics_path = METRICS_DIR / "curate.json"
     curate_metrics = json.loads(curate_metrics_path.read_text()) if curate_metrics_path.exists() else None
-    (OUT / "README.md").write_text(render_card(cfg, splits, curate_metrics))
+    write_text_atomic(OUT / "README.md", render_card(cfg, splits, curate_metrics))
     metrics = StageMetrics("export", records_in=len(curated), records_out=len(records))
     metrics.extra["splits"] = {
         s: {"records": len(splits[s]), "per_selection": _count(splits[s])} for s in SPLITS

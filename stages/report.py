@@ -1,5 +1,6 @@
 """DVC stage `report`: plot data under metrics/plots/ and data/report/index.html."""
 
+from fcsynth.atomic import write_text_atomic
 from fcsynth.config import load_params
 from fcsynth.curate import reason_keys
 from fcsynth.metrics import StageMetrics
@@ -17,8 +18,7 @@ def main() -> None:
     decisions = read_rows(DATA_DIR / "curation.parquet", "curate")
     write_plots(judged, decisions, METRICS_DIR / "plots", reason_keys(cfg.curate))
     data = page_data(judged, decisions, cfg.report.max_conversations)
-    PAGE.parent.mkdir(parents=True, exist_ok=True)
-    PAGE.write_text(render_page(data))
+    write_text_atomic(PAGE, render_page(data))
     metrics = StageMetrics("report", records_in=len(judged), records_out=len(data["conversations"]))
     metrics.extra["page_bytes"] = PAGE.stat().st_size
     metrics.write()

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from fcsynth.atomic import write_text_atomic
 from fcsynth.paths import CHECKPOINT_DIR
 
 
@@ -50,7 +51,7 @@ class Checkpoint:
                     row = json.loads(line)
                 except json.JSONDecodeError:
                     # A torn last line from a kill: keep what came before, drop the rest.
-                    self.path.write_text("".join(g + "\n" for g in good))
+                    write_text_atomic(self.path, "".join(g + "\n" for g in good))
                     break
                 good.append(line)
                 self.rows[row["id"]] = row

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
 import typer
 
-from fcsynth.errors import FcsynthError
+from fcsynth.errors import DEBUG_ENV, FcsynthError, debug_enabled, one_line, report_and_exit
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
 
+_debug = False
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help=f"Show the traceback of an error (or set {DEBUG_ENV}=1)")] = False,
+) -> None:
     """fcsynth: synthesize multi-turn function-calling datasets."""
+    global _debug
+    _debug = debug
 
 
 @app.command()
@@ -30,7 +38,10 @@ def params(
 
     if check:
         composed = compose(overrides)
-        current = yaml.safe_load(PARAMS_FILE.read_text()) if PARAMS_FILE.exists() else None
+        try:
+            current = yaml.safe_load(PARAMS_FILE.read_text()) if PARAMS_FILE.exists() else None
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise FcsynthError(f"{PARAMS_FILE}: not valid YAML: {one_line(err)}") from None
         if composed != current:
             raise FcsynthError("params.yaml differs from conf/: run `make params`")
         parse_config(composed)
@@ -55,24 +66,42 @@ app.command("validate")(validate_command)
 
 
 def main() -> None:
-    """Console entry point: user errors are one line on stderr, exit 1."""
+    """Console entry point: every error is one line on stderr (exit 1; usage errors exit 2).
+
+    `--debug` or FCSYNTH_DEBUG=1 prints the traceback first.
+    """
     try:
-        app(standalone_mode=False)
-    except FcsynthError as err:
-        print(f"fcsynth: error: {err}", file=sys.stderr)
-        sys.exit(1)
+        app(standalone_mode=False, prog_name="fcsynth")
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
-    except Exception as err:  # click usage errors and aborts
-        import click
+    except (Exception, KeyboardInterrupt) as err:
+        if _is_usage_error(err):
+            where = getattr(getattr(err, "ctx", None), "command_path", None) or "fcsynth"
+            message = one_line(err.format_message())  # type: ignore[attr-defined]
+            if message:  # empty for no arguments at all: the help was printed instead
+                print(f"{where}: error: {message} (see `{where} --help`)", file=sys.stderr)
+            sys.exit(err.exit_code)  # type: ignore[attr-defined]
+        if isinstance(err, BrokenPipeError):  # `fcsynth grammar tools.json | head`: not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            sys.exit(141)
+        if _is_abort(err):
+            err = KeyboardInterrupt()
+        report_and_exit("fcsynth", err, debug=_debug or debug_enabled())
 
-        # typer >= 0.20 vendors click (typer._click): its usage errors are not click's classes
-        if isinstance(err, click.ClickException) or (hasattr(err, "show") and isinstance(getattr(err, "exit_code", None), int)):
-            err.show()
-            sys.exit(err.exit_code)
-        if isinstance(err, (click.exceptions.Abort, typer.Abort)):
-            sys.exit(1)
-        raise
+
+def _is_usage_error(err: BaseException) -> bool:
+    """Click's usage errors (typer >= 0.20 vendors click, so match by shape as well as class)."""
+    import click
+
+    if isinstance(err, click.ClickException):
+        return True
+    return hasattr(err, "format_message") and isinstance(getattr(err, "exit_code", None), int)
+
+
+def _is_abort(err: BaseException) -> bool:
+    import click
+
+    return isinstance(err, (click.exceptions.Abort, typer.Abort))
 
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ class ScenariosConfig(Section):
     max_rounds: int = Field(4, gt=0)
     workflow_description: str | None = None
     max_tokens: int = Field(96, gt=0)
+    allow_shrink: bool  # True: drop stored scenarios the current config does not use
 
     @model_validator(mode="after")
     def _range_ordered(self) -> "ScenariosConfig":

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from fcsynth.atomic import atomic_path, write_text_atomic
 from fcsynth.judge.rubric import DIMENSIONS
 from fcsynth.tables import json_cell
 
@@ -126,12 +127,10 @@ def to_parquet_row(record: dict[str, Any]) -> dict[str, Any]:
 
 def write_split(records: list[dict[str, Any]], out_dir: Path, split: str) -> None:
     """Write <split>.jsonl and <split>.parquet."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / f"{split}.jsonl", "w") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    write_text_atomic(out_dir / f"{split}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     frame = pl.DataFrame([to_parquet_row(r) for r in records], schema=PARQUET_SCHEMA, strict=False)
-    frame.write_parquet(out_dir / f"{split}.parquet")
+    with atomic_path(out_dir / f"{split}.parquet") as tmp:
+        frame.write_parquet(tmp)
 
 
 def conversation_shape(record: dict[str, Any]) -> dict[str, int]:

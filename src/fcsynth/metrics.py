@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fcsynth.atomic import write_text_atomic
 from fcsynth.paths import METRICS_DIR
 
 
@@ -45,7 +46,5 @@ class StageMetrics:
 
 
 def write_json(path: Path, data: Any) -> Path:
-    """Write indented JSON (diff-friendly), creating the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    return path
+    """Write indented JSON (diff-friendly) atomically, creating the folder."""
+    return write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

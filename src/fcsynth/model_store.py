@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from fcsynth.atomic import write_text_atomic
 from fcsynth.config import ModelConfig
 from fcsynth.errors import FcsynthError
 
@@ -101,8 +102,7 @@ def materialize(cfg: ModelConfig, root: Path) -> dict[str, str]:
     # The stage output is then a pointer, so downstream stages depend on which model it is.
     facts = {"source": cfg.source, "path": cfg.path}
     pointer = root / "data" / "models" / cfg.name / "fcsynth-model.json"
-    pointer.parent.mkdir(parents=True, exist_ok=True)
-    pointer.write_text(json.dumps(facts, indent=2) + "\n")
+    write_text_atomic(pointer, json.dumps(facts, indent=2) + "\n")
     return facts
 
 

@@ -10,17 +10,20 @@ from pathlib import Path
 
 from fcsynth.checkpoint import Checkpoint, fingerprint
 from fcsynth.config import Config, ModelConfig
-from fcsynth.errors import FcsynthError
+from fcsynth.errors import debug_enabled, report_and_exit
 from fcsynth.llm import Backend, make_backend
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
-    """Run a stage's main; a user error prints `fcsynth <stage>: error: ...` and exits 1."""
+    """Run a stage's main; any error prints one line `fcsynth <stage>: error: ...` and exits 1.
+
+    A user error (FcsynthError) prints its message; anything else prints its type and
+    message plus a hint; FCSYNTH_DEBUG=1 (or `--debug` after the script) adds the traceback.
+    """
     try:
         main()
-    except FcsynthError as err:
-        print(f"fcsynth {name}: error: {err}", file=sys.stderr)
-        sys.exit(1)
+    except (Exception, KeyboardInterrupt) as err:
+        report_and_exit(f"fcsynth {name}", err, debug=debug_enabled() or "--debug" in sys.argv[1:])
 
 
 @dataclass

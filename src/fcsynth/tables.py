@@ -8,15 +8,22 @@ from typing import Any
 
 import polars as pl
 
+from fcsynth.atomic import atomic_path
 from fcsynth.errors import FcsynthError
 
 
-def write_rows(rows: list[dict[str, Any]], path: Path, schema: dict[str, Any] | None = None) -> None:
-    """Write rows sorted by id (an empty table keeps its columns when a schema is given)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_rows(rows: list[dict[str, Any]], path: Path, schema: dict[str, Any] | None = None, *, allow_empty: bool = False) -> None:
+    """Write rows sorted by id, atomically (a crash keeps the previous file).
+
+    No rows is an error naming the file (the previous file is kept), unless `allow_empty`:
+    then an empty table keeps its columns when a schema is given.
+    """
+    if not rows and not allow_empty:
+        raise FcsynthError(f"{path}: the stage produced 0 rows, so nothing was written (the previous file, if any, is kept)")
     ordered = sorted(rows, key=lambda r: r["id"])
     frame = pl.DataFrame(ordered, schema=schema, strict=False) if ordered or schema else pl.DataFrame({"id": []})
-    frame.write_parquet(path)
+    with atomic_path(path) as tmp:
+        frame.write_parquet(tmp)
 
 
 def read_rows(path: Path, stage_hint: str = "") -> list[dict[str, Any]]:
@@ -24,7 +31,11 @@ def read_rows(path: Path, stage_hint: str = "") -> list[dict[str, Any]]:
     if not path.exists():
         hint = f" (run `dvc repro {stage_hint}`)" if stage_hint else ""
         raise FcsynthError(f"{path}: not found{hint}")
-    return pl.read_parquet(path).to_dicts()
+    try:
+        return pl.read_parquet(path).to_dicts()
+    except Exception as err:  # polars raises many kinds for a damaged or foreign file
+        hint = f"; rerun `dvc repro {stage_hint}`" if stage_hint else ""
+        raise FcsynthError(f"{path}: not a readable Parquet file ({type(err).__name__}){hint}") from None
 
 
 def json_cell(value: Any) -> Any:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fcsynth.atomic import atomic_path
 from fcsynth.errors import FcsynthError
 
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -87,7 +88,9 @@ def write_catalog(tools: list[Tool], path: Path) -> None:
         for t in sorted(tools, key=lambda t: (t.toolkit, t.name))
     ]
     schema = {c: pl.String for c in CATALOG_COLUMNS}
-    pl.DataFrame(rows, schema=schema).write_parquet(path)
+    frame = pl.DataFrame(rows, schema=schema)
+    with atomic_path(path) as tmp:
+        frame.write_parquet(tmp)
 
 
 def read_tools_file(path: Path) -> list[Tool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,8 @@ import typer
 
 from fcsynth.config import DMLConfig
 from fcsynth.errors import FcsynthError
+from fcsynth.tools import Tool
+from fcsynth.userfiles import read_user_text
 
 _D = DMLConfig()  # the pipeline's defaults, so the printed grammar is the one it uses
 
@@ -26,11 +29,8 @@ def grammar_command(
 ) -> None:
     """Print the DML grammar (Lark, llguidance dialect) that constrains generation for these tools."""
     from fcsynth.dml.grammar import GrammarOptions, build_grammar
-    from fcsynth.tools import read_tools_file
 
-    tools = read_tools_file(tools_file)
-    if not tools:
-        raise FcsynthError(f"{tools_file}: no tools")
+    tools = _read_tools(tools_file)
     options = GrammarOptions(
         thinking=thinking,
         max_parallel_calls=parallel,
@@ -54,9 +54,40 @@ def validate_command(
     from fcsynth.dml.validate import validate_file
 
     report = validate_file(file)
+    if not report.records:
+        raise FcsynthError(f"{file}: no records (the file is empty)")
     valid = report.records - report.invalid
     typer.echo(f"{file}: {report.records} records, {valid} valid, {report.invalid} invalid")
     for reason, count in report.reasons.most_common():
         typer.echo(f"  {reason}: {count}  (e.g. {report.examples[reason][:160]})")
     if report.invalid:
         raise FcsynthError(f"{file}: {report.invalid} of {report.records} records invalid")
+
+
+def _read_tools(path: Path) -> list[Tool]:
+    """The tools of a tools file, or a one-line error naming the file and the bad entry."""
+    from fcsynth.tools import read_tools_file
+
+    try:  # a directory, a binary file or an entry that is no record: an error here, not a traceback
+        data = json.loads(read_user_text(path))
+    except json.JSONDecodeError as err:
+        raise FcsynthError(f"{path}: not valid JSON: {err}") from None
+    if isinstance(data, list):
+        for i, entry in enumerate(data):
+            if not isinstance(entry, dict):
+                raise FcsynthError(f"{path}: entry {i} is a JSON {type(entry).__name__}, not a tool record (an object)")
+    try:
+        tools = read_tools_file(path)
+    except FcsynthError as err:
+        raise (err if str(path) in str(err) else FcsynthError(f"{path}: {err}")) from None
+    if not tools:
+        raise FcsynthError(f"{path}: no tools")
+    for i, tool in enumerate(tools):
+        for key, want in (("toolkit", str), ("name", str), ("parameters", dict)):
+            value = getattr(tool, key)
+            if not isinstance(value, want):
+                raise FcsynthError(
+                    f"{path}: tool {i} ({tool.name!r}): {key!r} must be a JSON {'object' if want is dict else 'string'},"
+                    f" not {type(value).__name__}"
+                )
+    return tools

@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 
 from fcsynth.errors import FcsynthError
+from fcsynth.userfiles import check_user_file, read_user_text
 from fcsynth.tables import json_cell
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -175,8 +176,7 @@ class FileReport:
 
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Records of a JSONL or Parquet dataset file."""
-    if not path.exists():
-        raise FcsynthError(f"{path}: not found")
+    check_user_file(path)
     if path.suffix == ".parquet":
         import polars as pl
 
@@ -185,7 +185,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
         except Exception as err:  # polars raises many kinds for a bad file
             raise FcsynthError(f"{path}: not a readable Parquet file: {err}") from None
     records = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(read_user_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fcsynth.atomic import atomic_path
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.runner import pending, run_requests
 from fcsynth.config import Config, EvaluateConfig, ModelConfig, SamplingConfig
@@ -36,8 +37,9 @@ def write_steps(rows: list[dict[str, Any]], path: Path) -> None:
     """Write the per-step results table (sorted by step id; empty keeps its columns)."""
     import polars as pl
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(sorted(rows, key=lambda r: r["id"]), schema=STEP_SCHEMA, strict=False).write_parquet(path)
+    frame = pl.DataFrame(sorted(rows, key=lambda r: r["id"]), schema=STEP_SCHEMA, strict=False)
+    with atomic_path(path) as tmp:
+        frame.write_parquet(tmp)
 
 
 def resolve_eval_model(cfg: Config) -> ModelConfig:

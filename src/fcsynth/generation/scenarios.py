@@ -5,6 +5,11 @@ batch), embeds the new candidates once, and accepts a candidate when its cosine
 similarity to every accepted scenario of the same selection is at most the threshold.
 Accepted scenarios of an earlier run with the same generation settings are kept with
 their embeddings, so raising `scenarios.count` only generates the new slots.
+
+The output is a store that never shrinks (unless `scenarios.allow_shrink`): scenarios the
+current config does not use (a lower count, other generation settings, a selection no
+longer configured) stay in it with `active: false`, and come back when the config does.
+Downstream stages read only the active rows (`active_rows`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from fcsynth.checkpoint import file_digest, fingerprint
+from fcsynth.errors import FcsynthError
 from fcsynth.stage import StageContext
 from fcsynth.generation.embeddings import embed, novel
 from fcsynth.runner import run_requests, token_totals
@@ -52,7 +58,7 @@ class SelectionState:
 def scenario_fingerprint(ctx: StageContext, catalog_path: Path, prompts_dir: Path) -> str:
     """Everything that decides a candidate's text, except how many are wanted."""
     cfg = ctx.cfg
-    sc = cfg.scenarios.model_dump(exclude={"count", "max_rounds", "similarity_threshold"})
+    sc = cfg.scenarios.model_dump(exclude={"count", "max_rounds", "similarity_threshold", "allow_shrink"})
     return fingerprint(
         cfg.seed, cfg.model.model_dump(), cfg.sampling.model_dump(), sc,
         file_digest(catalog_path), template_text(TEMPLATE, prompts_dir),
@@ -90,20 +96,28 @@ def run(
     previous: list[dict[str, Any]],
     prompts_dir: Path,
 ) -> tuple[list[dict[str, Any]], StageMetrics]:
-    """Fill every selection's slots; return the accepted rows and the stage metrics."""
+    """Fill every selection's slots; return the rows to store (active + kept) and the stage metrics.
+
+    No selection, or no scenario accepted, is a one-line error (nothing is written).
+    """
     cfg = ctx.cfg.scenarios
+    if not selections:
+        raise FcsynthError("toolkits: no toolkit or bundle is selected (toolkits.toolkits and toolkits.bundles are both empty)")
     key = scenario_fingerprint(ctx, catalog_path, prompts_dir)
     checkpoint = ctx.checkpoint("scenarios")
     metrics = StageMetrics("scenarios")
     targets = allocate(cfg.count, list(selections), ctx.cfg.toolkits.weights)
     states = {name: SelectionState(targets[name]) for name in selections}
     kept = 0
+    inactive: dict[tuple[str, str], dict[str, Any]] = {}
     for row in previous:
         state = states.get(row["selection"])
         slot = int(row["id"].rsplit("-", 1)[1])
-        if row.get("fingerprint") == key and state is not None and slot < state.target:
-            state.accepted[slot] = row
+        if row.get("fingerprint") == key and state is not None and slot < state.target and slot not in state.accepted:
+            state.accepted[slot] = {**row, "active": True}
             kept += 1
+        else:
+            inactive[(row["id"], str(row.get("fingerprint")))] = {**row, "active": False}
 
     generated = duplicates = unparseable = rounds = 0
     all_rows: list[dict[str, Any]] = []
@@ -146,9 +160,18 @@ def run(
                 "candidate_id": cid,
                 "max_similarity": round(top, 4),
                 "fingerprint": key,
+                "active": True,
             }
 
     accepted = [row for st in states.values() for row in st.accepted.values()]
+    if not accepted:
+        raise FcsynthError(
+            f"no scenario accepted ({generated} generated: {unparseable} unparseable, {duplicates} duplicate)"
+            f" within scenarios.max_rounds={cfg.max_rounds}; nothing written"
+        )
+    for row in accepted:  # an active row replaces a kept copy of itself
+        inactive.pop((row["id"], row["fingerprint"]), None)
+    kept_rows = [] if cfg.allow_shrink else list(inactive.values())
     short = {n: st.target - len(st.accepted) for n, st in states.items() if st.open_slots()}
     metrics.records_in = cfg.count
     metrics.records_out = len(accepted)
@@ -164,8 +187,17 @@ def run(
         rounds=rounds,
         per_selection={n: len(st.accepted) for n, st in sorted(states.items())},
         short_of_target=short,
+        stored=len(accepted) + len(kept_rows),
+        kept_inactive=len(kept_rows),
+        dropped_from_previous_run=len(inactive) - len(kept_rows),
     )
-    return accepted, metrics
+    rows = sorted(accepted + kept_rows, key=lambda r: (r["id"], not r["active"], str(r.get("fingerprint"))))
+    return rows, metrics
+
+
+def active_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scenarios the current config uses (a table written before `active` existed: all of them)."""
+    return [r for r in rows if r.get("active", True)]
 
 
 def schema() -> dict[str, Any]:
@@ -175,7 +207,7 @@ def schema() -> dict[str, Any]:
     return {
         "id": pl.String, "selection": pl.String, "toolkits": pl.List(pl.String), "tools": pl.List(pl.String),
         "scenario": pl.String, "embedding": pl.List(pl.Float32), "round": pl.Int64, "candidate_id": pl.String,
-        "max_similarity": pl.Float64, "fingerprint": pl.String,
+        "max_similarity": pl.Float64, "fingerprint": pl.String, "active": pl.Boolean,
     }
 
 

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from fcsynth.atomic import atomic_path
 from fcsynth.curate.stats import BINS, JUDGE_DIMENSION, grounding_histogram, judge_agreement, summarize
 from fcsynth.judge.rubric import DIMENSIONS
 
@@ -20,8 +21,7 @@ QUALITY_RATES = ("placeholder_rate", "repeated_call_rate", "grounded_share", "gr
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         w.writerows(rows)
