@@ -44,7 +44,7 @@ def main() -> None:
     from fcsynth.catalog.openapi import import_openapi
     from fcsynth.dml import GrammarOptions, build_grammar
     from fcsynth.dml import schemas
-    from fcsynth.grammar_match import check_tokenizer, grammar_error
+    from fcsynth.dml.match import check_tokenizer, grammar_error
 
     check_tokenizer()  # load once, outside the timings
     tools = [t for spec in SPECS if (args.shared / spec).exists() for t in import_openapi(args.shared / spec).tools]

@@ -93,9 +93,10 @@ def judged_row(conv: dict[str, Any], scores: dict[str, int] | None, judge_status
         "scores": json.dumps(scores, sort_keys=True) if scores else None,
         "judge_reasoning": "The calls match the request and the arguments come from the user." if scores else None,
         "judge_status": judge_status,
+        "judge_reason": None if judge_status == "ok" else f"fabricated {judge_status}",
         "judge_raw": None,
-        "judge_prompt_tokens": 300 if judge_status != "skipped" else None,
-        "judge_completion_tokens": 60 if judge_status != "skipped" else None,
+        "judge_prompt_tokens": 300 if judge_status != "upstream_failed" else None,
+        "judge_completion_tokens": 60 if judge_status != "upstream_failed" else None,
     }
 
 

@@ -24,8 +24,8 @@ def judged():
         judged_row(conversation_row("gmail", 10), good_scores(tool_use_quality=3)),
         judged_row(conversation_row("gmail", 11), good_scores(tool_use_quality=2, naturalness=1)),
         judged_row(conversation_row("googlecalendar", 12), good_scores(naturalness=2)),
-        judged_row(conversation_row("gmail", 13, status="truncated"), None, "skipped"),
-        judged_row(conversation_row("gmail", 14, status="unparseable"), None, "skipped"),
+        judged_row(conversation_row("gmail", 13, status="truncated"), None, "upstream_failed"),
+        judged_row(conversation_row("gmail", 14, status="unparseable"), None, "upstream_failed"),
         judged_row(conversation_row("googlecalendar", 15), None, "unparseable"),
     ]
     return rows
@@ -36,7 +36,7 @@ def test_reasons_partition_the_rejections(judged):
     m = metrics.as_dict()
     assert m["records_in"] == 14 and m["records_out"] == len(accepted) == 8
     assert m["rejected"] == {
-        "upstream_truncated": 1, "upstream_unparseable": 1, "upstream_engine_error": 0, "upstream_grammar_error": 0, "judge_skipped": 0, "judge_unparseable": 1,
+        "upstream_truncated": 1, "upstream_unparseable": 1, "upstream_engine_error": 0, "upstream_grammar_error": 0, "judge_truncated": 0, "judge_unparseable": 1, "judge_engine_error": 0, "judge_prompt_too_long": 0,
         "validation": 0, "score_tool_use_quality": 2, "score_naturalness": 1, "near_duplicate": 0,
     }
     assert sum(m["rejected"].values()) + m["records_out"] == m["records_in"]

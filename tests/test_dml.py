@@ -20,7 +20,7 @@ from fcsynth.dml import (
 )
 from fcsynth.dml.schemas import bound_schema, prune_schema
 from fcsynth.errors import FcsynthError
-from fcsynth.grammar_match import grammar_error, match_error
+from fcsynth.dml.match import grammar_error, match_error
 from fcsynth.tools import Tool, read_tools_file
 
 from conftest import REPO, SHARED_OPENAPI
@@ -431,7 +431,7 @@ def test_real_schema_mutations_are_rejected(openapi_tools):
 def test_require_tool_call_rejects_conversations_without_calls(turns):
     """With require_tool_call some assistant turn must call a tool; turn bounds still hold."""
     from fcsynth.dml import GrammarOptions, build_grammar, example_messages, render_dml
-    from fcsynth.grammar_match import match_error
+    from fcsynth.dml.match import match_error
     from fcsynth.tools import read_tools_file
 
     tools = read_tools_file(REPO / "data" / "builtin_tools" / "gmail.json")[:3]

@@ -11,7 +11,7 @@ from outlines.types import CFG, JsonSchema, Regex
 from pydantic import BaseModel
 
 from fcsynth.config import SamplingConfig
-from fcsynth.grammar_match import match_error
+from fcsynth.dml.match import match_error
 from fcsynth.llm import Request, derive_seed
 from fcsynth.runner import token_totals
 from fcsynth.llm.constraints import structured_output_kwargs

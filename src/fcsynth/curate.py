@@ -16,10 +16,9 @@ from typing import Any
 
 from datasketch import MinHash, MinHashLSH
 
-from fcsynth.generation.conversations import FAILED_STATUSES
 from fcsynth.config import CurateConfig
 from fcsynth.export import build_record
-from fcsynth.judge.rubric import DIMENSIONS
+from fcsynth.rows import CONVERSATION_FAILURES, DIMENSIONS, JUDGE_FAILURES
 from fcsynth.metrics import StageMetrics
 
 STAGE = "curate"
@@ -38,7 +37,7 @@ def default_validator() -> Validator:
 def reason_keys(cfg: CurateConfig) -> list[str]:
     """Every rejection reason this config can produce (so metrics always list them all)."""
     return [
-        *[f"upstream_{s}" for s in FAILED_STATUSES], "judge_skipped", "judge_unparseable", "validation",
+        *[f"upstream_{s}" for s in CONVERSATION_FAILURES], *[f"judge_{s}" for s in JUDGE_FAILURES], "validation",
         *[f"score_{d}" for d in DIMENSIONS if d in cfg.thresholds], "near_duplicate",
     ]
 

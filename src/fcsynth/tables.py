@@ -12,7 +12,15 @@ from fcsynth.errors import FcsynthError
 
 
 def write_rows(rows: list[dict[str, Any]], path: Path, schema: dict[str, Any] | None = None) -> None:
-    """Write rows sorted by id (an empty table keeps its columns when a schema is given)."""
+    """Write rows sorted by id (an empty table keeps its columns when a schema is given).
+
+    With a schema, every row must have exactly its columns (a stage declares its rows once).
+    """
+    if schema is not None:
+        for row in rows:
+            if row.keys() != schema.keys():
+                diff = sorted(set(row) ^ set(schema))
+                raise ValueError(f"{path.name}: row {row.get('id')!r} does not match the table schema: {diff}")
     path.parent.mkdir(parents=True, exist_ok=True)
     ordered = sorted(rows, key=lambda r: r["id"])
     frame = pl.DataFrame(ordered, schema=schema, strict=False) if ordered or schema else pl.DataFrame({"id": []})

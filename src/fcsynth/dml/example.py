@@ -11,6 +11,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from fcsynth.dml.validate import argument_errors
+from fcsynth.schema_keywords import merge_all_of
 
 if TYPE_CHECKING:
     from fcsynth.dml.grammar import GrammarOptions
@@ -31,20 +32,13 @@ _FORMATS = {
 }
 
 
-def _merge_all_of(schema: dict[str, Any]) -> dict[str, Any]:
-    merged = {k: v for k, v in schema.items() if k != "allOf"}
-    for part in schema.get("allOf", []):
-        if not isinstance(part, dict):
-            continue
-        part = _merge_all_of(part)
-        for key, value in part.items():
-            if key == "properties":
-                merged["properties"] = {**merged.get("properties", {}), **value}
-            elif key == "required":
-                merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
-            else:
-                merged.setdefault(key, value)
-    return merged
+def _merged(schema: dict[str, Any]) -> dict[str, Any]:
+    """`allOf` merged; when its parts conflict, the first part with the outer keywords."""
+    merged = merge_all_of(schema)
+    if "allOf" not in merged:
+        return merged
+    first = next((p for p in merged["allOf"] if isinstance(p, dict)), {})
+    return {**first, **{k: v for k, v in merged.items() if k != "allOf"}}
 
 
 def example_value(schema: Any, name: str = "value", depth: int = 0, max_chars: int = 40) -> Any:
@@ -52,7 +46,7 @@ def example_value(schema: Any, name: str = "value", depth: int = 0, max_chars: i
     if not isinstance(schema, dict) or depth > 6:
         return "example"
     if "allOf" in schema:
-        schema = _merge_all_of(schema)
+        schema = _merged(schema)
     if "const" in schema:
         return copy.deepcopy(schema["const"])
     if schema.get("enum"):

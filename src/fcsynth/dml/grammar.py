@@ -1,6 +1,6 @@
 """Build the DML grammar of one conversation from its tools (Lark, llguidance dialect).
 
-The base (`grammars/dml.lark`) fixes the turn structure; this module fills its bounds and
+The base (the Jinja template `grammars/dml.lark.j2`) fixes the turn structure; this module fills its bounds and
 appends the per-conversation rules:
 
 - `call_<i>`: `<tool_call>{"name": "<tool i>", "arguments": ARGS}</tool_call>` where ARGS
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from fcsynth.config import DMLConfig
     from fcsynth.tools import Tool
 
-BASE_GRAMMAR = "dml.lark"
+BASE_GRAMMAR = "dml.lark.j2"
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,7 @@ def _lark_string(text: str) -> str:
 
 
 def _base_template() -> jinja2.Template:
-    path = GRAMMARS_DIR / BASE_GRAMMAR
-    if not path.exists():  # running outside a project checkout
-        path = Path(__file__).resolve().parents[3] / "grammars" / BASE_GRAMMAR
-    return _load_template(str(path))
+    return _load_template(str(GRAMMARS_DIR / BASE_GRAMMAR))
 
 
 _TEMPLATES: dict[str, jinja2.Template] = {}
@@ -115,7 +112,7 @@ def _load_template(path: str) -> jinja2.Template:
         try:
             source = Path(path).read_text()
         except FileNotFoundError:
-            raise FcsynthError(f"{path}: DML base grammar not found") from None
+            raise FcsynthError(f"{path}: DML base grammar not found (run inside the project, or set FCSYNTH_ROOT)") from None
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         _TEMPLATES[path] = env.from_string(source)
     return _TEMPLATES[path]

@@ -6,7 +6,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from fcsynth.judge.rubric import DIMENSIONS
+from fcsynth.rows import DIMENSIONS
 from fcsynth.tables import json_cell
 
 PLACEHOLDER = "__FCSYNTH_REPORT_DATA__"

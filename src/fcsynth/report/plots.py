@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from fcsynth.judge.rubric import DIMENSIONS
+from fcsynth.rows import DIMENSIONS
 
 PLOT_FILES = ("scores.csv", "acceptance.csv", "rejections.csv", "turns.csv", "tool_calls.csv")
 

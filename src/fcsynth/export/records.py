@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from fcsynth.judge.rubric import DIMENSIONS
+from fcsynth.rows import DIMENSIONS
 from fcsynth.tables import json_cell
 
 SPLITS = ("train", "test")
