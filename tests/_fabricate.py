@@ -103,3 +103,19 @@ def judged_row(conv: dict[str, Any], scores: dict[str, int] | None, judge_status
 def good_scores(**over: int) -> dict[str, int]:
     base = {"user_query_clarity": 5, "tool_use_quality": 5, "argument_grounding": 4, "task_completion": 5, "naturalness": 4}
     return {**base, **over}
+
+
+def grammar_options(**changes: Any):
+    """GrammarOptions as the pipeline builds them (conf/'s dml section), with `changes`."""
+    from fcsynth.config import conf_defaults
+    from fcsynth.dml import GrammarOptions
+
+    return GrammarOptions.from_config(conf_defaults().dml, **{"allow_tool_errors": False, **changes})
+
+
+def conf_section(name: str, **changes: Any):
+    """A config section as conf/ composes it, with `changes` (validated like params.yaml)."""
+    from fcsynth.config import conf_defaults
+
+    section = getattr(conf_defaults(), name)
+    return type(section).model_validate({**section.model_dump(), **changes})

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from _fabricate import conversation_row, good_scores, judged_row
+from _fabricate import conf_section, conversation_row, good_scores, judged_row
 
 from fcsynth.config import CurateConfig
 from fcsynth.curate import curate, reason_keys
@@ -26,7 +26,7 @@ def judged_and_decisions():
     rows.append(judged_row(conversation_row("gmail", 9, status="truncated"), None, "upstream_failed"))
     # text that must stay text: it must neither close the data script nor become markup
     rows[0]["messages"] = rows[0]["messages"].replace("Done:", "Done </script><b>bold</b>:")
-    _, decisions, _ = curate(rows, CurateConfig(thresholds={"tool_use_quality": 4}), lambda r: [])
+    _, decisions, _ = curate(rows, conf_section("curate", thresholds={"tool_use_quality": 4}), lambda r: [])
     return rows, decisions
 
 
@@ -73,7 +73,7 @@ def test_dvc_plots_show_renders_html(tmp_path):
     shutil.copy(REPO / "dvc.yaml", work / "dvc.yaml")
     shutil.copy(REPO / "params.yaml", work / "params.yaml")
     rows = [judged_row(conversation_row(s, k), good_scores(tool_use_quality=5 - k)) for s in SELECTIONS for k in range(2)]
-    cfg = CurateConfig(thresholds={"tool_use_quality": 4})
+    cfg = conf_section("curate", thresholds={"tool_use_quality": 4})
     _, decisions, _ = curate(rows, cfg, lambda r: [])  # all accepted: rejections are all zeros
     write_plots(rows, decisions, work / "metrics" / "plots", reason_keys(cfg))
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)

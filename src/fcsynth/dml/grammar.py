@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,22 +44,24 @@ BASE_GRAMMAR = "dml.lark.j2"
 
 @dataclass(frozen=True)
 class GrammarOptions:
-    """What the grammar allows besides the tools (see conf/dml/default.yaml)."""
+    """What the grammar allows besides the tools: the `dml` config section (conf/dml/,
+    which documents each) plus the conversation's plan. No defaults: build it with
+    `from_config` or `for_conversation` so it is always the pipeline's."""
 
-    thinking: bool = False
-    min_user_turns: int = 1
-    max_user_turns: int = 3
-    max_parallel_calls: int = 3
-    allow_tool_errors: bool = False
-    max_text_chars: int = 600
-    max_think_chars: int | None = None  # None: same as max_text_chars
-    max_steps_per_turn: int = 3  # call/response steps in one assistant turn
-    require_tool_call: bool = False  # at least one assistant turn calls a tool
-    max_json_string_chars: int = 200  # maxLength added to JSON strings without a bound
-    max_json_items: int = 8  # maxItems / maxProperties added to unbounded arrays and maps
-    max_pairing_alternatives: int = 256  # budget for tying parallel responses to their calls
-    max_response_properties: int = 6  # optional properties kept per response object
-    max_response_depth: int = 2  # below this nesting, response objects keep required ones only
+    thinking: bool
+    min_user_turns: int
+    max_user_turns: int
+    max_parallel_calls: int
+    allow_tool_errors: bool
+    max_text_chars: int
+    max_think_chars: int | None  # None: same as max_text_chars
+    max_steps_per_turn: int  # call/response steps in one assistant turn
+    require_tool_call: bool  # at least one assistant turn calls a tool
+    max_json_string_chars: int  # maxLength added to JSON strings without a bound
+    max_json_items: int  # maxItems / maxProperties added to unbounded arrays and maps
+    max_pairing_alternatives: int  # budget for tying parallel responses to their calls
+    max_response_properties: int  # optional properties kept per response object
+    max_response_depth: int  # below this nesting, response objects keep required ones only
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_user_turns <= self.max_user_turns:
@@ -77,11 +79,16 @@ class GrammarOptions:
         return self.max_think_chars or self.max_text_chars
 
     @classmethod
-    def from_config(cls, dml_cfg: "DMLConfig", allow_tool_errors: bool) -> "GrammarOptions":
-        """Options from the `dml` config section plus the blueprint's tool-error plan."""
-        known = {f for f in cls.__dataclass_fields__ if f != "allow_tool_errors"}
-        values = {k: v for k, v in dml_cfg.model_dump().items() if k in known}
-        return cls(allow_tool_errors=allow_tool_errors, **values)
+    def from_config(cls, dml_cfg: DMLConfig, allow_tool_errors: bool, **overrides: Any) -> GrammarOptions:
+        """Options from the `dml` config section plus the tool-error plan (and overrides)."""
+        return cls(allow_tool_errors=allow_tool_errors, **{**dml_cfg.model_dump(), **overrides})
+
+    @classmethod
+    def for_conversation(cls, dml_cfg: DMLConfig, features: dict[str, bool]) -> GrammarOptions:
+        """The options one conversation is generated under: config + its planned features
+        (tool errors allowed when planned; a single call per step unless parallel calls are)."""
+        options = cls.from_config(dml_cfg, allow_tool_errors=features["tool_error"])
+        return options if features["parallel_calls"] else replace(options, max_parallel_calls=1)
 
 
 @dataclass

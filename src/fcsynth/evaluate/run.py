@@ -59,7 +59,10 @@ def resolve_eval_model(cfg: Config) -> ModelConfig:
         return chosen
     source = "local" if Path(chosen).is_dir() else "hub"
     name = Path(chosen.rstrip("/")).name or chosen
-    return ModelConfig(name=name, source=source, path=chosen, max_model_len=cfg.model.max_model_len)
+    return ModelConfig(
+        name=name, source=source, path=chosen, gguf_package=None,
+        max_model_len=cfg.model.max_model_len, dtype=cfg.model.dtype,
+    )
 
 
 def read_test_split(path: Path) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import replace
 from typing import Any
 
 from outlines.types import CFG
@@ -29,16 +28,10 @@ STAGE = "conversations"
 TEMPLATE = "conversation.j2"
 
 
-def grammar_options(ctx: StageContext, features: dict[str, bool]) -> GrammarOptions:
-    """The grammar options of one conversation: config + its planned features."""
-    options = GrammarOptions.from_config(ctx.cfg.dml, allow_tool_errors=features["tool_error"])
-    return options if features["parallel_calls"] else replace(options, max_parallel_calls=1)
-
-
 def build_request(ctx: StageContext, blueprint: dict[str, Any], tools: list[Tool]) -> tuple[Request, list[str]]:
     """The request for one blueprint and the tools that fell back to a looser schema."""
     features = json.loads(blueprint["features"])
-    options = grammar_options(ctx, features)
+    options = GrammarOptions.for_conversation(ctx.cfg.dml, features)
     grammar = build_grammar(tools, options)
     example = render_dml(example_messages(tools, options))
     prompt = render(
