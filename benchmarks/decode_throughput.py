@@ -74,13 +74,13 @@ def main() -> None:
         GrammarOptions.from_config(dml_cfg, allow_tool_errors=i % 3 == 0, thinking=i % 4 == 1, min_user_turns=3, max_user_turns=3)
         for i in range(args.batch)
     ]
-    grammars = [build_grammar(t, o).lark for t, o in zip(toolsets, options)]
+    grammars = [build_grammar(t, o).lark for t, o in zip(toolsets, options, strict=True)]
 
     llm = LLM(model=str(model_dir()), max_model_len=4096, max_num_seqs=args.batch, enforce_eager=True,
               dtype="bfloat16", structured_outputs_config={"backend": "guidance"}, seed=0)
     tok = llm.get_tokenizer()
     prompts = []
-    for tools, opt in zip(toolsets, options):
+    for tools, opt in zip(toolsets, options, strict=True):
         example = render_dml(example_messages(tools, opt))
         listing = "\n".join(f"- {t.name}: {t.description}" for t in tools)
         text = f"Write a conversation in this markup:\n{example}\n\nTools:\n{listing}\n\nWrite a new conversation."

@@ -43,8 +43,7 @@ def main() -> None:
 
     from fcsynth.catalog.openapi import import_openapi
     from fcsynth.config import load_params
-    from fcsynth.dml import GrammarOptions, build_grammar
-    from fcsynth.dml import schemas
+    from fcsynth.dml import GrammarOptions, build_grammar, schemas
     from fcsynth.dml.match import check_tokenizer, grammar_error
 
     check_tokenizer()  # load once, outside the timings

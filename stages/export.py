@@ -3,8 +3,8 @@
 import json
 
 from fcsynth.config import load_params
-from fcsynth.export.card import render_card
 from fcsynth.export import SPLITS, build_record, split_records, write_split
+from fcsynth.export.card import render_card
 from fcsynth.metrics import StageMetrics
 from fcsynth.paths import DATA_DIR, METRICS_DIR
 from fcsynth.stage import run_stage

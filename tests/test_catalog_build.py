@@ -12,14 +12,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from _fabricate import conf_section
-
 from fcsynth.catalog import build_catalog, import_records, import_source, select
 from fcsynth.catalog.normalize import schema_error
 from fcsynth.cli import app
-from fcsynth.config import CatalogConfig, ToolkitsConfig, ToolSource
+from fcsynth.config import ToolkitsConfig, ToolSource
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import TOOL_NAME_RE, Tool, read_catalog, read_tools_file
+
+from _fabricate import conf_section
 
 REPO = Path(__file__).resolve().parents[1]
 BUILTIN = REPO / "data" / "builtin_tools"
@@ -219,7 +219,6 @@ def test_cli_bad_input_is_one_line_exit_1(tmp_path: Path, content: str | None, m
 def test_bundle_with_clashing_tool_names_gets_toolkit_prefixes():
     """asana and todoist both have create_task: a bundle of both keeps both, uniquely named."""
     from fcsynth.catalog import select
-    from fcsynth.config import ToolkitsConfig
     from fcsynth.tools import Tool
 
     params = {"type": "object", "properties": {}}

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _fabricate import conversation_row
 from typer.testing import CliRunner
 
 from fcsynth.cli import app
 from fcsynth.config import Section, check_model_limit, compose, load_params, parse_config
 from fcsynth.dml import GrammarOptions
 from fcsynth.errors import FcsynthError
+
+from _fabricate import conversation_row
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"

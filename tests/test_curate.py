@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from _fabricate import conversation_row, good_scores, judged_row
 
 from fcsynth.config import CurateConfig
 from fcsynth.curate import conversation_text, curate, minhash
+
+from _fabricate import conversation_row, good_scores, judged_row
 
 CFG = CurateConfig(thresholds={"tool_use_quality": 4, "naturalness": 3}, near_duplicate_threshold=0.8, num_perm=128)
 
@@ -96,10 +97,12 @@ def test_rows_failing_checks_never_shadow_a_later_duplicate():
 
 
 def test_unknown_threshold_key_is_a_config_error():
+    from pathlib import Path
+
+    import yaml
+
     from fcsynth.config import parse_config
     from fcsynth.errors import FcsynthError
-    import yaml
-    from pathlib import Path
 
     data = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
     data["curate"]["thresholds"] = {"tool_quality": 4}

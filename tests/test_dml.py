@@ -5,12 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import random
-from pathlib import Path
 
 import pytest
-
-from _fabricate import conf_section
-from _fabricate import grammar_options as pipeline_options
 
 from fcsynth.dml import (
     DMLParseError,
@@ -21,11 +17,13 @@ from fcsynth.dml import (
     render_dml,
     validate_record,
 )
+from fcsynth.dml.match import grammar_error, match_error
 from fcsynth.dml.schemas import bound_schema, prune_schema
 from fcsynth.errors import FcsynthError
-from fcsynth.dml.match import grammar_error, match_error
 from fcsynth.tools import Tool, read_tools_file
 
+from _fabricate import conf_section
+from _fabricate import grammar_options as pipeline_options
 from conftest import REPO, SHARED_OPENAPI
 
 
@@ -85,7 +83,7 @@ def turn(user: str, steps: list[list[tuple[str, dict, str]]] = (), final: str = 
             calls.append({"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": args}})
             n += 1
         msgs.append({"role": "assistant", "content": "", "tool_calls": calls})
-        for call, (name, _, resp) in zip(calls, step):
+        for call, (name, _, resp) in zip(calls, step, strict=True):
             msgs.append({"role": "tool", "tool_call_id": call["id"], "name": name, "content": resp})
     msgs.append({"role": "assistant", "content": final})
     if think is not None:
@@ -246,7 +244,6 @@ def test_duplicate_or_missing_tools_are_user_errors():
 
 
 def test_options_from_config():
-    from fcsynth.config import DMLConfig
 
     cfg = conf_section("dml", thinking=True, min_user_turns=2, max_user_turns=4, max_parallel_calls=2, max_text_chars=300)
     opts = GrammarOptions.from_config(cfg, allow_tool_errors=True)
@@ -439,7 +436,7 @@ def test_real_schema_mutations_are_rejected(openapi_tools):
 @pytest.mark.parametrize("turns", [(1, 1), (1, 3), (2, 3)])
 def test_require_tool_call_rejects_conversations_without_calls(turns):
     """With require_tool_call some assistant turn must call a tool; turn bounds still hold."""
-    from fcsynth.dml import GrammarOptions, build_grammar, example_messages, render_dml
+    from fcsynth.dml import build_grammar, example_messages, render_dml
     from fcsynth.dml.match import match_error
     from fcsynth.tools import read_tools_file
 

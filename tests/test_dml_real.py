@@ -7,12 +7,12 @@ from collections import Counter
 import pytest
 from outlines.types import CFG
 
-from _fabricate import grammar_options
-
 from fcsynth.config import SamplingConfig
-from fcsynth.dml import GrammarOptions, build_grammar, example_messages, parse_dml, render_dml, validate_record
+from fcsynth.dml import build_grammar, example_messages, parse_dml, render_dml, validate_record
 from fcsynth.llm import Request, derive_seed
 from fcsynth.tools import read_tools_file
+
+from _fabricate import grammar_options
 
 pytestmark = pytest.mark.slow
 

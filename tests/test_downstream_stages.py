@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import yaml
+
 from _fabricate import conversation_row, system_prompt_row
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,10 +13,7 @@ import polars as pl
 import pytest
 import yaml
 
-from _fabricate import conf_section
-
 from fcsynth.checkpoint import Checkpoint
-from fcsynth.config import EvaluateConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.parse import parse_completion
 from fcsynth.evaluate.prompting import PromptBuilder, hermes_messages, template_supports_tools
@@ -24,6 +21,8 @@ from fcsynth.evaluate.run import evaluate, read_test_split, write_steps
 from fcsynth.evaluate.steps import cut_steps
 from fcsynth.llm.base import Request
 from fcsynth.llm.fake_backend import FakeBackend
+
+from _fabricate import conf_section
 
 
 def _tool(name: str, **props: str) -> dict[str, Any]:

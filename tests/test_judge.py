@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from _fabricate import conversation_row, system_prompt_row
 
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import load_params
 from fcsynth.judge import DIMENSIONS, answer_schema, judge_conversations, parse_answer, render_prompt
 from fcsynth.llm.fake_backend import FakeBackend, minimal_instance
+
+from _fabricate import conversation_row, system_prompt_row
 
 REPO = Path(__file__).resolve().parents[1]
 

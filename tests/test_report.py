@@ -9,11 +9,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from _fabricate import conf_section, conversation_row, good_scores, judged_row
 
-from fcsynth.config import CurateConfig
 from fcsynth.curate import curate, reason_keys
 from fcsynth.report import PLOT_FILES, page_data, render_page, write_plots
+
+from _fabricate import conf_section, conversation_row, good_scores, judged_row
 
 REPO = Path(__file__).resolve().parents[1]
 SELECTIONS = ("gmail", "googlecalendar", "gmail+googlecalendar")

@@ -18,8 +18,8 @@ from datasketch import MinHash, MinHashLSH
 
 from fcsynth.config import CurateConfig
 from fcsynth.export import build_record
-from fcsynth.rows import CONVERSATION_FAILURES, DIMENSIONS, JUDGE_FAILURES
 from fcsynth.metrics import StageMetrics
+from fcsynth.rows import CONVERSATION_FAILURES, DIMENSIONS, JUDGE_FAILURES
 
 STAGE = "curate"
 Validator = Callable[[dict[str, Any]], list[str]]

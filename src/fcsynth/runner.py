@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fcsynth.checkpoint import Checkpoint, fingerprint
-from fcsynth.errors import FcsynthError
 from fcsynth.config import SamplingConfig
+from fcsynth.errors import FcsynthError
 from fcsynth.llm import Backend, Completion, Request
 from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.llm.constraints import structured_output_kwargs

@@ -90,7 +90,7 @@ def example_value(schema: Any, name: str = "value", depth: int = 0, max_chars: i
     return text + "x" * max(0, lo - len(text))
 
 
-def example_arguments(tool: "Tool") -> dict[str, Any] | None:
+def example_arguments(tool: Tool) -> dict[str, Any] | None:
     """Arguments for `tool` that validate against its parameters, or None."""
     from fcsynth.llm.fake_backend import minimal_instance
 
@@ -104,7 +104,7 @@ def example_arguments(tool: "Tool") -> dict[str, Any] | None:
     return None
 
 
-def example_response(tool: "Tool", options: "GrammarOptions") -> Any:
+def example_response(tool: Tool, options: GrammarOptions) -> Any:
     """A response for `tool` (an instance of its response schema as the grammar narrows
     it, when it has one), or None."""
     from fcsynth.dml.schemas import prune_schema
@@ -127,7 +127,7 @@ def _fit(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rstrip()
 
 
-def example_messages(tools: list["Tool"], options: "GrammarOptions") -> list[dict[str, Any]]:
+def example_messages(tools: list[Tool], options: GrammarOptions) -> list[dict[str, Any]]:
     """A short valid conversation over `tools` under `options` (TRL/OpenAI messages)."""
     from fcsynth.dml.render import dump_json
 
@@ -162,7 +162,7 @@ def example_messages(tools: list["Tool"], options: "GrammarOptions") -> list[dic
                     {"id": f"call_{n_calls}", "type": "function", "function": {"name": tool.name, "arguments": args}}
                 )
             messages.append({"role": "assistant", "content": "", "tool_calls": calls})
-            for call, (tool, _, response) in zip(calls, step):
+            for call, (tool, _, response) in zip(calls, step, strict=True):
                 messages.append(
                     {"role": "tool", "tool_call_id": call["id"], "name": tool.name, "content": dump_json(response)}
                 )

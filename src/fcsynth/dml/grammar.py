@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from fcsynth.dml.schemas import (
-    compile_error,
     any_object_schema,
+    compile_error,
     error_object_schema,
     grammar_schema,
     prune_schema,
@@ -143,7 +143,7 @@ def _first_call_alternatives(min_turns: int, max_turns: int) -> str:
 _LEVEL_RANK = {"strict": 0, "lenient": 1, "stripped": 2, "any_object": 3}
 
 
-def build_grammar(tools: list["Tool"], options: GrammarOptions) -> BuiltGrammar:
+def build_grammar(tools: list[Tool], options: GrammarOptions) -> BuiltGrammar:
     """The Lark grammar for a conversation over `tools` (never raises for a bad schema)."""
     built = _build(tools, options, verify=False)
     if compile_error(built.lark) is None:
@@ -163,7 +163,7 @@ def build_grammar(tools: list["Tool"], options: GrammarOptions) -> BuiltGrammar:
     return loose
 
 
-def _build(tools: list["Tool"], options: GrammarOptions, verify: bool, force_any: bool = False) -> BuiltGrammar:
+def _build(tools: list[Tool], options: GrammarOptions, verify: bool, force_any: bool = False) -> BuiltGrammar:
     if not tools:
         raise FcsynthError("cannot build a DML grammar without tools")
     names = [t.name for t in tools]

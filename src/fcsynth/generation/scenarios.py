@@ -126,7 +126,7 @@ def run(
                 metrics.reject(status)
         ok_ids = sorted(cid for cid, text in parsed.items() if text)
         vectors = embed([parsed[cid] for cid in ok_ids])  # each new text embedded once
-        for cid, vec in zip(ok_ids, vectors):
+        for cid, vec in zip(ok_ids, vectors, strict=True):
             name, slot, subset = subsets[cid]
             state = states[name]
             is_new, top = novel(vec, state.vectors(), cfg.similarity_threshold)
