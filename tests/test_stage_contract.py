@@ -115,3 +115,13 @@ def test_light_modules_do_not_import_the_llm_layer():
     out = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
     assert json.loads(out.stdout) == []
+
+
+def test_json_schema_keyword_sets_and_allof_merging_exist_once():
+    """Only fcsynth.schema_keywords spells out the subschema keyword sets or merges allOf."""
+    import re
+
+    defined = re.compile(r"frozenset\(\s*\{[^}]*\"(?:anyOf|properties)\"|def _?merge_all_of\b")
+    offenders = [str(p.relative_to(REPO)) for p in (REPO / "src").rglob("*.py")
+                 if p.name != "schema_keywords.py" and defined.search(p.read_text())]
+    assert offenders == []

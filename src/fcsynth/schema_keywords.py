@@ -20,8 +20,12 @@ SCHEMA_MAP_KEYS = frozenset({"properties", "patternProperties", "dependentSchema
 DEFINITION_KEYS = frozenset({"$defs", "definitions"})
 # Combinators: a node with one of these may get properties from elsewhere.
 COMBINATOR_KEYS = ("allOf", "anyOf", "oneOf", "$ref")
+# Annotations: no effect on validation.
+ANNOTATION_KEYS = frozenset(
+    {"description", "title", "examples", "example", "default", "deprecated", "readOnly", "writeOnly", "$comment"}
+)
 # Keywords where two allOf parts may differ and the later (outer) one simply wins.
-OVERRIDABLE_KEYS = frozenset({"description", "title", "examples", "default", "deprecated", "readOnly", "writeOnly"})
+OVERRIDABLE_KEYS = ANNOTATION_KEYS - {"example", "$comment"}
 
 
 def merge_all_of(schema: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,14 @@ from functools import lru_cache
 from typing import Any
 
 from fcsynth.dml.match import check_tokenizer
-from fcsynth.schema_keywords import COMBINATOR_KEYS, DEFINITION_KEYS, SCHEMA_KEYS, SCHEMA_LIST_KEYS, SCHEMA_MAP_KEYS
+from fcsynth.schema_keywords import (
+    ANNOTATION_KEYS,
+    COMBINATOR_KEYS,
+    DEFINITION_KEYS,
+    SCHEMA_KEYS,
+    SCHEMA_LIST_KEYS,
+    SCHEMA_MAP_KEYS,
+)
 
 # Compact, one-line JSON exactly as json.dumps(obj, ensure_ascii=False) writes it.
 JSON_STYLE: dict[str, Any] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -41,9 +48,7 @@ LLGUIDANCE_FORMATS = frozenset(
     {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri"}
 )
 # Annotations: no effect on validation, only grammar size.
-_ANNOTATIONS = frozenset(
-    {"description", "title", "examples", "example", "default", "deprecated", "readOnly", "writeOnly", "$comment", "nullable"}
-)
+_ANNOTATIONS = ANNOTATION_KEYS | {"nullable"}
 _SUBSCHEMA_LISTS = SCHEMA_LIST_KEYS
 _SUBSCHEMA_MAPS = SCHEMA_MAP_KEYS | DEFINITION_KEYS
 _COMBINATORS = COMBINATOR_KEYS
