@@ -1,4 +1,4 @@
-# Two commands: `make repro` runs the pipeline, `make test` runs the tests.
+# Two commands: `make repro` runs the pipeline, `make test` runs the linter, then the tests.
 # Both set up .venv by themselves (only when pyproject.toml or scripts/setup.sh changed).
 VENV ?= .venv
 STAMP := $(VENV)/.fcsynth-installed
@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
 
-.PHONY: setup repro test test-fast params bench clean-checkpoints
+.PHONY: setup repro lint test test-fast params bench clean-checkpoints
 
 setup: $(STAMP)
 
@@ -19,10 +19,13 @@ $(STAMP): pyproject.toml scripts/setup.sh
 repro: setup
 	dvc repro
 
-test: setup
+lint: setup
+	ruff check .
+
+test: lint
 	python -m pytest $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: lint
 	python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 params: setup

@@ -58,6 +58,7 @@ def main() -> None:
 
     from vllm import LLM
 
+    from fcsynth.config import load_params
     from fcsynth.dml import GrammarOptions, build_grammar, example_messages, render_dml
     from fcsynth.tools import read_tools_file
 
@@ -68,17 +69,18 @@ def main() -> None:
         start = (i // len(kits)) % max(1, len(tools) - 3)
         toolsets.append(tools[start:start + 4])
     # min 3 user turns: no grammar can be complete within --max-tokens, so EOS is never forced
+    dml_cfg = load_params(ROOT / "params.yaml").dml  # the pipeline's dml options, a few changed per request
     options = [
-        GrammarOptions(thinking=i % 4 == 1, allow_tool_errors=i % 3 == 0, min_user_turns=3, max_user_turns=3)
+        GrammarOptions.from_config(dml_cfg, allow_tool_errors=i % 3 == 0, thinking=i % 4 == 1, min_user_turns=3, max_user_turns=3)
         for i in range(args.batch)
     ]
-    grammars = [build_grammar(t, o).lark for t, o in zip(toolsets, options)]
+    grammars = [build_grammar(t, o).lark for t, o in zip(toolsets, options, strict=True)]
 
     llm = LLM(model=str(model_dir()), max_model_len=4096, max_num_seqs=args.batch, enforce_eager=True,
               dtype="bfloat16", structured_outputs_config={"backend": "guidance"}, seed=0)
     tok = llm.get_tokenizer()
     prompts = []
-    for tools, opt in zip(toolsets, options):
+    for tools, opt in zip(toolsets, options, strict=True):
         example = render_dml(example_messages(tools, opt))
         listing = "\n".join(f"- {t.name}: {t.description}" for t in tools)
         text = f"Write a conversation in this markup:\n{example}\n\nTools:\n{listing}\n\nWrite a new conversation."

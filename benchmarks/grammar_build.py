@@ -42,15 +42,16 @@ def main() -> None:
     args = parser.parse_args()
 
     from fcsynth.catalog.openapi import import_openapi
-    from fcsynth.dml import GrammarOptions, build_grammar
-    from fcsynth.dml import schemas
-    from fcsynth.grammar_match import check_tokenizer, grammar_error
+    from fcsynth.config import load_params
+    from fcsynth.dml import GrammarOptions, build_grammar, schemas
+    from fcsynth.dml.match import check_tokenizer, grammar_error
 
     check_tokenizer()  # load once, outside the timings
     tools = [t for spec in SPECS if (args.shared / spec).exists() for t in import_openapi(args.shared / spec).tools]
     by_name = {t.name: t for t in tools}  # names are unique per conversation
     pool = list(by_name.values())
-    options = GrammarOptions(max_parallel_calls=3, allow_tool_errors=True)
+    # the pipeline's dml options (params.yaml) for a conversation planning parallel calls and tool errors
+    options = GrammarOptions.for_conversation(load_params(ROOT / "params.yaml").dml, {"parallel_calls": True, "tool_error": True})
     rng = random.Random(0)
     results: dict[str, dict] = {}
     for size in (3, 10, 20):

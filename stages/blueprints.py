@@ -17,7 +17,7 @@ def main() -> None:
     scenario_rows = scenarios.active_rows(read_rows(DATA_DIR / "scenarios.parquet", "scenarios"))
     with stage_context(cfg, ROOT) as ctx:
         rows, metrics = blueprints.run(ctx, scenario_rows, selections)
-    write_rows(rows, OUT)
+    write_rows(rows, OUT, blueprints.schema())
     metrics.write()
 
 

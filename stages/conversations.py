@@ -17,7 +17,7 @@ def main() -> None:
     blueprint_rows = read_rows(DATA_DIR / "blueprints.parquet", "blueprints")
     with stage_context(cfg, ROOT) as ctx:
         rows, metrics = conversations.run(ctx, blueprint_rows, selections)
-    write_rows(rows, OUT)
+    write_rows(rows, OUT, conversations.schema())
     metrics.write()
 
 

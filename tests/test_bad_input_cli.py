@@ -17,11 +17,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from _fabricate import conversation_row, system_prompt_row
 
 from fcsynth import cli
 from fcsynth.errors import DEBUG_ENV
 from fcsynth.tools import Tool, write_catalog
+
+from _fabricate import conversation_row, system_prompt_row
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}

@@ -15,9 +15,11 @@ from typer.testing import CliRunner
 from fcsynth.catalog import build_catalog, import_records, import_source, select
 from fcsynth.catalog.normalize import schema_error
 from fcsynth.cli import app
-from fcsynth.config import CatalogConfig, ToolkitsConfig, ToolSource
+from fcsynth.config import ToolkitsConfig, ToolSource
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import TOOL_NAME_RE, Tool, read_catalog, read_tools_file
+
+from _fabricate import conf_section
 
 REPO = Path(__file__).resolve().parents[1]
 BUILTIN = REPO / "data" / "builtin_tools"
@@ -74,7 +76,7 @@ def test_builtin_catalog_passes_the_same_validation() -> None:
     files = sorted(BUILTIN.glob("*.json"))
     if not files:
         pytest.skip("data/builtin_tools/ has no toolkit files yet")
-    defaults = CatalogConfig()
+    defaults = conf_section("catalog")
     for path in files:
         result = import_records(path, budget_tokens=defaults.prompt_budget_tokens, oversize=defaults.oversize)
         assert not result.skipped and not result.flagged, (path.name, result.summary())
@@ -88,7 +90,7 @@ def test_builtin_catalog_passes_the_same_validation() -> None:
 
 def test_build_merges_sources_and_renames_across_them(tmp_path: Path) -> None:
     root = _project(tmp_path, {}, {"toolkits": ["kit"]})
-    cfg = CatalogConfig(sources=[ToolSource(format="openapi", path="data/sources/notes.yaml", toolkit="kit"),
+    cfg = conf_section("catalog", sources=[ToolSource(format="openapi", path="data/sources/notes.yaml", toolkit="kit"),
                                  ToolSource(format="openapi", path="data/sources/notes.yaml", toolkit="notes")])
     build = build_catalog(cfg, root)
     names = sorted((t.toolkit, t.name) for t in build.result.tools)
@@ -104,11 +106,11 @@ def test_build_merges_sources_and_renames_across_them(tmp_path: Path) -> None:
 def test_build_errors_are_one_line(tmp_path: Path) -> None:
     root = _project(tmp_path, {}, {"toolkits": ["kit"]})
     with pytest.raises(FcsynthError, match=r"catalog.sources: .*missing.yaml: not found"):
-        build_catalog(CatalogConfig(sources=[ToolSource(format="mcp", path="missing.yaml")]), root)
+        build_catalog(conf_section("catalog", sources=[ToolSource(format="mcp", path="missing.yaml")]), root)
     with pytest.raises(FcsynthError, match="no tools to import"):
-        build_catalog(CatalogConfig(builtin=False), root)
+        build_catalog(conf_section("catalog", builtin=False), root)
     with pytest.raises(FcsynthError, match="no built-in toolkit files"):
-        build_catalog(CatalogConfig(), tmp_path / "data")
+        build_catalog(conf_section("catalog"), tmp_path / "data")
     with pytest.raises(FcsynthError, match="toolkit name"):
         import_source("openapi", str(root / "data/sources/notes.yaml"), toolkit="a+b")
 
@@ -116,14 +118,14 @@ def test_build_errors_are_one_line(tmp_path: Path) -> None:
 def test_select_toolkits_and_bundles() -> None:
     tools = [Tool(toolkit=k, name=n, description="", parameters={"type": "object"}) for k, n in
              [("gmail", "send"), ("gmail", "list"), ("jira", "create"), ("asana", "task")]]
-    selections = select(tools, ToolkitsConfig(toolkits=["gmail", "asana"], bundles=[["jira", "gmail"]], weights={"jira+gmail": 2.0}))
+    selections = select(tools, _toolkits(toolkits=["gmail", "asana"], bundles=[["jira", "gmail"]], weights={"jira+gmail": 2.0}))
     assert list(selections) == ["gmail", "asana", "jira+gmail"]
     assert [t.name for t in selections["jira+gmail"]] == ["create", "send", "list"]
     with pytest.raises(FcsynthError) as err:
-        select(tools, ToolkitsConfig(toolkits=["gmail"], bundles=[["jira", "slack"]]))
+        select(tools, _toolkits(toolkits=["gmail"], bundles=[["jira", "slack"]]))
     assert str(err.value) == "toolkits.bundles[0]: unknown toolkit 'slack' (the catalog has: asana, gmail, jira)"
     with pytest.raises(FcsynthError, match="toolkits.weights: 'gmail\\+asana' is not a selection"):
-        select(tools, ToolkitsConfig(toolkits=["gmail"], weights={"gmail+asana": 1.0}))
+        select(tools, _toolkits(toolkits=["gmail"], weights={"gmail+asana": 1.0}))
 
 
 def test_catalog_stage_writes_parquet_and_metrics(tmp_path: Path) -> None:
@@ -217,11 +219,14 @@ def test_cli_bad_input_is_one_line_exit_1(tmp_path: Path, content: str | None, m
 def test_bundle_with_clashing_tool_names_gets_toolkit_prefixes():
     """asana and todoist both have create_task: a bundle of both keeps both, uniquely named."""
     from fcsynth.catalog import select
-    from fcsynth.config import ToolkitsConfig
     from fcsynth.tools import Tool
 
     params = {"type": "object", "properties": {}}
     tools = [Tool("asana", "create_task", "", params), Tool("todoist", "create_task", "", params), Tool("todoist", "close_task", "", params)]
-    sel = select(tools, ToolkitsConfig(toolkits=["asana"], bundles=[["asana", "todoist"]]))
+    sel = select(tools, _toolkits(toolkits=["asana"], bundles=[["asana", "todoist"]]))
     assert [t.name for t in sel["asana"]] == ["create_task"]
     assert [t.name for t in sel["asana+todoist"]] == ["asana_create_task", "todoist_create_task", "close_task"]
+
+
+def _toolkits(toolkits: list[str], bundles: list[list[str]] | None = None, weights: dict[str, float] | None = None):
+    return ToolkitsConfig(toolkits=toolkits, bundles=bundles or [], weights=weights or {})

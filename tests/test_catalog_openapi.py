@@ -10,12 +10,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_OPENAPI
 
 from fcsynth.catalog.normalize import schema_error
 from fcsynth.catalog.openapi import import_openapi
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import TOOL_NAME_RE
+
+from conftest import SHARED_OPENAPI
 
 MANIFEST = SHARED_OPENAPI / "MANIFEST.tsv"
 needs_shared = pytest.mark.skipif(not MANIFEST.exists(), reason=f"{SHARED_OPENAPI} (shared OpenAPI specs) is absent")
@@ -28,7 +29,7 @@ def _manifest() -> list[dict[str, str]]:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shared(filename: str, budget: int | None = None, oversize: str = "skip"):
     return import_openapi(SHARED_OPENAPI / filename, budget_tokens=budget, oversize=oversize)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from _fabricate import conversation_row, curate_config, good_scores, judged_row
 
 from fcsynth.curate import conversation_text, curate, minhash
+
+from _fabricate import conversation_row, curate_config, good_scores, judged_row
 
 CFG = curate_config(thresholds={"tool_use_quality": 4, "naturalness": 3}, near_duplicate_threshold=0.8, num_perm=128)
 
@@ -23,8 +24,8 @@ def judged():
         judged_row(conversation_row("gmail", 10), good_scores(tool_use_quality=3)),
         judged_row(conversation_row("gmail", 11), good_scores(tool_use_quality=2, naturalness=1)),
         judged_row(conversation_row("googlecalendar", 12), good_scores(naturalness=2)),
-        judged_row(conversation_row("gmail", 13, status="truncated"), None, "skipped"),
-        judged_row(conversation_row("gmail", 14, status="unparseable"), None, "skipped"),
+        judged_row(conversation_row("gmail", 13, status="truncated"), None, "upstream_failed"),
+        judged_row(conversation_row("gmail", 14, status="unparseable"), None, "upstream_failed"),
         judged_row(conversation_row("googlecalendar", 15), None, "unparseable"),
     ]
     return rows
@@ -35,7 +36,7 @@ def test_reasons_partition_the_rejections(judged):
     m = metrics.as_dict()
     assert m["records_in"] == 14 and m["records_out"] == len(accepted) == 8
     assert m["rejected"] == {
-        "upstream_truncated": 1, "upstream_unparseable": 1, "upstream_engine_error": 0, "upstream_grammar_error": 0, "judge_skipped": 0, "judge_unparseable": 1,
+        "upstream_truncated": 1, "upstream_unparseable": 1, "upstream_engine_error": 0, "upstream_grammar_error": 0, "judge_truncated": 0, "judge_unparseable": 1, "judge_engine_error": 0, "judge_prompt_too_long": 0,
         "validation": 0, "placeholder": 0, "repeated_call": 0, "ungrounded": 0, "degenerate_text": 0, "score_tool_use_quality": 2, "score_naturalness": 1, "near_duplicate": 0,
     }
     assert sum(m["rejected"].values()) + m["records_out"] == m["records_in"]
@@ -95,10 +96,12 @@ def test_rows_failing_checks_never_shadow_a_later_duplicate():
 
 
 def test_unknown_threshold_key_is_a_config_error():
+    from pathlib import Path
+
+    import yaml
+
     from fcsynth.config import parse_config
     from fcsynth.errors import FcsynthError
-    import yaml
-    from pathlib import Path
 
     data = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
     data["curate"]["thresholds"] = {"tool_quality": 4}

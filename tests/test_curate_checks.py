@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from _fabricate import EVENT, SEND, conversation_row, curate_config, good_scores, judged_row, messages_for
 
 from fcsynth.curate import assess, curate, judge_agreement, summarize
 from fcsynth.curate.checks.degenerate import markup_fragments, repeated_ngram_share
@@ -20,6 +19,8 @@ from fcsynth.dml import GrammarOptions, build_grammar, example_messages, parse_d
 from fcsynth.dml.example import example_strings
 from fcsynth.grammar_match import match_error
 from fcsynth.tools import Tool, read_tools_file
+
+from _fabricate import EVENT, SEND, conversation_row, curate_config, good_scores, judged_row, messages_for
 
 REPO = Path(__file__).resolve().parents[1]
 CFG = curate_config(thresholds={"tool_use_quality": 4}, min_grounding=0.5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-from pathlib import Path
 
 import pytest
 
@@ -18,12 +17,20 @@ from fcsynth.dml import (
     render_dml,
     validate_record,
 )
+from fcsynth.dml.match import grammar_error, match_error
 from fcsynth.dml.schemas import bound_schema, prune_schema
 from fcsynth.errors import FcsynthError
-from fcsynth.grammar_match import grammar_error, match_error
 from fcsynth.tools import Tool, read_tools_file
 
+from _fabricate import conf_section
+from _fabricate import grammar_options as pipeline_options
 from conftest import REPO, SHARED_OPENAPI
+
+
+def grammar_options(**changes):
+    """The pipeline's options (conf/) loosened to what these grammar tests vary from: no
+    required tool call, 600-character text spans."""
+    return pipeline_options(**{"require_tool_call": False, "max_text_chars": 600, **changes})
 
 WEATHER = Tool(
     "demo",
@@ -76,7 +83,7 @@ def turn(user: str, steps: list[list[tuple[str, dict, str]]] = (), final: str = 
             calls.append({"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": args}})
             n += 1
         msgs.append({"role": "assistant", "content": "", "tool_calls": calls})
-        for call, (name, _, resp) in zip(calls, step):
+        for call, (name, _, resp) in zip(calls, step, strict=True):
             msgs.append({"role": "tool", "tool_call_id": call["id"], "name": name, "content": resp})
     msgs.append({"role": "assistant", "content": final})
     if think is not None:
@@ -85,7 +92,7 @@ def turn(user: str, steps: list[list[tuple[str, dict, str]]] = (), final: str = 
 
 
 def grammar(**kw) -> str:
-    return build_grammar(TOOLS, GrammarOptions(**kw)).lark
+    return build_grammar(TOOLS, grammar_options(**kw)).lark
 
 
 def accepted(lark: str, messages_or_text) -> bool:
@@ -213,7 +220,7 @@ def test_error_object_accepted_only_when_allowed():
 
 
 def test_parallel_steps_beyond_pairing_budget_only_fix_the_count():
-    built = build_grammar(TOOLS, GrammarOptions(max_parallel_calls=3, max_pairing_alternatives=4))
+    built = build_grammar(TOOLS, grammar_options(max_parallel_calls=3, max_pairing_alternatives=4))
     assert built.paired_steps == 2  # 2 response classes: 2**2 = 4 fits, 2**3 = 8 does not
     three = [("get_weather", W_ARGS, E_RESP), ("send_email", E_ARGS, W_RESP), ("search_contacts", {}, "{}")]
     assert accepted(built.lark, turn("x", [three]))  # responses not tied to calls in 3-call steps
@@ -231,20 +238,19 @@ def test_free_text_is_a_bounded_regex_terminal():
 
 def test_duplicate_or_missing_tools_are_user_errors():
     with pytest.raises(FcsynthError, match="duplicate"):
-        build_grammar([WEATHER, WEATHER], GrammarOptions())
+        build_grammar([WEATHER, WEATHER], grammar_options())
     with pytest.raises(FcsynthError, match="without tools"):
-        build_grammar([], GrammarOptions())
+        build_grammar([], grammar_options())
 
 
 def test_options_from_config():
-    from fcsynth.config import DMLConfig
 
-    cfg = DMLConfig(thinking=True, min_user_turns=2, max_user_turns=4, max_parallel_calls=2, max_text_chars=300)
+    cfg = conf_section("dml", thinking=True, min_user_turns=2, max_user_turns=4, max_parallel_calls=2, max_text_chars=300)
     opts = GrammarOptions.from_config(cfg, allow_tool_errors=True)
     assert (opts.thinking, opts.min_user_turns, opts.max_user_turns, opts.max_parallel_calls) == (True, 2, 4, 2)
     assert opts.allow_tool_errors and opts.max_text_chars == 300
     with pytest.raises(FcsynthError):
-        GrammarOptions(min_user_turns=3, max_user_turns=2)
+        grammar_options(min_user_turns=3, max_user_turns=2)
 
 
 # ---------------------------------------------------------------- schema handling
@@ -288,7 +294,7 @@ def test_unsupported_schemas_fall_back_and_are_reported():
         "type": "object", "properties": {"code": {"type": "string", "pattern": "^(?=A)[A-Z]+$"}}, "required": ["code"]})
     broken = Tool("demo", "broken_tool", "Dangling ref.", {
         "type": "object", "properties": {"x": {"$ref": "#/definitions/nope"}}, "required": ["x"]})
-    built = build_grammar([WEATHER, odd, broken], GrammarOptions())
+    built = build_grammar([WEATHER, odd, broken], grammar_options())
     assert grammar_error(built.lark) is None
     assert built.fallbacks == ["broken_tool", "odd_tool"]
     assert built.levels["odd_tool"] in ("lenient", "stripped") and built.levels["broken_tool"] == "any_object"
@@ -371,10 +377,10 @@ def openapi_tools() -> list[Tool]:
 
 
 OPTION_SETS = [
-    GrammarOptions(),
-    GrammarOptions(thinking=True, allow_tool_errors=True, min_user_turns=2, max_user_turns=3),
-    GrammarOptions(max_parallel_calls=1, max_user_turns=1, max_text_chars=60),
-    GrammarOptions(min_user_turns=3, max_user_turns=3, max_steps_per_turn=0),
+    grammar_options(),
+    grammar_options(thinking=True, allow_tool_errors=True, min_user_turns=2, max_user_turns=3),
+    grammar_options(max_parallel_calls=1, max_user_turns=1, max_text_chars=60),
+    grammar_options(min_user_turns=3, max_user_turns=3, max_steps_per_turn=0),
 ]
 
 
@@ -410,7 +416,7 @@ def test_example_and_grammar_on_real_openapi_tool_sets(openapi_tools):
 def test_real_schema_mutations_are_rejected(openapi_tools):
     """A required argument dropped or retyped in a real operation is rejected."""
     tool = next(t for t in openapi_tools if t.parameters.get("required") and len(t.parameters["properties"]) > 3)
-    opts = GrammarOptions()
+    opts = grammar_options()
     msgs = example_messages([tool], opts)
     lark = build_grammar([tool], opts).lark
     assert accepted(lark, msgs)
@@ -430,17 +436,17 @@ def test_real_schema_mutations_are_rejected(openapi_tools):
 @pytest.mark.parametrize("turns", [(1, 1), (1, 3), (2, 3)])
 def test_require_tool_call_rejects_conversations_without_calls(turns):
     """With require_tool_call some assistant turn must call a tool; turn bounds still hold."""
-    from fcsynth.dml import GrammarOptions, build_grammar, example_messages, render_dml
-    from fcsynth.grammar_match import match_error
+    from fcsynth.dml import build_grammar, example_messages, render_dml
+    from fcsynth.dml.match import match_error
     from fcsynth.tools import read_tools_file
 
     tools = read_tools_file(REPO / "data" / "builtin_tools" / "gmail.json")[:3]
     lo, hi = turns
-    options = GrammarOptions(min_user_turns=lo, max_user_turns=hi, require_tool_call=True)
+    options = grammar_options(min_user_turns=lo, max_user_turns=hi, require_tool_call=True)
     grammar = build_grammar(tools, options).lark
     assert match_error(grammar, render_dml(example_messages(tools, options))) is None
     chat = "<user>Hi there</user>\n<assistant>Hello, how can I help?</assistant>"
     for n in range(lo, hi + 1):
         assert match_error(grammar, "\n".join([chat] * n)) is not None
-    loose = build_grammar(tools, GrammarOptions(min_user_turns=lo, max_user_turns=hi)).lark
+    loose = build_grammar(tools, grammar_options(min_user_turns=lo, max_user_turns=hi)).lark
     assert match_error(loose, "\n".join([chat] * lo)) is None

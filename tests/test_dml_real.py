@@ -8,9 +8,11 @@ import pytest
 from outlines.types import CFG
 
 from fcsynth.config import SamplingConfig
-from fcsynth.dml import GrammarOptions, build_grammar, example_messages, parse_dml, render_dml, validate_record
+from fcsynth.dml import build_grammar, example_messages, parse_dml, render_dml, validate_record
 from fcsynth.llm import Request, derive_seed
 from fcsynth.tools import read_tools_file
+
+from _fabricate import grammar_options
 
 pytestmark = pytest.mark.slow
 
@@ -27,11 +29,11 @@ def _prompt(tools, options) -> str:
 def test_embedded_model_under_per_conversation_grammars(vllm_engine, repo_root):
     kits = {k: read_tools_file(repo_root / "data" / "builtin_tools" / f"{k}.json") for k in ("todoist", "gmail")}
     setups = [
-        (kits["todoist"][:3], GrammarOptions(max_user_turns=1, max_steps_per_turn=1, max_text_chars=160)),
-        (kits["gmail"][:3], GrammarOptions(max_user_turns=1, max_steps_per_turn=1, max_text_chars=160, thinking=True)),
-        (kits["todoist"][2:5], GrammarOptions(max_user_turns=1, max_steps_per_turn=1, max_text_chars=160,
+        (kits["todoist"][:3], grammar_options(max_user_turns=1, max_steps_per_turn=1, max_text_chars=160)),
+        (kits["gmail"][:3], grammar_options(max_user_turns=1, max_steps_per_turn=1, max_text_chars=160, thinking=True)),
+        (kits["todoist"][2:5], grammar_options(max_user_turns=1, max_steps_per_turn=1, max_text_chars=160,
                                               allow_tool_errors=True, max_parallel_calls=2)),
-        (kits["gmail"][1:4], GrammarOptions(max_user_turns=2, max_steps_per_turn=1, max_text_chars=120,
+        (kits["gmail"][1:4], grammar_options(max_user_turns=2, max_steps_per_turn=1, max_text_chars=120,
                                             max_json_string_chars=40)),
     ]
     sampling = SamplingConfig(temperature=0.7, top_p=0.95, max_tokens=300, repetition_penalty=1.05)

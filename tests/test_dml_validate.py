@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from fcsynth.dml import render_dml, validate_record
-from fcsynth.grammar_match import match_error
+from fcsynth.dml.match import match_error
 
 from test_dml import BASE, E_ARGS, E_RESP, TOOLS, W_ARGS, W_RESP, turn
 

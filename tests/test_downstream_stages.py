@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import yaml
+
 from _fabricate import conversation_row, system_prompt_row
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def test_stage_scripts_end_to_end(tmp_path):
 
     judged = pl.read_parquet(project / "data" / "judged.parquet")
     assert judged["id"].to_list() == sorted(r["id"] for r in conv)
-    assert judged["judge_status"].value_counts().sort("judge_status").rows() == [("ok", 9), ("skipped", 1)]
+    assert judged["judge_status"].value_counts().sort("judge_status").rows() == [("ok", 9), ("upstream_failed", 1)]
     curated = pl.read_parquet(project / "data" / "curated.parquet")
     assert curated.columns == judged.columns and curated.height == 9
 
@@ -60,7 +61,7 @@ def test_stage_scripts_end_to_end(tmp_path):
     assert "configs:" in (ds / "README.md").read_text()
 
     metrics = {s: json.loads((project / "metrics" / f"{s}.json").read_text()) for s in ("judge", "curate", "export", "report")}
-    assert metrics["judge"]["rejected"]["upstream_truncated"] == 1 and metrics["judge"]["judge_model"]
+    assert metrics["judge"]["rejected"]["upstream_failed"] == 1 and metrics["judge"]["judge_model"]
     assert metrics["curate"]["rejected"]["upstream_truncated"] == 1 and metrics["curate"]["records_out"] == 9
     assert metrics["export"]["splits"]["test"]["records"] == 3
     assert metrics["report"]["records_out"] == 10

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from project import clone_project, commit_all, compose_params, dvc, git, make_project, run, stages_run
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from fcsynth.checkpoint import Checkpoint
-from fcsynth.config import EvaluateConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.parse import parse_completion
 from fcsynth.evaluate.prompting import PromptBuilder, hermes_messages, template_supports_tools
@@ -22,6 +21,8 @@ from fcsynth.evaluate.run import evaluate, read_test_split, write_steps
 from fcsynth.evaluate.steps import cut_steps
 from fcsynth.llm.base import Request
 from fcsynth.llm.fake_backend import FakeBackend
+
+from _fabricate import conf_section
 
 
 def _tool(name: str, **props: str) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def wrong_name(request: Request) -> str:
     ) or "<tool_call>{\"name\": \"send_email\", \"arguments\": {}}</tool_call>"
 
 
-CFG = EvaluateConfig(max_tokens=64, temperature=0.0)
+CFG = conf_section("evaluate", max_tokens=64, temperature=0.0)
 
 
 # --- steps ---------------------------------------------------------------------------
@@ -245,7 +246,7 @@ def test_checkpoint_resumes_and_reuses_only_identical_requests(tmp_path: Path) -
     assert again.generated == 0 and again.rows == first.rows
     # A different temperature is a different request: regenerate.
     hot = evaluate(fabricated_split(), lambda: FakeBackend(hermes_answer), None,
-                   EvaluateConfig(max_tokens=64, temperature=0.7), 7, checkpoint=Checkpoint("evaluate", "k", tmp_path))
+                   conf_section("evaluate", max_tokens=64, temperature=0.7), 7, checkpoint=Checkpoint("evaluate", "k", tmp_path))
     assert hot.generated == 7
 
 
@@ -312,7 +313,7 @@ def test_stage_missing_split_is_one_line_error(tmp_path: Path, repo_root: Path) 
 def test_real_embedded_model(vllm_engine: Any, tmp_path: Path) -> None:
     result = evaluate(
         fabricated_split(), lambda: vllm_engine, vllm_engine.tokenizer,
-        EvaluateConfig(max_tokens=48, temperature=0.0), seed=1234,
+        conf_section("evaluate", max_tokens=48, temperature=0.0), seed=1234,
         checkpoint=Checkpoint("evaluate", "real", tmp_path), max_model_len=4096,
     )
     overall = result.summary["overall"]

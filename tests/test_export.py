@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _fabricate import conversation_row, good_scores, judged_row
 
 from fcsynth.config import load_params
-from fcsynth.dataset_card import render_card
 from fcsynth.export import build_record, split_records, write_split
+from fcsynth.export.card import render_card
+
+from _fabricate import conversation_row, good_scores, judged_row
 
 REPO = Path(__file__).resolve().parents[1]
 SELECTIONS = ("gmail", "googlecalendar", "gmail+googlecalendar")

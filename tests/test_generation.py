@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from fcsynth.config import parse_config, compose
+from fcsynth.config import compose, parse_config
 from fcsynth.generation import blueprints, scenarios
-from fcsynth.stage import StageContext
-from fcsynth.runner import request_key, run_requests
 from fcsynth.generation.sampling import allocate, rng_for, sample_subset
 from fcsynth.llm import Request
 from fcsynth.llm.fake_backend import FakeBackend
 from fcsynth.paths import PROMPTS_DIR
+from fcsynth.runner import request_key, run_requests
+from fcsynth.stage import StageContext
 from fcsynth.tools import Tool, write_catalog
 
 PARAMS = {"type": "object", "properties": {"q": {"type": "string", "description": "query"}}, "required": ["q"]}
@@ -128,9 +126,10 @@ def test_blueprint_answer_is_constrained_and_failures_kept(tmp_path):
 
     broken = make_ctx(tmp_path / "b", lambda r: '{"persona": {"role": "x"', **{"blueprints.distractors": 2})
     rows, metrics = blueprints.run(broken, [scenario], {"mail": tools})
-    assert rows[0]["status"] == "failed" and rows[0]["reason"] == "unparseable"
+    assert rows[0]["status"] == "unparseable" and "BlueprintAnswer" in rows[0]["reason"]
     assert rows[0]["raw"].startswith('{"persona"')
-    assert metrics.as_dict()["rejected"] == {"unparseable": 1}
+    assert metrics.as_dict()["rejected"] == {"truncated": 0, "unparseable": 1, "engine_error": 0}
+    assert metrics.as_dict()["records_in"] == 1 and metrics.as_dict()["records_out"] == 0
 
 
 def test_blueprint_plan_rates_follow_config(tmp_path):

@@ -11,8 +11,8 @@ from fcsynth.catalog import select
 from fcsynth.config import compose, parse_config
 from fcsynth.dml import validate_record
 from fcsynth.generation import blueprints, conversations, scenarios, system_prompts
-from fcsynth.stage import StageContext
 from fcsynth.paths import PROMPTS_DIR
+from fcsynth.stage import StageContext
 from fcsynth.tools import read_tools_file, write_catalog
 
 pytestmark = pytest.mark.slow

@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from _fabricate import conversation_row, system_prompt_row
 
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import load_params
 from fcsynth.judge import DIMENSIONS, answer_schema, judge_conversations, parse_answer, render_prompt
 from fcsynth.llm.fake_backend import FakeBackend, minimal_instance
+
+from _fabricate import conversation_row, system_prompt_row
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,7 +77,8 @@ def test_fake_run_scores_ok_rows_and_skips_upstream_failures(cfg, conversations,
     rows, metrics = judge_conversations(cfg, conversations, system_prompts, Checkpoint("judge", "k", tmp_path), lambda: backend)
     assert len(backend.calls) == 1 and len(backend.calls[0]) == 6  # one batch, only the ok rows
     by_id = {r["id"]: r for r in rows}
-    assert by_id["gmail-0007"]["judge_status"] == "skipped" and by_id["gmail-0007"]["scores"] is None
+    assert by_id["gmail-0007"]["judge_status"] == "upstream_failed" and by_id["gmail-0007"]["scores"] is None
+    assert by_id["gmail-0007"]["judge_reason"].startswith("truncated")
     ok = [r for r in rows if r["judge_status"] == "ok"]
     assert len(ok) == 6
     for r in ok:
@@ -85,7 +87,7 @@ def test_fake_run_scores_ok_rows_and_skips_upstream_failures(cfg, conversations,
         assert r["judge_reasoning"]
     m = metrics.as_dict()
     assert m["records_in"] == 7 and m["records_out"] == 6
-    assert m["rejected"]["upstream_truncated"] == 1 and m["rejected"]["unparseable"] == 0
+    assert m["rejected"]["upstream_failed"] == 1 and m["rejected"]["unparseable"] == 0
     assert m["scores"]["tool_use_quality"]["histogram"] == {"1": 6, "2": 0, "3": 0, "4": 0, "5": 0}
     assert m["scores"]["tool_use_quality"]["mean"] == 1.0
     assert m["per_selection"]["gmail"]["judged"] == 2 and m["per_selection"]["gmail+googlecalendar"]["naturalness"]["mean"] == 1.0
@@ -106,7 +108,7 @@ def test_too_long_prompt_is_skipped_not_sent(cfg, conversations, system_prompts,
     tiny = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"max_prompt_chars": 500})})
     backend = FakeBackend()
     rows, metrics = judge_conversations(tiny, conversations, system_prompts, Checkpoint("judge", "k", tmp_path), lambda: backend)
-    assert backend.calls == [] and all(r["judge_status"] == "skipped" for r in rows)
+    assert backend.calls == [] and all(r["judge_status"] in ("prompt_too_long", "upstream_failed") for r in rows)
     assert metrics.as_dict()["rejected"]["prompt_too_long"] == 6
 
 

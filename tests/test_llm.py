@@ -11,11 +11,11 @@ from outlines.types import CFG, JsonSchema, Regex
 from pydantic import BaseModel
 
 from fcsynth.config import SamplingConfig
-from fcsynth.grammar_match import match_error
+from fcsynth.dml.match import match_error
 from fcsynth.llm import Request, derive_seed
-from fcsynth.runner import token_totals
 from fcsynth.llm.constraints import structured_output_kwargs
 from fcsynth.llm.fake_backend import FakeBackend, minimal_instance
+from fcsynth.runner import token_totals
 
 S = SamplingConfig(temperature=0.7, top_p=0.9, max_tokens=48, repetition_penalty=1.0)
 

@@ -9,10 +9,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from _fabricate import conversation_row, curate_config, good_scores, judged_row
 
 from fcsynth.curate import curate, reason_keys
 from fcsynth.report import PLOT_FILES, page_data, render_page, write_plots
+
+from _fabricate import conversation_row, curate_config, good_scores, judged_row
 
 REPO = Path(__file__).resolve().parents[1]
 SELECTIONS = ("gmail", "googlecalendar", "gmail+googlecalendar")
@@ -22,7 +23,7 @@ SELECTIONS = ("gmail", "googlecalendar", "gmail+googlecalendar")
 def judged_and_decisions():
     rows = [judged_row(conversation_row(s, k, thinking=k == 0), good_scores(tool_use_quality=5 - k))
             for s in SELECTIONS for k in range(3)]
-    rows.append(judged_row(conversation_row("gmail", 9, status="truncated"), None, "skipped"))
+    rows.append(judged_row(conversation_row("gmail", 9, status="truncated"), None, "upstream_failed"))
     # text that must stay text: it must neither close the data script nor become markup
     rows[0]["messages"] = rows[0]["messages"].replace("Done:", "Done </script><b>bold</b>:")
     _, decisions, _ = curate(rows, curate_config(thresholds={"tool_use_quality": 4}), lambda r: [])

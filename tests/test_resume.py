@@ -11,7 +11,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from project import dvc, make_project as _make_project, project_env
+
+from project import dvc, project_env
+from project import make_project as _make_project
 
 pytestmark = pytest.mark.slow
 

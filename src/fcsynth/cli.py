@@ -31,17 +31,12 @@ def params(
     check: Annotated[bool, typer.Option(help="Exit 1 if params.yaml differs from conf/ instead of writing it")] = False,
 ) -> None:
     """Compose conf/ into params.yaml (what DVC does on `dvc exp run`)."""
-    import yaml
-
-    from fcsynth.config import compose, parse_config, write_params
+    from fcsynth.config import compose, parse_config, read_yaml, write_params
     from fcsynth.paths import PARAMS_FILE
 
     if check:
         composed = compose(overrides)
-        try:
-            current = yaml.safe_load(PARAMS_FILE.read_text()) if PARAMS_FILE.exists() else None
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise FcsynthError(f"{PARAMS_FILE}: not valid YAML: {one_line(err)}") from None
+        current = read_yaml(PARAMS_FILE) if PARAMS_FILE.exists() else None
         if composed != current:
             raise FcsynthError("params.yaml differs from conf/: run `make params`")
         parse_config(composed)

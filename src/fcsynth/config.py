@@ -1,11 +1,13 @@
 """Typed configuration: params.yaml (the composition of conf/) validated by pydantic.
 
-Every section is a strict model, so an unknown or ill-typed key is a one-line error
-naming its dotted path.
+Every section is a strict model without defaults: an unknown, missing or ill-typed key
+is a one-line error naming its dotted path. Default values live in conf/ only.
 """
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,24 +16,31 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from fcsynth.errors import FcsynthError
 from fcsynth.paths import CONF_DIR, PARAMS_FILE
+from fcsynth.rows import DIMENSIONS
 
 
 class Section(BaseModel):
-    """Base for config sections: unknown keys are errors."""
+    """Base for config sections: unknown keys are errors, types are strict (no bool for an
+    int, no float for an int, no string for a number), and no field has a default: every
+    value comes from conf/ (through params.yaml)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+Rate = Annotated[float, Field(ge=0, le=1)]
+Tokens = Annotated[int, Field(gt=0)]
 
 
 class ModelConfig(Section):
     name: str
     source: Literal["embedded", "local", "hub"]
     path: str
-    gguf_package: str | None = None
-    max_model_len: int = Field(4096, gt=0)
-    dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+    gguf_package: str | None
+    max_model_len: Tokens
+    dtype: Literal["bfloat16", "float16", "float32"]
 
     @model_validator(mode="after")
-    def _embedded_lands_where_dvc_tracks(self) -> "ModelConfig":
+    def _embedded_lands_where_dvc_tracks(self) -> ModelConfig:
         if self.source == "embedded" and self.path != f"data/models/{self.name}":
             raise ValueError(f"an embedded model is materialized to data/models/{self.name}; set path to that")
         return self
@@ -39,51 +48,56 @@ class ModelConfig(Section):
 
 class LLMConfig(Section):
     backend: Literal["vllm", "fake"]
-    structured_outputs_backend: Literal["guidance", "xgrammar", "outlines", "auto"] = "guidance"
-    max_num_seqs: int = Field(16, gt=0)
-    enforce_eager: bool = True
-    gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
-    cpu_kvcache_gb: int = Field(2, gt=0)
+    structured_outputs_backend: Literal["guidance", "xgrammar", "outlines", "auto"]
+    max_num_seqs: Tokens
+    enforce_eager: bool
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)]
+    cpu_kvcache_gb: Tokens
 
 
 class SamplingConfig(Section):
-    temperature: float = Field(0.8, ge=0)
-    top_p: float = Field(0.95, gt=0, le=1)
-    max_tokens: int = Field(512, gt=0)
-    repetition_penalty: float = Field(1.0, gt=0)
+    temperature: Rate
+    top_p: Annotated[float, Field(gt=0, le=1)]
+    max_tokens: Tokens
+    repetition_penalty: Annotated[float, Field(gt=0)]
 
 
 class ToolkitsConfig(Section):
     toolkits: list[str]
-    bundles: list[list[str]] = []
-    weights: dict[str, float] = {}
+    bundles: list[list[str]]
+    weights: dict[str, Annotated[float, Field(ge=0)]]
 
 
 class ToolSource(Section):
     format: Literal["openapi", "mcp", "openai", "funcdex", "catalog"]
     path: str
-    toolkit: str | None = None
+    toolkit: str | None = None  # a list entry: Hydra has no defaults for those, so it is optional here
 
 
 class CatalogConfig(Section):
-    builtin: bool = True
-    sources: list[ToolSource] = []
-    prompt_budget_tokens: int = Field(2048, gt=0)
-    oversize: Literal["skip", "trim"] = "skip"
+    builtin: bool
+    sources: list[ToolSource]
+    prompt_budget_tokens: Tokens
+    oversize: Literal["skip", "trim"]
 
 
 class DMLConfig(Section):
-    thinking: bool = False
-    min_user_turns: int = Field(1, ge=1)
-    max_user_turns: int = Field(3, ge=1)
-    max_parallel_calls: int = Field(3, ge=1)
-    max_text_chars: int = Field(600, gt=0)
-    max_steps_per_turn: int = Field(3, ge=0)
-    require_tool_call: bool = True
-    max_json_string_chars: int = Field(200, gt=0)
+    thinking: bool
+    min_user_turns: Annotated[int, Field(ge=1)]
+    max_user_turns: Annotated[int, Field(ge=1)]
+    max_parallel_calls: Annotated[int, Field(ge=1)]
+    max_text_chars: Tokens
+    max_think_chars: Tokens | None
+    max_steps_per_turn: Annotated[int, Field(ge=0)]
+    require_tool_call: bool
+    max_json_string_chars: Tokens
+    max_json_items: Tokens
+    max_pairing_alternatives: Tokens
+    max_response_properties: Annotated[int, Field(ge=0)]
+    max_response_depth: Annotated[int, Field(ge=0)]
 
     @model_validator(mode="after")
-    def _turns_ordered(self) -> "DMLConfig":
+    def _turns_ordered(self) -> DMLConfig:
         if self.max_user_turns < self.min_user_turns:
             raise ValueError("max_user_turns must be >= min_user_turns")
         if self.require_tool_call and self.max_steps_per_turn < 1:
@@ -92,16 +106,16 @@ class DMLConfig(Section):
 
 
 class ScenariosConfig(Section):
-    count: int = Field(8, gt=0)
-    tools_per_scenario: tuple[int, int] = (2, 5)
-    similarity_threshold: float = Field(0.9, gt=0, le=1)
-    max_rounds: int = Field(4, gt=0)
-    workflow_description: str | None = None
-    max_tokens: int = Field(96, gt=0)
+    count: Tokens
+    tools_per_scenario: Annotated[list[int], Field(min_length=2, max_length=2)]
+    similarity_threshold: Annotated[float, Field(gt=0, le=1)]
+    max_rounds: Tokens
+    workflow_description: str | None
+    max_tokens: Tokens
     allow_shrink: bool  # True: drop stored scenarios the current config does not use
 
     @model_validator(mode="after")
-    def _range_ordered(self) -> "ScenariosConfig":
+    def _range_ordered(self) -> ScenariosConfig:
         lo, hi = self.tools_per_scenario
         if not 1 <= lo <= hi:
             raise ValueError("tools_per_scenario must be [min, max] with 1 <= min <= max")
@@ -109,50 +123,50 @@ class ScenariosConfig(Section):
 
 
 class BlueprintsConfig(Section):
-    distractors: int = Field(2, ge=0)
+    distractors: Annotated[int, Field(ge=0)]
     clarity_weights: dict[Literal["excellent", "good", "average"], float]
-    parallel_call_rate: float = Field(0.3, ge=0, le=1)
-    tool_error_rate: float = Field(0.2, ge=0, le=1)
-    missing_argument_rate: float = Field(0.2, ge=0, le=1)
-    max_tokens: int = Field(192, gt=0)
+    parallel_call_rate: Rate
+    tool_error_rate: Rate
+    missing_argument_rate: Rate
+    max_tokens: Tokens
 
     @model_validator(mode="after")
-    def _weights_usable(self) -> "BlueprintsConfig":
+    def _weights_usable(self) -> BlueprintsConfig:
         if any(w < 0 for w in self.clarity_weights.values()) or sum(self.clarity_weights.values()) <= 0:
             raise ValueError("clarity_weights must be non-negative with a positive sum")
         return self
 
 
 class ConversationsConfig(Section):
-    max_tokens: int = Field(1024, gt=0)
+    max_tokens: Tokens
 
 
 class SystemPromptsConfig(Section):
-    dropout: float = Field(0.1, ge=0, le=1)
-    max_tokens: int = Field(128, gt=0)
+    dropout: Rate
+    max_tokens: Tokens
 
 
 class JudgeConfig(Section):
-    model: ModelConfig | None = None  # None: the generator (cfg.model)
-    temperature: float = Field(0.0, ge=0)
-    max_tokens: int = Field(384, gt=0)
-    max_reasoning_chars: int = Field(600, gt=0)
-    max_field_chars: int = Field(800, gt=0)  # clip each message / tool result shown to the judge
-    max_prompt_chars: int = Field(10000, gt=0)  # longer prompts are shortened, then skipped
+    model: ModelConfig | None  # None: the generator (cfg.model)
+    temperature: Rate
+    max_tokens: Tokens
+    max_reasoning_chars: Tokens
+    max_field_chars: Tokens  # clip each message / tool result shown to the judge
+    max_prompt_chars: Tokens  # longer prompts are shortened, then skipped
 
 
-RubricDimension = Literal["user_query_clarity", "tool_use_quality", "argument_grounding", "task_completion", "naturalness"]
+RubricDimension = Literal[DIMENSIONS]  # type: ignore[valid-type]
 
 
 class CurateConfig(Section):
     thresholds: dict[RubricDimension, Annotated[int, Field(ge=1, le=5)]]
-    near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
-    num_perm: int = Field(128, gt=0)
+    near_duplicate_threshold: Annotated[float, Field(gt=0, le=1)]
+    num_perm: Tokens
     # Rule-based checks (fcsynth.curate.checks); values and their meaning: conf/curate/default.yaml.
     max_placeholder_values: Annotated[int, Field(ge=0)] | None
     example_similarity: Annotated[float, Field(gt=0, le=100)]
     max_repeated_calls: Annotated[int, Field(ge=0)] | None
-    min_grounding: Annotated[float, Field(ge=0, le=1)]
+    min_grounding: Rate
     grounding_similarity: Annotated[float, Field(gt=0, le=100)]
     ngram_size: Annotated[int, Field(ge=1)]
     max_repeated_ngram_share: Annotated[float, Field(gt=0, le=1)]
@@ -160,19 +174,19 @@ class CurateConfig(Section):
 
 
 class ExportConfig(Section):
-    test_per_selection: int = Field(1, ge=0)
-    license: str = "apache-2.0"  # the dataset card's license
+    test_per_selection: Annotated[int, Field(ge=0)]
+    license: str  # the dataset card's license
 
 
 class EvaluateConfig(Section):
     # None: the generator (cfg.model); a string: a local HF folder or a hub id.
-    model: ModelConfig | str | None = None
-    max_tokens: int = Field(256, gt=0)
-    temperature: float = Field(0.0, ge=0)
+    model: ModelConfig | str | None
+    max_tokens: Tokens
+    temperature: Rate
 
 
 class ReportConfig(Section):
-    max_conversations: int = Field(500, gt=0)
+    max_conversations: Tokens
 
 
 class Config(Section):
@@ -195,6 +209,49 @@ class Config(Section):
     evaluate: EvaluateConfig
     report: ReportConfig
 
+    @model_validator(mode="after")
+    def _budgets_fit_the_model(self) -> Config:
+        for key, max_tokens, model_len in token_budgets(self):
+            if max_tokens >= model_len:
+                raise ValueError(
+                    f"{key}={max_tokens} leaves no room for the prompt within max_model_len={model_len}"
+                )
+        return self
+
+
+def token_budgets(cfg: Config) -> list[tuple[str, int, int]]:
+    """(key, max_tokens, max_model_len of the model that generates it) of every LLM stage."""
+    judge_len = (cfg.judge.model or cfg.model).max_model_len
+    ev = cfg.evaluate.model
+    eval_len = ev.max_model_len if isinstance(ev, ModelConfig) else cfg.model.max_model_len
+    gen = cfg.model.max_model_len
+    return [
+        ("sampling.max_tokens", cfg.sampling.max_tokens, gen),
+        ("scenarios.max_tokens", cfg.scenarios.max_tokens, gen),
+        ("blueprints.max_tokens", cfg.blueprints.max_tokens, gen),
+        ("conversations.max_tokens", cfg.conversations.max_tokens, gen),
+        ("system_prompts.max_tokens", cfg.system_prompts.max_tokens, gen),
+        ("judge.max_tokens", cfg.judge.max_tokens, judge_len),
+        ("evaluate.max_tokens", cfg.evaluate.max_tokens, eval_len),
+    ]
+
+
+def check_model_limit(model: ModelConfig, model_path: str) -> None:
+    """The real check once the model is on disk: model.max_model_len within what the
+    model's config.json allows (max_position_embeddings)."""
+    config_json = Path(model_path) / "config.json"
+    if not config_json.is_file():
+        return  # a hub id not fetched yet: vLLM checks it when it loads the model
+    try:
+        limit = json.loads(config_json.read_text()).get("max_position_embeddings")
+    except (OSError, ValueError):
+        return
+    if isinstance(limit, int) and model.max_model_len > limit:
+        raise FcsynthError(
+            f"model.max_model_len={model.max_model_len} exceeds what {model.name} supports "
+            f"(max_position_embeddings={limit} in {config_json})"
+        )
+
 
 def format_validation_error(err: ValidationError, source: str) -> str:
     """One line naming the first bad key (dotted path) and what is wrong with it."""
@@ -203,6 +260,12 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
+    elif first["type"] == "missing":
+        msg = "missing key (every key has its value in conf/: run `make params`)"
+    elif first["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    if key == "<root>" and first["type"] == "value_error":
+        return f"{source}: {msg}"
     extra = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     return f"{source}: {key}: {msg}{extra}"
 
@@ -215,18 +278,56 @@ def parse_config(data: dict[str, Any], source: str = "params.yaml") -> Config:
         raise FcsynthError(format_validation_error(err, source)) from None
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader for which a key given twice in one mapping is an error (PyYAML keeps the
+    last one silently, so a second `dml:` block would replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise FcsynthError(
+                    f"{key_node.start_mark.name}:{line}: duplicate key {key!r} (first at line {seen[key]})"
+                )
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file's data; a duplicate key or bad YAML is a one-line error naming the file."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise FcsynthError(f"{path}: cannot read: {err}") from None
+    try:
+        loader = UniqueKeyLoader(text)
+        loader.name = str(path)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as err:
+        raise FcsynthError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+
+
 def load_params(path: Path | str = PARAMS_FILE) -> Config:
-    """Read and validate params.yaml."""
+    """Read and validate params.yaml: the one loader of every stage script and command."""
     path = Path(path)
     if not path.exists():
         raise FcsynthError(f"{path}: not found (run `make params` to compose it from conf/)")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise FcsynthError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise FcsynthError(f"{path}: expected a mapping at the top level")
     return parse_config(data, str(path.name))
+
+
+@lru_cache(maxsize=1)
+def conf_defaults() -> Config:
+    """conf/ composed with no overrides (for tests and tools that build one section)."""
+    return parse_config(compose(), "conf/")
 
 
 def compose(overrides: list[str] | None = None, conf_dir: Path = CONF_DIR) -> dict[str, Any]:

@@ -68,7 +68,8 @@ def resolve_rev(root: Path, rev: str) -> str:
         raise FcsynthError(f"{root} is not a git repository: only the workspace can be read")
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
-    from dvc.scm import RevError, resolve_rev as dvc_resolve_rev
+    from dvc.scm import RevError
+    from dvc.scm import resolve_rev as dvc_resolve_rev
 
     try:
         with Repo(str(root)) as repo:

@@ -11,11 +11,16 @@ from typing import Any
 
 from fcsynth.atomic import write_text_atomic
 from fcsynth.paths import METRICS_DIR
+from fcsynth.rows import OK
 
 
 @dataclass
 class StageMetrics:
-    """Counts in/out, reasons, tokens and wall time of one stage, plus its own figures."""
+    """Counts in/out, reasons, tokens and wall time of one stage, plus its own figures.
+
+    The same meaning in every stage: `records_in` is the rows the stage was handed,
+    `records_out` the rows it passed on (status ok); `rejected` counts the others by status.
+    """
 
     stage: str
     records_in: int = 0
@@ -28,6 +33,18 @@ class StageMetrics:
     def reject(self, reason: str, n: int = 1) -> None:
         """Count a record dropped (or flagged) for `reason`."""
         self.reasons[reason] += n
+
+    def count(self, rows: list[dict[str, Any]], status_key: str = "status", reasons: tuple[str, ...] = ()) -> None:
+        """records_out = the rows passed on (status ok); every other row is counted under
+        its status. `reasons` are listed even when zero (so metrics diffs stay aligned)."""
+        for reason in reasons:
+            self.reasons[reason] += 0
+        self.records_out = 0
+        for row in rows:
+            if row[status_key] == OK:
+                self.records_out += 1
+            else:
+                self.reject(row[status_key])
 
     def as_dict(self) -> dict[str, Any]:
         return {

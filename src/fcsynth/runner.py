@@ -1,21 +1,70 @@
-"""Run a stage's requests through one backend batch, checkpointing each finished row.
+"""The LLM stages' one contract: build a request, run the batch with checkpoints, parse.
 
-A checkpointed row is reused only when it was made by the very same request (same
-prompt, constraint, sampling and seed: its `request_key`), so changed params, templates
-or inputs regenerate exactly the rows they affect.
+- `make_request`: (id, prompt, constraint, sampling, budget, seed) -> Request.
+- `run_requests`: every request's raw row ({id, text, finish_reason, tokens}); a
+  checkpointed row is reused only when it was made by the very same request (same prompt,
+  constraint, sampling and seed: its `request_key`), so changed params, templates or
+  inputs regenerate exactly the rows they affect.
+- `parse_completion`: a raw row's text -> (value, status, reason), statuses from
+  fcsynth.rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fcsynth.checkpoint import Checkpoint, fingerprint
+from fcsynth.config import SamplingConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.llm import Backend, Completion, Request
+from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.llm.constraints import structured_output_kwargs
+from fcsynth.rows import ENGINE_ERROR, OK, TRUNCATED, UNPARSEABLE
 
 RowBuilder = Callable[[Request, Completion], dict[str, Any]]
+T = TypeVar("T")
+# Checkpoints written before the stages shared one row shape kept the text under these.
+_LEGACY_TEXT_KEYS = ("raw", "dml")
+
+
+def make_request(
+    request_id: str,
+    prompt: str | list[dict[str, Any]],
+    constraint: Any,
+    sampling: SamplingConfig,
+    budget: int,
+    seed: int,
+    *,
+    raw_prompt: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> Request:
+    """The request of one record: `prompt` as the user message (a list: the chat messages;
+    `raw_prompt`: a rendered prompt sent as is), `budget` as its max_tokens."""
+    if raw_prompt:
+        where: dict[str, Any] = {"prompt": prompt}
+    else:
+        where = {"messages": [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt}
+    return Request(
+        id=request_id, sampling=sampling.model_copy(update={"max_tokens": budget}), seed=seed,
+        constraint=constraint, metadata=metadata or {}, **where,
+    )
+
+
+def parse_completion(text: str, finish_reason: str, parse: Callable[[str], T]) -> tuple[T | None, str, str | None]:
+    """(value, status, reason) of one completion; `parse` raises ValueError on a bad answer.
+
+    A bad answer is a status with its reason, never a crash.
+    """
+    if finish_reason == "length":
+        return None, TRUNCATED, "max_tokens reached before the answer ended"
+    if finish_reason == ERROR_FINISH:
+        return None, ENGINE_ERROR, text
+    try:
+        return parse(text), OK, None
+    except ValueError as err:
+        lines = str(err).strip().splitlines()
+        return None, UNPARSEABLE, (lines[0] if lines else type(err).__name__)[:300]
 
 
 def request_key(request: Request) -> str:
@@ -27,8 +76,15 @@ def request_key(request: Request) -> str:
 
 
 def raw_row(request: Request, completion: Completion) -> dict[str, Any]:
-    """The default checkpoint row: the completion's text and finish reason."""
+    """The checkpoint row of every stage: the completion's text and finish reason."""
     return {"id": request.id, "text": completion.text, "finish_reason": completion.finish_reason}
+
+
+def _with_text(row: dict[str, Any]) -> dict[str, Any]:
+    if "text" in row:
+        return row
+    legacy = next((k for k in _LEGACY_TEXT_KEYS if k in row), None)
+    return {**row, "text": row[legacy]} if legacy else row
 
 
 def pending(requests: list[Request], checkpoint: Checkpoint) -> list[str]:
@@ -63,7 +119,7 @@ def run_requests(
         lost = [i for i in missing if checkpoint.rows.get(i, {}).get("request_key") != keys[i]]
         if lost:
             raise FcsynthError(f"the backend returned no completion for {len(lost)} request(s), e.g. {lost[0]}")
-    return {i: checkpoint.rows[i] for i in by_id}
+    return {i: _with_text(checkpoint.rows[i]) for i in by_id}
 
 
 def token_totals(rows: list[dict[str, Any]]) -> dict[str, int]:

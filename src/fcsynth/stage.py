@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fcsynth.checkpoint import Checkpoint, fingerprint
-from fcsynth.config import Config, ModelConfig
+from fcsynth.config import Config, ModelConfig, check_model_limit
 from fcsynth.errors import debug_enabled, report_and_exit
 from fcsynth.llm import Backend, make_backend
 
@@ -40,7 +40,12 @@ class StageContext:
         return self.model or self.cfg.model
 
     def get_backend(self) -> Backend:
+        """The stage's backend, built on first use (after checking the model's real limit)."""
         if self.backend is None:
+            if self.cfg.llm.backend != "fake":
+                from fcsynth.model_store import resolve_model_path
+
+                check_model_limit(self.model_cfg, resolve_model_path(self.model_cfg, self.root))
             self.backend = make_backend(self.cfg.llm, self.model_cfg, self.root)
         return self.backend
 

@@ -15,11 +15,17 @@ from fcsynth.errors import FcsynthError
 def write_rows(rows: list[dict[str, Any]], path: Path, schema: dict[str, Any] | None = None, *, allow_empty: bool = False) -> None:
     """Write rows sorted by id, atomically (a crash keeps the previous file).
 
+    With a schema, every row must have exactly its columns (a stage declares its rows once).
     No rows is an error naming the file (the previous file is kept), unless `allow_empty`:
     then an empty table keeps its columns when a schema is given.
     """
     if not rows and not allow_empty:
         raise FcsynthError(f"{path}: the stage produced 0 rows, so nothing was written (the previous file, if any, is kept)")
+    if schema is not None:
+        for row in rows:
+            if row.keys() != schema.keys():
+                diff = sorted(set(row) ^ set(schema))
+                raise ValueError(f"{path.name}: row {row.get('id')!r} does not match the table schema: {diff}")
     ordered = sorted(rows, key=lambda r: r["id"])
     frame = pl.DataFrame(ordered, schema=schema, strict=False) if ordered or schema else pl.DataFrame({"id": []})
     with atomic_path(path) as tmp:

@@ -43,7 +43,7 @@ class Tool:
         return record
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> "Tool":
+    def from_record(cls, record: dict[str, Any]) -> Tool:
         """Build from a record (as written by `fcsynth import` or read from the catalog)."""
         try:
             return cls(

@@ -11,10 +11,7 @@ import typer
 
 from fcsynth.catalog.build import import_source
 from fcsynth.catalog.result import ImportResult
-from fcsynth.config import CatalogConfig
 from fcsynth.errors import FcsynthError
-
-_DEFAULTS = CatalogConfig()
 
 
 class Format(str, Enum):
@@ -38,13 +35,21 @@ def import_tools(
         typer.Option(help="Toolkit name (default: the spec's title, the file name, or Funcdex's toolkit_name)"),
     ] = None,
     prompt_budget_tokens: Annotated[
-        int, typer.Option(help="Flag tools whose schema is larger than this (estimated tokens); 0 = no limit")
-    ] = _DEFAULTS.prompt_budget_tokens,
-    oversize: Annotated[OversizeChoice, typer.Option(help="What to do with an oversize tool")] = OversizeChoice(
-        _DEFAULTS.oversize
-    ),
+        int | None,
+        typer.Option(help="Flag tools whose schema is larger than this (estimated tokens); 0 = no limit "
+                     "(default: params.yaml catalog.prompt_budget_tokens)"),
+    ] = None,
+    oversize: Annotated[
+        OversizeChoice | None, typer.Option(help="What to do with an oversize tool (default: params.yaml catalog.oversize)")
+    ] = None,
 ) -> None:
     """Import tool definitions into catalog records (add the file to `catalog.sources`)."""
+    if prompt_budget_tokens is None or oversize is None:
+        from fcsynth.config import load_params
+
+        catalog = load_params().catalog
+        prompt_budget_tokens = catalog.prompt_budget_tokens if prompt_budget_tokens is None else prompt_budget_tokens
+        oversize = OversizeChoice(catalog.oversize) if oversize is None else oversize
     if prompt_budget_tokens < 0:
         raise FcsynthError("--prompt-budget-tokens must be >= 0")
     result = import_source(fmt.value, source, toolkit, prompt_budget_tokens or None, oversize.value)

@@ -31,6 +31,7 @@ import jsonschema.exceptions
 
 from fcsynth.catalog.result import ImportResult
 from fcsynth.catalog.schema import DanglingRef, convert_standalone
+from fcsynth.schema_keywords import DEFINITION_KEYS, SCHEMA_KEYS, SCHEMA_LIST_KEYS, SCHEMA_MAP_KEYS
 from fcsynth.tools import TOOL_NAME_RE, Tool
 
 CHARS_PER_TOKEN = 3
@@ -113,12 +114,9 @@ def schema_error(schema: Any, path: str = "") -> str | None:
     return None
 
 
-_SUB_ONE = frozenset(
-    {"items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else",
-     "unevaluatedProperties", "unevaluatedItems", "contentSchema"}
-)
-_SUB_MAP = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
-_SUB_LIST = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_SUB_ONE = SCHEMA_KEYS
+_SUB_MAP = SCHEMA_MAP_KEYS | DEFINITION_KEYS
+_SUB_LIST = SCHEMA_LIST_KEYS
 
 
 @functools.lru_cache(maxsize=16384)
@@ -275,8 +273,8 @@ def unique_names(tools: list[Tool], result: ImportResult) -> list[Tool]:
 # --- trimming -------------------------------------------------------------------------
 
 _ANNOTATIONS = frozenset({"examples", "example", "title", "$comment", "deprecated"})
-_MAP_KEYS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
-_LIST_KEYS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_MAP_KEYS = _SUB_MAP
+_LIST_KEYS = SCHEMA_LIST_KEYS
 
 
 def _map_schema(node: Any, fn: Callable[[dict[str, Any], int], dict[str, Any]], depth: int = 0) -> Any:

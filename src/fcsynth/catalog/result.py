@@ -40,7 +40,7 @@ class ImportResult:
         if len(examples) < MAX_EXAMPLES and example not in examples:
             examples.append(example)
 
-    def extend(self, other: "ImportResult") -> None:
+    def extend(self, other: ImportResult) -> None:
         """Add another result's tools and counts to this one."""
         self.tools.extend(other.tools)
         self.entries += other.entries

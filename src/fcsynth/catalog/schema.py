@@ -27,16 +27,11 @@ import referencing
 import referencing.exceptions
 import referencing.jsonschema
 
+from fcsynth.schema_keywords import SCHEMA_KEYS, SCHEMA_LIST_KEYS, SCHEMA_MAP_KEYS, merge_all_of
+
 Direction = Literal["request", "response"]
 _NONE: frozenset[int] = frozenset()
 
-# Keywords whose value is a schema, a list of schemas, or a map of name -> schema.
-SCHEMA_KEYS = frozenset(
-    {"items", "additionalProperties", "additionalItems", "not", "contains", "propertyNames", "if", "then", "else",
-     "unevaluatedProperties", "unevaluatedItems", "contentSchema"}
-)
-SCHEMA_LIST_KEYS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
-SCHEMA_MAP_KEYS = frozenset({"properties", "patternProperties", "dependentSchemas"})
 # `$defs`/`definitions` are only ref targets: once every ref is inlined they are dropped.
 DROP_KEYS = frozenset(
     {"xml", "externalDocs", "discriminator", "$schema", "$id", "$anchor", "$dynamicAnchor", "$defs", "definitions"}
@@ -240,50 +235,6 @@ def _cycle_stub(target: Any) -> dict[str, Any]:
         if isinstance(target.get("description"), str):
             stub["description"] = target["description"]
     return stub
-
-
-# Keywords where two allOf parts may differ and the later (outer) one simply wins.
-_OVERRIDABLE = frozenset({"description", "title", "examples", "default", "deprecated", "readOnly", "writeOnly"})
-
-
-def merge_all_of(schema: dict[str, Any]) -> dict[str, Any]:
-    """Merge `allOf` parts (and the keywords beside them) into one schema.
-
-    Properties are combined (a property in several parts is merged the same way),
-    `required` lists are united, annotations of later parts win. When parts conflict
-    (different types, formats, enums, ...) the schema is returned unchanged: `allOf` is
-    valid JSON Schema, only less convenient.
-    """
-    parts = schema.get("allOf")
-    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
-        return schema
-    rest = {k: v for k, v in schema.items() if k != "allOf"}
-    merged: dict[str, Any] = {}
-    for part in [*parts, rest]:
-        if "allOf" in part:
-            part = merge_all_of(part)
-            if "allOf" in part:
-                return schema
-        for key, value in part.items():
-            if key == "properties" and isinstance(value, dict):
-                props = merged.setdefault("properties", {})
-                for name, sub in value.items():
-                    if name in props and props[name] != sub:
-                        if not (isinstance(props[name], dict) and isinstance(sub, dict)):
-                            return schema
-                        combined = merge_all_of({"allOf": [props[name], sub]})
-                        props[name] = combined
-                    else:
-                        props[name] = sub
-            elif key == "required" and isinstance(value, list):
-                merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
-            elif key not in merged or key in _OVERRIDABLE:
-                merged[key] = value
-            elif merged[key] != value:
-                return schema
-    if "properties" in merged and "type" not in merged:
-        merged["type"] = "object"
-    return merged
 
 
 def convert_standalone(schema: Any, uri: str, direction: Direction = "request") -> tuple[Any, list[str]]:

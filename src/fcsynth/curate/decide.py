@@ -15,9 +15,8 @@ from fcsynth.curate.checks import QUALITY_REASONS, Quality, assess, empty_column
 from fcsynth.curate.near_duplicates import NearDuplicates
 from fcsynth.curate.stats import judge_agreement, rate, summarize
 from fcsynth.export import build_record
-from fcsynth.generation.conversations import FAILED_STATUSES
-from fcsynth.judge.rubric import DIMENSIONS
 from fcsynth.metrics import StageMetrics
+from fcsynth.rows import CONVERSATION_FAILURES, DIMENSIONS, JUDGE_FAILURES
 
 STAGE = "curate"
 Validator = Callable[[dict[str, Any]], list[str]]
@@ -33,7 +32,7 @@ def default_validator() -> Validator:
 def reason_keys(cfg: CurateConfig) -> list[str]:
     """Every rejection reason this config can produce (so metrics always list them all)."""
     return [
-        *[f"upstream_{s}" for s in FAILED_STATUSES], "judge_skipped", "judge_unparseable", "validation",
+        *[f"upstream_{s}" for s in CONVERSATION_FAILURES], *[f"judge_{s}" for s in JUDGE_FAILURES], "validation",
         *QUALITY_REASONS, *[f"score_{d}" for d in DIMENSIONS if d in cfg.thresholds], "near_duplicate",
     ]
 

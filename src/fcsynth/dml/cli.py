@@ -3,44 +3,47 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fcsynth.config import DMLConfig
 from fcsynth.errors import FcsynthError
+from fcsynth.paths import PARAMS_FILE
 from fcsynth.tools import Tool
 from fcsynth.userfiles import read_user_text
-
-_D = DMLConfig()  # the pipeline's defaults, so the printed grammar is the one it uses
 
 
 def grammar_command(
     tools_file: Annotated[Path, typer.Argument(help="JSON list of tool records (as `fcsynth import --out` writes)")],
-    thinking: Annotated[bool, typer.Option("--thinking/--no-thinking", help="Require a <think> block in each assistant turn")] = _D.thinking,
-    parallel: Annotated[int, typer.Option("--parallel", help="Most parallel calls in one step")] = _D.max_parallel_calls,
-    min_turns: Annotated[int, typer.Option("--min-turns", help="Fewest user turns")] = _D.min_user_turns,
-    max_turns: Annotated[int, typer.Option("--max-turns", help="Most user turns")] = _D.max_user_turns,
-    tool_errors: Annotated[bool, typer.Option("--tool-errors", help="Allow error objects as tool responses")] = False,
-    max_text_chars: Annotated[int, typer.Option("--max-text-chars", help="Longest free-text span")] = _D.max_text_chars,
-    max_steps: Annotated[int, typer.Option("--max-steps", help="Most call/response steps in one assistant turn")] = _D.max_steps_per_turn,
-    require_call: Annotated[bool, typer.Option("--require-call/--no-require-call", help="Some assistant turn must call a tool")] = _D.require_tool_call,
+    params: Annotated[Path, typer.Option("--params", help="The params.yaml whose `dml` section is the base")] = PARAMS_FILE,
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="Require a <think> block in each assistant turn")] = None,
+    parallel: Annotated[int | None, typer.Option("--parallel", help="Most parallel calls in one step")] = None,
+    min_turns: Annotated[int | None, typer.Option("--min-turns", help="Fewest user turns")] = None,
+    max_turns: Annotated[int | None, typer.Option("--max-turns", help="Most user turns")] = None,
+    tool_errors: Annotated[bool, typer.Option("--tool-errors", help="Allow error objects as tool responses (a blueprint planning a tool error)")] = False,
+    max_text_chars: Annotated[int | None, typer.Option("--max-text-chars", help="Longest free-text span")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Most call/response steps in one assistant turn")] = None,
+    require_call: Annotated[bool | None, typer.Option("--require-call/--no-require-call", help="Some assistant turn must call a tool")] = None,
 ) -> None:
-    """Print the DML grammar (Lark, llguidance dialect) that constrains generation for these tools."""
+    """Print the DML grammar (Lark, llguidance dialect) that constrains generation for these tools.
+
+    The options are params.yaml's `dml` section (what the conversations stage uses for a
+    blueprint with parallel calls planned); each flag given overrides one of them.
+    """
+    from fcsynth.config import load_params
     from fcsynth.dml.grammar import GrammarOptions, build_grammar
 
+    dml_cfg = load_params(params).dml
     tools = _read_tools(tools_file)
-    options = GrammarOptions(
-        thinking=thinking,
-        max_parallel_calls=parallel,
-        min_user_turns=min_turns,
-        max_user_turns=max_turns,
-        allow_tool_errors=tool_errors,
-        max_text_chars=max_text_chars,
-        max_steps_per_turn=max_steps,
-        require_tool_call=require_call,
-    )
+    flags = {
+        "thinking": thinking, "max_parallel_calls": parallel, "min_user_turns": min_turns,
+        "max_user_turns": max_turns, "max_text_chars": max_text_chars, "max_steps_per_turn": max_steps,
+        "require_tool_call": require_call,
+    }
+    base = GrammarOptions.for_conversation(dml_cfg, {"parallel_calls": True, "tool_error": tool_errors})
+    options = replace(base, **{k: v for k, v in flags.items() if v is not None})
     built = build_grammar(tools, options)
     typer.echo(built.lark, nl=False)
     for name in built.fallbacks:

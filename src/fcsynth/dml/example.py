@@ -20,6 +20,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from fcsynth.dml.validate import argument_errors
+from fcsynth.schema_keywords import merge_all_of
 
 if TYPE_CHECKING:
     from fcsynth.dml.grammar import GrammarOptions
@@ -109,20 +110,13 @@ def _bounded(text: str, schema: dict[str, Any], max_chars: int, key: str, path: 
     return text[: max(hi, 0)]
 
 
-def _merge_all_of(schema: dict[str, Any]) -> dict[str, Any]:
-    merged = {k: v for k, v in schema.items() if k != "allOf"}
-    for part in schema.get("allOf", []):
-        if not isinstance(part, dict):
-            continue
-        part = _merge_all_of(part)
-        for key, value in part.items():
-            if key == "properties":
-                merged["properties"] = {**merged.get("properties", {}), **value}
-            elif key == "required":
-                merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
-            else:
-                merged.setdefault(key, value)
-    return merged
+def _merged(schema: dict[str, Any]) -> dict[str, Any]:
+    """`allOf` merged; when its parts conflict, the first part with the outer keywords."""
+    merged = merge_all_of(schema)
+    if "allOf" not in merged:
+        return merged
+    first = next((p for p in merged["allOf"] if isinstance(p, dict)), {})
+    return {**first, **{k: v for k, v in merged.items() if k != "allOf"}}
 
 
 def example_value(schema: Any, path: str = "value", depth: int = 0, max_chars: int = 40, key: str = "") -> Any:
@@ -131,7 +125,7 @@ def example_value(schema: Any, path: str = "value", depth: int = 0, max_chars: i
     if not isinstance(schema, dict) or depth > 6:
         return example_string(key, path, "text")
     if "allOf" in schema:
-        schema = _merge_all_of(schema)
+        schema = _merged(schema)
     if "const" in schema:
         return copy.deepcopy(schema["const"])
     if schema.get("enum"):
@@ -197,7 +191,7 @@ def example_strings(key: str, tool_name: str, parameters: Any, max_chars: int = 
             out.add(example_string(key, path, "text"))
             return
         if "allOf" in schema:
-            schema = _merge_all_of(schema)
+            schema = _merged(schema)
         if "const" in schema or schema.get("enum"):
             return
         for word in ("anyOf", "oneOf"):
@@ -304,7 +298,7 @@ def example_messages(tools: list[Tool], options: GrammarOptions, key: str = "") 
                     {"id": f"call_{n_calls}", "type": "function", "function": {"name": tool.name, "arguments": args}}
                 )
             messages.append({"role": "assistant", "content": "", "tool_calls": calls})
-            for call, (tool, _, response) in zip(calls, step):
+            for call, (tool, _, response) in zip(calls, step, strict=True):
                 messages.append(
                     {"role": "tool", "tool_call_id": call["id"], "name": tool.name, "content": dump_json(response)}
                 )

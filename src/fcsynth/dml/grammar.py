@@ -1,6 +1,6 @@
 """Build the DML grammar of one conversation from its tools (Lark, llguidance dialect).
 
-The base (`grammars/dml.lark`) fixes the turn structure; this module fills its bounds and
+The base (the Jinja template `grammars/dml.lark.j2`) fixes the turn structure; this module fills its bounds and
 appends the per-conversation rules:
 
 - `call_<i>`: `<tool_call>{"name": "<tool i>", "arguments": ARGS}</tool_call>` where ARGS
@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from fcsynth.dml.schemas import (
-    compile_error,
     any_object_schema,
+    compile_error,
     error_object_schema,
     grammar_schema,
     prune_schema,
@@ -39,27 +39,29 @@ if TYPE_CHECKING:
     from fcsynth.config import DMLConfig
     from fcsynth.tools import Tool
 
-BASE_GRAMMAR = "dml.lark"
+BASE_GRAMMAR = "dml.lark.j2"
 
 
 @dataclass(frozen=True)
 class GrammarOptions:
-    """What the grammar allows besides the tools (see conf/dml/default.yaml)."""
+    """What the grammar allows besides the tools: the `dml` config section (conf/dml/,
+    which documents each) plus the conversation's plan. No defaults: build it with
+    `from_config` or `for_conversation` so it is always the pipeline's."""
 
-    thinking: bool = False
-    min_user_turns: int = 1
-    max_user_turns: int = 3
-    max_parallel_calls: int = 3
-    allow_tool_errors: bool = False
-    max_text_chars: int = 600
-    max_think_chars: int | None = None  # None: same as max_text_chars
-    max_steps_per_turn: int = 3  # call/response steps in one assistant turn
-    require_tool_call: bool = False  # at least one assistant turn calls a tool
-    max_json_string_chars: int = 200  # maxLength added to JSON strings without a bound
-    max_json_items: int = 8  # maxItems / maxProperties added to unbounded arrays and maps
-    max_pairing_alternatives: int = 256  # budget for tying parallel responses to their calls
-    max_response_properties: int = 6  # optional properties kept per response object
-    max_response_depth: int = 2  # below this nesting, response objects keep required ones only
+    thinking: bool
+    min_user_turns: int
+    max_user_turns: int
+    max_parallel_calls: int
+    allow_tool_errors: bool
+    max_text_chars: int
+    max_think_chars: int | None  # None: same as max_text_chars
+    max_steps_per_turn: int  # call/response steps in one assistant turn
+    require_tool_call: bool  # at least one assistant turn calls a tool
+    max_json_string_chars: int  # maxLength added to JSON strings without a bound
+    max_json_items: int  # maxItems / maxProperties added to unbounded arrays and maps
+    max_pairing_alternatives: int  # budget for tying parallel responses to their calls
+    max_response_properties: int  # optional properties kept per response object
+    max_response_depth: int  # below this nesting, response objects keep required ones only
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_user_turns <= self.max_user_turns:
@@ -77,11 +79,16 @@ class GrammarOptions:
         return self.max_think_chars or self.max_text_chars
 
     @classmethod
-    def from_config(cls, dml_cfg: "DMLConfig", allow_tool_errors: bool) -> "GrammarOptions":
-        """Options from the `dml` config section plus the blueprint's tool-error plan."""
-        known = {f for f in cls.__dataclass_fields__ if f != "allow_tool_errors"}
-        values = {k: v for k, v in dml_cfg.model_dump().items() if k in known}
-        return cls(allow_tool_errors=allow_tool_errors, **values)
+    def from_config(cls, dml_cfg: DMLConfig, allow_tool_errors: bool, **overrides: Any) -> GrammarOptions:
+        """Options from the `dml` config section plus the tool-error plan (and overrides)."""
+        return cls(allow_tool_errors=allow_tool_errors, **{**dml_cfg.model_dump(), **overrides})
+
+    @classmethod
+    def for_conversation(cls, dml_cfg: DMLConfig, features: dict[str, bool]) -> GrammarOptions:
+        """The options one conversation is generated under: config + its planned features
+        (tool errors allowed when planned; a single call per step unless parallel calls are)."""
+        options = cls.from_config(dml_cfg, allow_tool_errors=features["tool_error"])
+        return options if features["parallel_calls"] else replace(options, max_parallel_calls=1)
 
 
 @dataclass
@@ -101,10 +108,7 @@ def _lark_string(text: str) -> str:
 
 
 def _base_template() -> jinja2.Template:
-    path = GRAMMARS_DIR / BASE_GRAMMAR
-    if not path.exists():  # running outside a project checkout
-        path = Path(__file__).resolve().parents[3] / "grammars" / BASE_GRAMMAR
-    return _load_template(str(path))
+    return _load_template(str(GRAMMARS_DIR / BASE_GRAMMAR))
 
 
 _TEMPLATES: dict[str, jinja2.Template] = {}
@@ -115,7 +119,7 @@ def _load_template(path: str) -> jinja2.Template:
         try:
             source = Path(path).read_text()
         except FileNotFoundError:
-            raise FcsynthError(f"{path}: DML base grammar not found") from None
+            raise FcsynthError(f"{path}: DML base grammar not found (run inside the project, or set FCSYNTH_ROOT)") from None
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         _TEMPLATES[path] = env.from_string(source)
     return _TEMPLATES[path]
@@ -139,7 +143,7 @@ def _first_call_alternatives(min_turns: int, max_turns: int) -> str:
 _LEVEL_RANK = {"strict": 0, "lenient": 1, "stripped": 2, "any_object": 3}
 
 
-def build_grammar(tools: list["Tool"], options: GrammarOptions) -> BuiltGrammar:
+def build_grammar(tools: list[Tool], options: GrammarOptions) -> BuiltGrammar:
     """The Lark grammar for a conversation over `tools` (never raises for a bad schema)."""
     built = _build(tools, options, verify=False)
     if compile_error(built.lark) is None:
@@ -159,7 +163,7 @@ def build_grammar(tools: list["Tool"], options: GrammarOptions) -> BuiltGrammar:
     return loose
 
 
-def _build(tools: list["Tool"], options: GrammarOptions, verify: bool, force_any: bool = False) -> BuiltGrammar:
+def _build(tools: list[Tool], options: GrammarOptions, verify: bool, force_any: bool = False) -> BuiltGrammar:
     if not tools:
         raise FcsynthError("cannot build a DML grammar without tools")
     names = [t.name for t in tools]

@@ -18,7 +18,15 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from fcsynth.grammar_match import check_tokenizer
+from fcsynth.dml.match import check_tokenizer
+from fcsynth.schema_keywords import (
+    ANNOTATION_KEYS,
+    COMBINATOR_KEYS,
+    DEFINITION_KEYS,
+    SCHEMA_KEYS,
+    SCHEMA_LIST_KEYS,
+    SCHEMA_MAP_KEYS,
+)
 
 # Compact, one-line JSON exactly as json.dumps(obj, ensure_ascii=False) writes it.
 JSON_STYLE: dict[str, Any] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -40,12 +48,10 @@ LLGUIDANCE_FORMATS = frozenset(
     {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri"}
 )
 # Annotations: no effect on validation, only grammar size.
-_ANNOTATIONS = frozenset(
-    {"description", "title", "examples", "example", "default", "deprecated", "readOnly", "writeOnly", "$comment", "nullable"}
-)
-_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_COMBINATORS = ("allOf", "anyOf", "oneOf", "$ref")
+_ANNOTATIONS = ANNOTATION_KEYS | {"nullable"}
+_SUBSCHEMA_LISTS = SCHEMA_LIST_KEYS
+_SUBSCHEMA_MAPS = SCHEMA_MAP_KEYS | DEFINITION_KEYS
+_COMBINATORS = COMBINATOR_KEYS
 
 
 def any_object_schema(max_string_chars: int, max_items: int) -> dict[str, Any]:
@@ -140,7 +146,7 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
             branch_closable = key != "allOf" and "properties" not in node
             for child in sub:
                 _bound(child, max_chars, max_items, closable=branch_closable)
-    for key in ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames"):
+    for key in SCHEMA_KEYS:
         sub = node.get(key)
         if isinstance(sub, dict):
             _bound(sub, max_chars, max_items, closable=True)

@@ -17,8 +17,8 @@ from typing import Any
 import jsonschema
 
 from fcsynth.errors import FcsynthError
-from fcsynth.userfiles import check_user_file, read_user_text
 from fcsynth.tables import json_cell
+from fcsynth.userfiles import check_user_file, read_user_text
 
 ROLES = ("system", "user", "assistant", "tool")
 

@@ -33,7 +33,7 @@ class Call:
     malformed: bool = False
 
     @classmethod
-    def from_message(cls, tool_call: dict[str, Any]) -> "Call":
+    def from_message(cls, tool_call: dict[str, Any]) -> Call:
         """From an OpenAI/TRL `tool_calls` item (or a bare `{"name", "arguments"}`)."""
         fn = tool_call.get("function", tool_call)
         return cls(str(fn.get("name", "")), decode_arguments(fn.get("arguments", {})))

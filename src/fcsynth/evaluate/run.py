@@ -13,33 +13,41 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fcsynth.atomic import atomic_path
 from fcsynth.checkpoint import Checkpoint
-from fcsynth.runner import pending, run_requests
 from fcsynth.config import Config, EvaluateConfig, ModelConfig, SamplingConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.metrics import canonical_calls, score_step, summarize
-from fcsynth.evaluate.parse import parse_completion
+from fcsynth.evaluate.parse import parse_completion as parse_answer
 from fcsynth.evaluate.prompting import Prompt, PromptBuilder
 from fcsynth.evaluate.steps import Step, cut_steps
 from fcsynth.llm import Backend, Request, derive_seed
+from fcsynth.metrics import StageMetrics
+from fcsynth.rows import PARSE_FAILURES, PROMPT_TOO_LONG
+from fcsynth.runner import make_request, parse_completion, pending, run_requests
+from fcsynth.stage import StageContext
 
-STEP_SCHEMA: dict[str, Any] = {
-    "id": str, "record_id": str, "selection": str, "index": int, "kind": str,
-    "gold": str, "prediction": str, "predicted_calls": str, "predicted_text": str,
-    "exact": bool, "function_call_match": float, "name_match": bool,
-    "arg_tp": int, "arg_pred": int, "arg_gold": int, "no_call": bool, "malformed": int,
-    "prompt_tokens": int, "completion_tokens": int, "finish_reason": str,
-}
+STAGE = "evaluate"
+
+
+def schema() -> dict[str, Any]:
+    """Polars schema of data/evaluate/steps.parquet (one row per scored step)."""
+    import polars as pl
+
+    s, i, b = pl.String, pl.Int64, pl.Boolean
+    return {
+        "id": s, "record_id": s, "selection": s, "index": i, "kind": s,
+        "gold": s, "prediction": s, "predicted_calls": s, "predicted_text": s,
+        "exact": b, "function_call_match": pl.Float64, "name_match": b,
+        "arg_tp": i, "arg_pred": i, "arg_gold": i, "no_call": b, "malformed": i,
+        "prompt_tokens": i, "completion_tokens": i, "finish_reason": s, "status": s, "reason": s,
+    }
 
 
 def write_steps(rows: list[dict[str, Any]], path: Path) -> None:
     """Write the per-step results table (sorted by step id; empty keeps its columns)."""
-    import polars as pl
+    from fcsynth.tables import write_rows
 
-    frame = pl.DataFrame(sorted(rows, key=lambda r: r["id"]), schema=STEP_SCHEMA, strict=False)
-    with atomic_path(path) as tmp:
-        frame.write_parquet(tmp)
+    write_rows(rows, path, schema())
 
 
 def resolve_eval_model(cfg: Config) -> ModelConfig:
@@ -51,7 +59,10 @@ def resolve_eval_model(cfg: Config) -> ModelConfig:
         return chosen
     source = "local" if Path(chosen).is_dir() else "hub"
     name = Path(chosen.rstrip("/")).name or chosen
-    return ModelConfig(name=name, source=source, path=chosen, max_model_len=cfg.model.max_model_len)
+    return ModelConfig(
+        name=name, source=source, path=chosen, gguf_package=None,
+        max_model_len=cfg.model.max_model_len, dtype=cfg.model.dtype,
+    )
 
 
 def read_test_split(path: Path) -> list[dict[str, Any]]:
@@ -102,15 +113,18 @@ class EvalResult:
 
 
 def _request(step: Step, prompt: Prompt, sampling: SamplingConfig, seed: int) -> Request:
-    return Request(
-        id=step.id, sampling=sampling, seed=derive_seed(seed, step.id),
-        prompt=prompt.prompt, messages=prompt.messages, metadata={"step": step},
+    raw = prompt.prompt is not None
+    return make_request(
+        step.id, prompt.prompt if raw else prompt.messages, None, sampling, sampling.max_tokens,
+        derive_seed(seed, step.id), raw_prompt=raw, metadata={"step": step},
     )
 
 
 def score_row(step: Step, completion: dict[str, Any]) -> dict[str, Any]:
-    """One per-step result row: gold, prediction, parsed calls and scores."""
-    parsed = parse_completion(completion["text"])
+    """One per-step result row: gold, prediction, parsed calls, scores and status (a
+    truncated or refused completion is scored as it is, and its status says so)."""
+    _, status, reason = parse_completion(completion["text"], completion.get("finish_reason") or "stop", str)
+    parsed = parse_answer(completion["text"])
     scores = score_step(step.gold_calls, parsed.calls)
     gold = canonical_calls(step.gold_calls) if step.gold_calls is not None else step.gold_text or ""
     return {
@@ -121,6 +135,7 @@ def score_row(step: Step, completion: dict[str, Any]) -> dict[str, Any]:
         "prompt_tokens": int(completion.get("prompt_tokens") or 0),
         "completion_tokens": int(completion.get("completion_tokens") or 0),
         "finish_reason": completion.get("finish_reason") or "stop",
+        "status": status, "reason": reason,
     }
 
 
@@ -159,3 +174,36 @@ def evaluate(
     rows = [score_row(r.metadata["step"], done[r.id]) for r in requests]
     rows.sort(key=lambda r: r["id"])
     return EvalResult(rows, summarize(rows), builder.style, skipped, generated)
+
+
+def run(ctx: StageContext, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], StageMetrics]:
+    """The stage: scored step rows and metrics for the model of `ctx` (the stage's run signature)."""
+    from fcsynth.model_store import resolve_model_path
+
+    model_cfg = ctx.model_cfg
+    tokenizer = load_tokenizer(resolve_model_path(model_cfg, ctx.root)) if ctx.cfg.llm.backend == "vllm" else None
+    result = evaluate(
+        records, ctx.get_backend, tokenizer, ctx.cfg.evaluate, ctx.cfg.seed,
+        checkpoint=ctx.checkpoint(STAGE), max_model_len=model_cfg.max_model_len,
+    )
+    if not result.rows:
+        raise FcsynthError(
+            f"no test step to score ({result.skipped_too_long} skipped: prompt longer than"
+            f" max_model_len={model_cfg.max_model_len}); nothing written"
+        )
+    metrics = StageMetrics(STAGE, records_in=len(records))
+    metrics.count(result.rows, reasons=(*PARSE_FAILURES, PROMPT_TOO_LONG))
+    metrics.reject(PROMPT_TOO_LONG, result.skipped_too_long)
+    overall = result.summary["overall"]
+    metrics.tokens = {
+        "requests": overall["steps"],
+        "prompt_tokens": overall["prompt_tokens"],
+        "completion_tokens": overall["completion_tokens"],
+    }
+    metrics.extra.update(
+        model={"name": model_cfg.name, "path": model_cfg.path},
+        prompt_style=result.prompt_style,
+        generated=result.generated,
+        **result.summary,
+    )
+    return result.rows, metrics

@@ -14,13 +14,13 @@ from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
 from fcsynth.config import Config
-from fcsynth.stage import StageContext
-from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import rng_for
-from fcsynth.llm import Completion, Request, derive_seed
-from fcsynth.llm.base import ERROR_FINISH
+from fcsynth.llm import Request, derive_seed
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render
+from fcsynth.rows import OK, PARSE_FAILURES
+from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
+from fcsynth.stage import StageContext
 from fcsynth.tools import Tool
 
 STAGE = "blueprints"
@@ -98,25 +98,28 @@ def build_request(ctx: StageContext, scenario: dict[str, Any], planned: dict[str
         clarity_meaning=CLARITY_MEANING[planned["clarity"]],
         features=planned["features"],
     )
-    return Request(
-        id=scenario["id"],
-        sampling=cfg.sampling.model_copy(update={"max_tokens": cfg.blueprints.max_tokens}),
-        seed=derive_seed(cfg.seed, f"blueprint:{scenario['id']}"),
-        messages=[{"role": "user", "content": prompt}],
-        constraint=JsonSchema(answer_schema(scenario["tools"])),
+    return make_request(
+        scenario["id"], prompt, JsonSchema(answer_schema(scenario["tools"])), cfg.sampling,
+        cfg.blueprints.max_tokens, derive_seed(cfg.seed, f"blueprint:{scenario['id']}"),
     )
 
 
-def parse_answer(completion_text: str, finish_reason: str) -> tuple[dict[str, Any] | None, str | None]:
-    """(answer, None) or (None, reason) — a bad answer becomes a null row, never a crash."""
-    if finish_reason in ("length", ERROR_FINISH):
-        return None, "truncated" if finish_reason == "length" else "engine_error"
-    try:
-        answer = BlueprintAnswer.model_validate_json(completion_text).model_dump()
-    except ValueError:
-        return None, "unparseable"
+def parse_answer(text: str) -> dict[str, Any]:
+    """The blueprint answer of a completion (ValueError when it is not one)."""
+    answer = BlueprintAnswer.model_validate_json(text).model_dump()
     answer["tools"] = sorted(set(answer["tools"]))  # llguidance has no uniqueItems
-    return answer, None
+    return answer
+
+
+def schema() -> dict[str, Any]:
+    """Polars schema of data/blueprints.parquet."""
+    import polars as pl
+
+    return {
+        "id": pl.String, "selection": pl.String, "toolkits": pl.List(pl.String), "scenario": pl.String,
+        "persona": pl.String, "outline": pl.String, "tools": pl.List(pl.String), "distractors": pl.List(pl.String),
+        "clarity": pl.String, "features": pl.String, "status": pl.String, "reason": pl.String, "raw": pl.String,
+    }
 
 
 def run(
@@ -124,20 +127,16 @@ def run(
     scenarios: list[dict[str, Any]],
     tools_by_selection: dict[str, list[Tool]],
 ) -> tuple[list[dict[str, Any]], StageMetrics]:
-    """One blueprint row per scenario (status ok, or the reason and raw text kept)."""
+    """One blueprint row per scenario (status ok, or its status, reason and raw text)."""
     metrics = StageMetrics(STAGE, records_in=len(scenarios))
     plans = {s["id"]: plan(ctx.cfg, s, tools_by_selection[s["selection"]]) for s in scenarios}
     by_name = {s["selection"]: {t.name: t for t in tools_by_selection[s["selection"]]} for s in scenarios}
     requests = [build_request(ctx, s, plans[s["id"]], by_name[s["selection"]]) for s in scenarios]
-
-    def to_row(req: Request, c: Completion) -> dict[str, Any]:
-        return {"id": req.id, "raw": c.text, "finish_reason": c.finish_reason}
-
-    raw = run_requests(requests, ctx.checkpoint(STAGE), ctx.get_backend, to_row)
+    raw = run_requests(requests, ctx.checkpoint(STAGE), ctx.get_backend)
     rows = []
     for s in scenarios:
         r = raw[s["id"]]
-        answer, reason = parse_answer(r["raw"], r["finish_reason"])
+        answer, status, reason = parse_completion(r["text"], r["finish_reason"], parse_answer)
         planned = plans[s["id"]]
         row = {
             "id": s["id"], "selection": s["selection"], "toolkits": s["toolkits"], "scenario": s["scenario"],
@@ -147,16 +146,14 @@ def run(
             "distractors": planned["distractors"],
             "clarity": planned["clarity"],
             "features": json.dumps(planned["features"], sort_keys=True),
-            "status": "ok" if answer else "failed",
+            "status": status,
             "reason": reason,
-            "raw": None if answer else r["raw"],
+            "raw": None if answer else r["text"],
         }
-        if reason:
-            metrics.reject(reason)
         rows.append(row)
-    metrics.records_out = sum(r["status"] == "ok" for r in rows)
+    metrics.count(rows, reasons=PARSE_FAILURES)
     metrics.tokens = token_totals(list(raw.values()))
-    ok = [r for r in rows if r["status"] == "ok"]
+    ok = [r for r in rows if r["status"] == OK]
     metrics.extra.update(
         clarity={k: sum(r["clarity"] == k for r in ok) for k in sorted(CLARITY_MEANING)},
         planned_features={f: sum(json.loads(r["features"])[f] for r in ok) for f in ("parallel_calls", "tool_error", "missing_argument")},

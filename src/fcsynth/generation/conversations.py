@@ -9,37 +9,29 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import replace
 from typing import Any
 
 from outlines.types import CFG
 
-from fcsynth.dml import DMLParseError, GrammarOptions, build_grammar, example_messages, parse_dml, render_dml
+from fcsynth.dml import GrammarOptions, build_grammar, example_messages, parse_dml, render_dml
 from fcsynth.errors import FcsynthError
-from fcsynth.stage import StageContext
-from fcsynth.runner import run_requests, token_totals
-from fcsynth.llm import Completion, Request, derive_seed
+from fcsynth.llm import Request, derive_seed
 from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render
+from fcsynth.rows import CONVERSATION_FAILURES, GRAMMAR_ERROR, OK, UPSTREAM_FAILED
+from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
+from fcsynth.stage import StageContext
 from fcsynth.tools import Tool
 
 STAGE = "conversations"
-# Why a conversation row is not "ok" (curate and judge count them as upstream_<status>).
-FAILED_STATUSES = ("truncated", "unparseable", "engine_error", "grammar_error")
 TEMPLATE = "conversation.j2"
-
-
-def grammar_options(ctx: StageContext, features: dict[str, bool]) -> GrammarOptions:
-    """The grammar options of one conversation: config + its planned features."""
-    options = GrammarOptions.from_config(ctx.cfg.dml, allow_tool_errors=features["tool_error"])
-    return options if features["parallel_calls"] else replace(options, max_parallel_calls=1)
 
 
 def build_request(ctx: StageContext, blueprint: dict[str, Any], tools: list[Tool]) -> tuple[Request, list[str]]:
     """The request for one blueprint and the tools that fell back to a looser schema."""
     features = json.loads(blueprint["features"])
-    options = grammar_options(ctx, features)
+    options = GrammarOptions.for_conversation(ctx.cfg.dml, features)
     grammar = build_grammar(tools, options)
     example = render_dml(example_messages(tools, options, key=blueprint["id"]))
     prompt = render(
@@ -54,27 +46,23 @@ def build_request(ctx: StageContext, blueprint: dict[str, Any], tools: list[Tool
         thinking=ctx.cfg.dml.thinking,
         example=example,
     )
-    request = Request(
-        id=blueprint["id"],
-        sampling=ctx.cfg.sampling.model_copy(update={"max_tokens": ctx.cfg.conversations.max_tokens}),
-        seed=derive_seed(ctx.cfg.seed, f"conversation:{blueprint['id']}"),
-        messages=[{"role": "user", "content": prompt}],
-        constraint=CFG(grammar.lark),
-        metadata={"fake_output": example},
+    request = make_request(
+        blueprint["id"], prompt, CFG(grammar.lark), ctx.cfg.sampling, ctx.cfg.conversations.max_tokens,
+        derive_seed(ctx.cfg.seed, f"conversation:{blueprint['id']}"), metadata={"fake_output": example},
     )
     return request, list(grammar.fallbacks)
 
 
-def parse_completion(text: str, finish_reason: str) -> tuple[list[dict[str, Any]] | None, str, str | None]:
-    """(messages, status, reason): a bad output is kept with its reason, never a crash."""
-    if finish_reason == "length":
-        return None, "truncated", "max_tokens reached before the conversation ended"
-    if finish_reason == ERROR_FINISH:
-        return None, "engine_error", text
-    try:
-        return parse_dml(text), "ok", None
-    except DMLParseError as err:
-        return None, "unparseable", str(err)
+def schema() -> dict[str, Any]:
+    """Polars schema of data/conversations.parquet."""
+    import polars as pl
+
+    return {
+        "id": pl.String, "selection": pl.String, "toolkits": pl.List(pl.String), "scenario": pl.String,
+        "persona": pl.String, "outline": pl.String, "clarity": pl.String, "features": pl.String, "tools": pl.String,
+        "dml": pl.String, "messages": pl.String, "status": pl.String, "reason": pl.String,
+        "prompt_tokens": pl.Int64, "completion_tokens": pl.Int64,
+    }
 
 
 def run(
@@ -84,8 +72,8 @@ def run(
 ) -> tuple[list[dict[str, Any]], StageMetrics]:
     """One conversation row per usable blueprint."""
     metrics = StageMetrics(STAGE, records_in=len(blueprints))
-    usable = [b for b in blueprints if b["status"] == "ok"]
-    metrics.reject("blueprint_failed", len(blueprints) - len(usable))
+    usable = [b for b in blueprints if b["status"] == OK]
+    metrics.reject(UPSTREAM_FAILED, len(blueprints) - len(usable))
     by_name = {sel: {t.name: t for t in tools} for sel, tools in tools_by_selection.items()}
     tools_of = {b["id"]: [by_name[b["selection"]][n] for n in sorted({*b["tools"], *b["distractors"]})] for b in usable}
     fallbacks: Counter[str] = Counter()
@@ -99,30 +87,25 @@ def run(
         fallbacks.update(fell_back)
         requests.append(request)
 
-    raw = run_requests(
-        requests, ctx.checkpoint(STAGE), ctx.get_backend,
-        lambda req, c: {"id": req.id, "dml": c.text, "finish_reason": c.finish_reason},
-    )
+    raw = run_requests(requests, ctx.checkpoint(STAGE), ctx.get_backend)
     rows = []
     for b in usable:
-        r = raw.get(b["id"], {"dml": "", "finish_reason": ERROR_FINISH, "prompt_tokens": 0, "completion_tokens": 0})
+        r = raw.get(b["id"], {"text": "", "finish_reason": ERROR_FINISH, "prompt_tokens": 0, "completion_tokens": 0})
         if b["id"] in grammar_errors:
-            messages, status, reason = None, "grammar_error", grammar_errors[b["id"]]
+            messages, status, reason = None, GRAMMAR_ERROR, grammar_errors[b["id"]]
         else:
-            messages, status, reason = parse_completion(r["dml"], r["finish_reason"])
-        if status != "ok":
-            metrics.reject(status)
+            messages, status, reason = parse_completion(r["text"], r["finish_reason"], parse_dml)
         rows.append({
             "id": b["id"], "selection": b["selection"], "toolkits": b["toolkits"], "scenario": b["scenario"],
             "persona": b["persona"], "outline": b["outline"], "clarity": b["clarity"], "features": b["features"],
             "tools": json.dumps([t.to_openai() for t in tools_of[b["id"]]], sort_keys=True),
-            "dml": r["dml"],
+            "dml": r["text"],
             "messages": json.dumps(messages, ensure_ascii=False) if messages is not None else None,
             "status": status, "reason": reason,
             "prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"],
         })
-    ok = [json.loads(r["messages"]) for r in rows if r["status"] == "ok"]
-    metrics.records_out = len(ok)
+    metrics.count(rows, reasons=CONVERSATION_FAILURES)
+    ok = [json.loads(r["messages"]) for r in rows if r["status"] == OK]
     metrics.tokens = token_totals(list(raw.values()))
     metrics.extra.update(
         parse_rate=round(len(ok) / len(rows), 4) if rows else 0.0,

@@ -23,13 +23,14 @@ from pydantic import BaseModel, Field
 
 from fcsynth.checkpoint import file_digest, fingerprint
 from fcsynth.errors import FcsynthError
-from fcsynth.stage import StageContext
 from fcsynth.generation.embeddings import embed, novel
-from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import allocate, rng_for, sample_subset
-from fcsynth.llm import Completion, Request, derive_seed
+from fcsynth.llm import Request, derive_seed
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render, template_text
+from fcsynth.rows import OK, PARSE_FAILURES
+from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
+from fcsynth.stage import StageContext
 from fcsynth.tools import Tool
 
 TEMPLATE = "scenario.j2"
@@ -74,19 +75,14 @@ def candidate_request(ctx: StageContext, cand_id: str, selection: str, subset: l
         tools=[{"name": t.name, "toolkit": t.toolkit, "description": t.description} for t in subset],
         workflow_description=cfg.scenarios.workflow_description,
     )
-    sampling = cfg.sampling.model_copy(update={"max_tokens": cfg.scenarios.max_tokens})
-    return Request(
-        id=cand_id, sampling=sampling, seed=derive_seed(cfg.seed, cand_id),
-        messages=[{"role": "user", "content": prompt}], constraint=ScenarioAnswer,
+    return make_request(
+        cand_id, prompt, ScenarioAnswer, cfg.sampling, cfg.scenarios.max_tokens, derive_seed(cfg.seed, cand_id)
     )
 
 
-def parse_scenario(completion: Completion) -> str | None:
-    """The scenario text, or None when the answer is truncated or not valid."""
-    try:
-        return ScenarioAnswer.model_validate_json(completion.text).scenario.strip()
-    except ValueError:
-        return None
+def parse_scenario(text: str) -> str:
+    """The scenario text of a completion (ValueError when it is not one)."""
+    return ScenarioAnswer.model_validate_json(text).scenario.strip()
 
 
 def run(
@@ -119,7 +115,9 @@ def run(
         else:
             inactive[(row["id"], str(row.get("fingerprint")))] = {**row, "active": False}
 
-    generated = duplicates = unparseable = rounds = 0
+    for reason in PARSE_FAILURES:
+        metrics.reject(reason, 0)
+    generated = duplicates = rounds = 0
     all_rows: list[dict[str, Any]] = []
     for rnd in range(cfg.max_rounds):
         wanted = [(name, slot) for name, st in states.items() for slot in st.open_slots()]
@@ -132,17 +130,17 @@ def run(
             subset = sample_subset(selections[name], cfg.tools_per_scenario, rng_for(ctx.cfg.seed, cand_id, "tools"))
             subsets[cand_id] = (name, slot, subset)
             requests.append(candidate_request(ctx, cand_id, name, subset, prompts_dir))
-        rows = run_requests(
-            requests, checkpoint, ctx.get_backend,
-            lambda req, c: {"id": req.id, "text": c.text, "finish_reason": c.finish_reason},
-        )
+        rows = run_requests(requests, checkpoint, ctx.get_backend)
         all_rows += rows.values()
         generated += len(rows)
-        parsed = {cid: parse_scenario(Completion(cid, r["text"], 0, 0, r["finish_reason"])) for cid, r in rows.items()}
+        parsed = {}
+        for cid, r in rows.items():
+            parsed[cid], status, _ = parse_completion(r["text"], r["finish_reason"], parse_scenario)
+            if status != OK:
+                metrics.reject(status)
         ok_ids = sorted(cid for cid, text in parsed.items() if text)
-        unparseable += len(rows) - len(ok_ids)
         vectors = embed([parsed[cid] for cid in ok_ids])  # each new text embedded once
-        for cid, vec in zip(ok_ids, vectors):
+        for cid, vec in zip(ok_ids, vectors, strict=True):
             name, slot, subset = subsets[cid]
             state = states[name]
             is_new, top = novel(vec, state.vectors(), cfg.similarity_threshold)
@@ -166,7 +164,8 @@ def run(
     accepted = [row for st in states.values() for row in st.accepted.values()]
     if not accepted:
         raise FcsynthError(
-            f"no scenario accepted ({generated} generated: {unparseable} unparseable, {duplicates} duplicate)"
+            f"no scenario accepted ({generated} generated: {sum(metrics.reasons[r] for r in PARSE_FAILURES)} not parsed,"
+            f" {duplicates} duplicate)"
             f" within scenarios.max_rounds={cfg.max_rounds}; nothing written"
         )
     for row in accepted:  # an active row replaces a kept copy of itself
@@ -176,7 +175,6 @@ def run(
     metrics.records_in = cfg.count
     metrics.records_out = len(accepted)
     metrics.reject("duplicate", duplicates)
-    metrics.reject("unparseable", unparseable)
     metrics.tokens = token_totals(all_rows)
     metrics.extra.update(
         generated=generated,

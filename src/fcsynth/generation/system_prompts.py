@@ -11,12 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from fcsynth.stage import StageContext
-from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import rng_for
-from fcsynth.llm import Completion, Request, derive_seed
+from fcsynth.llm import Request, derive_seed
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render
+from fcsynth.rows import OK, PARSE_FAILURES, UPSTREAM_FAILED
+from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
+from fcsynth.stage import StageContext
 
 STAGE = "system_prompts"
 TEMPLATE = "system_prompt.j2"
@@ -35,40 +36,43 @@ def build_request(ctx: StageContext, conv: dict[str, Any]) -> Request:
         toolkits=conv["toolkits"],
         tool_names=[t["function"]["name"] for t in tools],
     )
-    return Request(
-        id=conv["id"],
-        sampling=ctx.cfg.sampling.model_copy(update={"max_tokens": ctx.cfg.system_prompts.max_tokens}),
-        seed=derive_seed(ctx.cfg.seed, f"system_prompt:{conv['id']}"),
-        messages=[{"role": "user", "content": prompt}],
-        constraint=SystemPromptAnswer,
+    return make_request(
+        conv["id"], prompt, SystemPromptAnswer, ctx.cfg.sampling, ctx.cfg.system_prompts.max_tokens,
+        derive_seed(ctx.cfg.seed, f"system_prompt:{conv['id']}"),
     )
+
+
+def parse_answer(text: str) -> str:
+    """The system prompt of a completion (ValueError when it is not one)."""
+    return SystemPromptAnswer.model_validate_json(text).system_prompt.strip()
+
+
+def schema() -> dict[str, Any]:
+    """Polars schema of data/system_prompts.parquet."""
+    import polars as pl
+
+    return {
+        "id": pl.String, "system_prompt": pl.String, "drop_system_prompt": pl.Boolean,
+        "status": pl.String, "reason": pl.String, "raw": pl.String,
+    }
 
 
 def run(ctx: StageContext, conversations: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], StageMetrics]:
     """A system prompt row for every parsed conversation."""
     metrics = StageMetrics(STAGE, records_in=len(conversations))
-    usable = [c for c in conversations if c["status"] == "ok"]
-    metrics.reject("conversation_not_ok", len(conversations) - len(usable))
-
-    def to_row(req: Request, c: Completion) -> dict[str, Any]:
-        return {"id": req.id, "raw": c.text, "finish_reason": c.finish_reason}
-
-    raw = run_requests([build_request(ctx, c) for c in usable], ctx.checkpoint(STAGE), ctx.get_backend, to_row)
+    usable = [c for c in conversations if c["status"] == OK]
+    metrics.reject(UPSTREAM_FAILED, len(conversations) - len(usable))
+    raw = run_requests([build_request(ctx, c) for c in usable], ctx.checkpoint(STAGE), ctx.get_backend)
     rows = []
     for conv in usable:
         r = raw[conv["id"]]
-        try:
-            text = SystemPromptAnswer.model_validate_json(r["raw"]).system_prompt.strip()
-            status, reason = "ok", None
-        except ValueError:
-            text, status, reason = None, "failed", "truncated" if r["finish_reason"] == "length" else "unparseable"
-            metrics.reject(reason)
+        text, status, reason = parse_completion(r["text"], r["finish_reason"], parse_answer)
         drop = rng_for(ctx.cfg.seed, conv["id"], "system_prompt_dropout").random() < ctx.cfg.system_prompts.dropout
         rows.append({
             "id": conv["id"], "system_prompt": text, "drop_system_prompt": drop or text is None,
-            "status": status, "reason": reason, "raw": None if text else r["raw"],
+            "status": status, "reason": reason, "raw": None if text else r["text"],
         })
-    metrics.records_out = sum(r["status"] == "ok" for r in rows)
+    metrics.count(rows, reasons=PARSE_FAILURES)
     metrics.tokens = token_totals(list(raw.values()))
     metrics.extra["dropped_out"] = sum(r["drop_system_prompt"] for r in rows)
     return rows, metrics

@@ -1,33 +1,21 @@
-"""The judge's rubric dimensions and its JSON-schema-constrained answer."""
+"""The judge's JSON-schema-constrained answer over the rubric dimensions (fcsynth.rows)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-DIMENSIONS: tuple[str, ...] = (
-    "user_query_clarity",
-    "tool_use_quality",
-    "argument_grounding",
-    "task_completion",
-    "naturalness",
-)
+from fcsynth.rows import DIMENSIONS
 
 Score = Literal[1, 2, 3, 4, 5]
 
 
-class Scores(BaseModel):
-    """One integer 1-5 per rubric dimension (field order = DIMENSIONS)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    user_query_clarity: Score
-    tool_use_quality: Score
-    argument_grounding: Score
-    task_completion: Score
-    naturalness: Score
+# One integer 1-5 per rubric dimension (field order = DIMENSIONS).
+Scores = create_model(
+    "Scores", __config__=ConfigDict(extra="forbid"), **{d: (Score, ...) for d in DIMENSIONS}
+)
 
 
 class JudgeAnswer(BaseModel):
@@ -63,9 +51,17 @@ def answer_schema(max_reasoning_chars: int = 600) -> dict[str, Any]:
     return inlined
 
 
+def read_answer(text: str) -> JudgeAnswer:
+    """The judge's answer in a completion (ValueError when it is not one)."""
+    try:
+        return JudgeAnswer.model_validate(json.loads(text))
+    except TypeError as err:
+        raise ValueError(str(err)) from None
+
+
 def parse_answer(text: str) -> JudgeAnswer | None:
     """The parsed answer, or None when the text is not a valid answer."""
     try:
-        return JudgeAnswer.model_validate(json.loads(text))
-    except (json.JSONDecodeError, ValidationError, TypeError):
+        return read_answer(text)
+    except ValueError:
         return None

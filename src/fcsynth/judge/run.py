@@ -14,19 +14,21 @@ from typing import Any
 
 from outlines.types import JsonSchema
 
-from fcsynth.generation.conversations import FAILED_STATUSES
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import Config, SamplingConfig
-from fcsynth.judge.rubric import DIMENSIONS, answer_schema, parse_answer
+from fcsynth.judge.rubric import answer_schema, read_answer
 from fcsynth.llm import Backend, Request, derive_seed
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render
-from fcsynth.runner import run_requests, token_totals
+from fcsynth.rows import DIMENSIONS, JUDGE_FAILURES, OK, PROMPT_TOO_LONG, UPSTREAM_FAILED, upstream_reason
+from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
+from fcsynth.stage import StageContext
 
 STAGE = "judge"
 TEMPLATE = "judge.j2"
+# Columns the judge adds to each conversation row (system prompt first, then its verdict).
 JUDGE_COLUMNS = (
-    "system_prompt", "drop_system_prompt", "scores", "judge_reasoning", "judge_status",
+    "system_prompt", "drop_system_prompt", "scores", "judge_reasoning", "judge_status", "judge_reason",
     "judge_raw", "judge_prompt_tokens", "judge_completion_tokens",
 )
 
@@ -94,7 +96,7 @@ def render_prompt(row: dict[str, Any], system_prompt: str | None, max_chars: int
 
 def judge_sampling(cfg: Config) -> SamplingConfig:
     """The judge's own sampling (independent of the generator's)."""
-    return SamplingConfig(temperature=cfg.judge.temperature, top_p=1.0, max_tokens=cfg.judge.max_tokens)
+    return SamplingConfig(temperature=cfg.judge.temperature, top_p=1.0, max_tokens=cfg.judge.max_tokens, repetition_penalty=1.0)
 
 
 def build_request(cfg: Config, row: dict[str, Any], system_prompt: str | None) -> Request | None:
@@ -105,10 +107,9 @@ def build_request(cfg: Config, row: dict[str, Any], system_prompt: str | None) -
         prompt = render_prompt(row, system_prompt, j.max_field_chars // 2, compact=True)
     if len(prompt) > j.max_prompt_chars:
         return None
-    return Request(
-        id=row["id"], sampling=judge_sampling(cfg), seed=derive_seed(cfg.seed, f"judge:{row['id']}"),
-        messages=[{"role": "user", "content": prompt}],
-        constraint=JsonSchema(answer_schema(j.max_reasoning_chars)),
+    return make_request(
+        row["id"], prompt, JsonSchema(answer_schema(j.max_reasoning_chars)), judge_sampling(cfg), j.max_tokens,
+        derive_seed(cfg.seed, f"judge:{row['id']}"),
     )
 
 
@@ -130,19 +131,17 @@ def judge_conversations(
 ) -> tuple[list[dict[str, Any]], StageMetrics]:
     """Judged rows (every conversation column + system prompt + judge columns) and metrics."""
     metrics = StageMetrics(STAGE, records_in=len(conversations))
-    for reason in (*[f"upstream_{s}" for s in FAILED_STATUSES], "prompt_too_long", "unparseable"):
-        metrics.reject(reason, 0)
     sp_by_id = {r["id"]: r for r in system_prompts}
     requests: dict[str, Request] = {}
-    skipped: dict[str, str] = {}
+    skipped: dict[str, tuple[str, str]] = {}  # id -> (judge_status, judge_reason)
     for row in conversations:
-        if row["status"] != "ok" or not row.get("messages"):
-            skipped[row["id"]] = f"upstream_{row['status']}" if row["status"] != "ok" else "upstream_unparseable"
+        if row["status"] != OK or not row.get("messages"):
+            skipped[row["id"]] = (UPSTREAM_FAILED, upstream_reason(row))
             continue
         sp = sp_by_id.get(row["id"])
         request = build_request(cfg, row, sp.get("system_prompt") if sp else None)
         if request is None:
-            skipped[row["id"]] = "prompt_too_long"
+            skipped[row["id"]] = (PROMPT_TOO_LONG, f"longer than judge.max_prompt_chars={cfg.judge.max_prompt_chars}")
         else:
             requests[row["id"]] = request
 
@@ -152,24 +151,44 @@ def judge_conversations(
     for row in conversations:
         sp = sp_by_id.get(row["id"])
         if row["id"] in skipped:
-            metrics.reject(skipped[row["id"]])
-            rows.append(_finish(row, sp, judge_status="skipped"))
+            status, reason = skipped[row["id"]]
+            rows.append(_finish(row, sp, judge_status=status, judge_reason=reason))
             continue
         done = answered[row["id"]]
-        answer = parse_answer(done["text"])
+        answer, status, reason = parse_completion(done["text"], done["finish_reason"], read_answer)
         tokens = {"judge_prompt_tokens": done["prompt_tokens"], "judge_completion_tokens": done["completion_tokens"]}
         if answer is None:
-            metrics.reject("unparseable")
-            rows.append(_finish(row, sp, judge_status="unparseable", judge_raw=done["text"], **tokens))
+            rows.append(_finish(row, sp, judge_status=status, judge_reason=reason, judge_raw=done["text"], **tokens))
             continue
         rows.append(_finish(
-            row, sp, judge_status="ok", judge_reasoning=answer.reasoning,
+            row, sp, judge_status=OK, judge_reasoning=answer.reasoning,
             scores=json.dumps(answer.scores.model_dump(), sort_keys=True), **tokens,
         ))
-    metrics.records_out = sum(r["judge_status"] == "ok" for r in rows)
+    metrics.count(rows, status_key="judge_status", reasons=(*JUDGE_FAILURES, UPSTREAM_FAILED))
     metrics.tokens = token_totals(list(answered.values()))
     metrics.extra.update(score_metrics(rows))
     return rows, metrics
+
+
+def run(
+    ctx: StageContext, conversations: list[dict[str, Any]], system_prompts: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], StageMetrics]:
+    """The stage: judged rows and metrics, with the judge model of `ctx` (the stage's run signature)."""
+    rows, metrics = judge_conversations(ctx.cfg, conversations, system_prompts, ctx.checkpoint(STAGE), ctx.get_backend)
+    metrics.extra["judge_model"] = ctx.model_cfg.name
+    return rows, metrics
+
+
+def schema(conversation_schema: dict[str, Any]) -> dict[str, Any]:
+    """Polars schema of data/judged.parquet: the conversation columns, then JUDGE_COLUMNS."""
+    import polars as pl
+
+    return {
+        **conversation_schema,
+        "system_prompt": pl.String, "drop_system_prompt": pl.Boolean, "scores": pl.String,
+        "judge_reasoning": pl.String, "judge_status": pl.String, "judge_reason": pl.String, "judge_raw": pl.String,
+        "judge_prompt_tokens": pl.Int64, "judge_completion_tokens": pl.Int64,
+    }
 
 
 def _summary(score_dicts: list[dict[str, int]]) -> dict[str, Any]:

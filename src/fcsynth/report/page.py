@@ -7,7 +7,7 @@ from importlib import resources
 from typing import Any
 
 from fcsynth.curate.checks import QUALITY_COLUMNS
-from fcsynth.judge.rubric import DIMENSIONS
+from fcsynth.rows import DIMENSIONS
 from fcsynth.tables import json_cell
 
 PLACEHOLDER = "__FCSYNTH_REPORT_DATA__"

@@ -11,7 +11,7 @@ from typing import Any
 
 from fcsynth.atomic import atomic_path
 from fcsynth.curate.stats import BINS, JUDGE_DIMENSION, grounding_histogram, judge_agreement, summarize
-from fcsynth.judge.rubric import DIMENSIONS
+from fcsynth.rows import DIMENSIONS
 
 PLOT_FILES = (
     "scores.csv", "acceptance.csv", "rejections.csv", "turns.csv", "tool_calls.csv",

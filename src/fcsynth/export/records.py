@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from fcsynth.atomic import atomic_path, write_text_atomic
-from fcsynth.judge.rubric import DIMENSIONS
+from fcsynth.rows import DIMENSIONS
 from fcsynth.tables import json_cell
 
 SPLITS = ("train", "test")

@@ -14,7 +14,6 @@ import llguidance
 from fcsynth.errors import FcsynthError
 
 
-
 def _tokenizer_json() -> Path:
     """tokenizer.json of the embedded model, extracted from its GGUF once and cached."""
     from fcsynth.model_store import EMBEDDED_PACKAGE, cache_dir, find_gguf

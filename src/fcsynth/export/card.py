@@ -8,8 +8,8 @@ from typing import Any
 import yaml
 
 from fcsynth.config import Config
-from fcsynth.export import conversation_shape
-from fcsynth.judge.rubric import DIMENSIONS
+from fcsynth.export.records import conversation_shape
+from fcsynth.rows import DIMENSIONS
 
 
 def _size_category(n: int) -> str:

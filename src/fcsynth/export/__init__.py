@@ -1,0 +1,17 @@
+"""The `export` stage's library: dataset records, the train/test split, and the dataset card."""
+
+from fcsynth.export.card import render_card
+from fcsynth.export.records import (
+    PARQUET_SCHEMA,
+    SPLITS,
+    build_record,
+    conversation_shape,
+    split_records,
+    to_parquet_row,
+    write_split,
+)
+
+__all__ = [
+    "PARQUET_SCHEMA", "SPLITS", "build_record", "conversation_shape", "render_card", "split_records",
+    "to_parquet_row", "write_split",
+]
