@@ -17,7 +17,7 @@ from fcsynth.curate.checks.placeholders import is_generic, placeholders
 from fcsynth.curate.checks.repeats import repeated_calls
 from fcsynth.dml import GrammarOptions, build_grammar, example_messages, parse_dml, render_dml, validate_record
 from fcsynth.dml.example import example_strings
-from fcsynth.grammar_match import match_error
+from fcsynth.dml.match import match_error
 from fcsynth.tools import Tool, read_tools_file
 
 from _fabricate import EVENT, SEND, conversation_row, curate_config, good_scores, judged_row, messages_for
