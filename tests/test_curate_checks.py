@@ -15,12 +15,12 @@ from fcsynth.curate.checks.grounding import found, grounding
 from fcsynth.curate.checks.leaves import argument_leaves
 from fcsynth.curate.checks.placeholders import is_generic, placeholders
 from fcsynth.curate.checks.repeats import repeated_calls
-from fcsynth.dml import GrammarOptions, build_grammar, example_messages, parse_dml, render_dml, validate_record
+from fcsynth.dml import build_grammar, example_messages, parse_dml, render_dml, validate_record
 from fcsynth.dml.example import example_strings
 from fcsynth.dml.match import match_error
 from fcsynth.tools import Tool, read_tools_file
 
-from _fabricate import EVENT, SEND, conversation_row, curate_config, good_scores, judged_row, messages_for
+from _fabricate import EVENT, SEND, conversation_row, curate_config, good_scores, grammar_options, judged_row, messages_for
 
 REPO = Path(__file__).resolve().parents[1]
 CFG = curate_config(thresholds={"tool_use_quality": 4}, min_grounding=0.5)
@@ -83,7 +83,7 @@ def test_placeholder_words_count_only_where_the_schema_says_free():
 
 
 def test_a_copied_example_is_rejected_and_its_values_named():
-    options = GrammarOptions()
+    options = grammar_options()
     row_id = "gmail_googlecalendar-0007"
     copied = example_messages(FAB_TOOLS, options, key=row_id)
     _, found_ = placeholders(row_id, copied, SCHEMAS, CFG.example_similarity)
@@ -97,7 +97,7 @@ def test_a_copied_example_is_rejected_and_its_values_named():
 
 def test_the_example_of_another_conversation_is_no_copy():
     """Values vary per record id: the example drawn for one id is not a copy for another."""
-    other = example_messages(FAB_TOOLS, GrammarOptions(), key="some-other-id")
+    other = example_messages(FAB_TOOLS, grammar_options(), key="some-other-id")
     _, found_ = placeholders("gmail_googlecalendar-0007", other, SCHEMAS, CFG.example_similarity)
     assert not [f for f in found_ if "copied from the prompt example" in f and "user turn" not in f]
 
@@ -111,7 +111,7 @@ def test_near_copies_and_truncations_are_caught_but_nearby_dates_are_not():
         msgs[1]["tool_calls"][0]["function"]["arguments"]["subject"] = variant
         _, found_ = placeholders(row_id, msgs, SCHEMAS, CFG.example_similarity)
         assert bool(found_) is caught, (variant, found_)
-    ex = example_messages(FAB_TOOLS[1:], GrammarOptions(), key=row_id)
+    ex = example_messages(FAB_TOOLS[1:], grammar_options(), key=row_id)
     start = ex[1]["tool_calls"][0]["function"]["arguments"]["start"]
     next_day = start[:8] + f"{int(start[8:10]) % 28 + 1:02d}" + start[10:]
     msgs = copy.deepcopy(messages_for("googlecalendar", 1))
@@ -133,7 +133,7 @@ def test_placeholders_in_tool_responses_are_caught():
 def test_examples_stay_grammar_valid_per_key_and_curate_knows_them(key):
     for path in sorted((REPO / "data" / "builtin_tools").glob("*.json"))[:5]:
         tools = read_tools_file(path)[:6]
-        for options in (GrammarOptions(), GrammarOptions(thinking=True, allow_tool_errors=True, min_user_turns=2, max_user_turns=3)):
+        for options in (grammar_options(), grammar_options(thinking=True, allow_tool_errors=True, min_user_turns=2, max_user_turns=3)):
             msgs = example_messages(tools, options, key=key)
             text = render_dml(msgs)
             assert match_error(build_grammar(tools, options).lark, text) is None, text[:1000]
@@ -145,13 +145,13 @@ def test_examples_stay_grammar_valid_per_key_and_curate_knows_them(key):
                        for leaf in argument_leaves(c["function"]["arguments"], schemas[c["function"]["name"]])
                        if isinstance(leaf.value, str) and leaf.free]
             assert strings and len([f for f in found_ if " argument " in f]) == len(strings), (path.name, found_)
-    a, b = (render_dml(example_messages(tools, GrammarOptions(), key=k)) for k in ("a-0001", "a-0002"))
+    a, b = (render_dml(example_messages(tools, grammar_options(), key=k)) for k in ("a-0001", "a-0002"))
     assert a != b and "example" not in a.lower()
 
 
 def test_the_example_never_repeats_a_call():
     tools = read_tools_file(REPO / "data" / "builtin_tools" / "gmail.json")
-    msgs = example_messages(tools, GrammarOptions(min_user_turns=2, max_user_turns=3), key="x")
+    msgs = example_messages(tools, grammar_options(min_user_turns=2, max_user_turns=3), key="x")
     assert repeated_calls(msgs)[1] == []
     assert sum(len(m.get("tool_calls") or []) for m in msgs) >= 2
 
@@ -290,7 +290,7 @@ def test_markup_passes_when_asked_for_and_plain_text_passes():
 def test_quality_values_metrics_and_off_switches():
     rows = [judged_row(conversation_row("gmail", k), good_scores()) for k in range(3)]
     rows.append(judged_row(conversation_row("gmail", 9, status="truncated"), None, "skipped"))
-    copied = example_messages(FAB_TOOLS[:1], GrammarOptions(), key="gmail-0005")
+    copied = example_messages(FAB_TOOLS[:1], grammar_options(), key="gmail-0005")
     rows.append(row_with(copied, "gmail-0005"))
     by_id, m = decide(*rows)
     assert by_id["gmail-0009"]["grounding"] is None and by_id["gmail-0009"]["tool_calls"] is None
