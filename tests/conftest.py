@@ -39,7 +39,7 @@ def vllm_engine(embedded_model_dir: Path):
 
     backend = VLLMBackend(
         str(embedded_model_dir),
-        LLMConfig(backend="vllm", structured_outputs_backend="guidance", max_num_seqs=16),
+        LLMConfig(backend="vllm", structured_outputs_backend="guidance", max_num_seqs=16, engine_kwargs={}),
         max_model_len=4096,
         dtype="bfloat16",
     )

@@ -37,6 +37,17 @@ class ModelConfig(Section):
         return self
 
 
+# vllm.LLM (EngineArgs) options `llm.engine_kwargs` may pass through. Options fcsynth sets
+# from its own keys (model.*, llm.max_num_seqs, ...) are not among them.
+ENGINE_KWARGS = frozenset({
+    "tensor_parallel_size", "pipeline_parallel_size", "enable_expert_parallel", "distributed_executor_backend",
+    "quantization", "kv_cache_dtype", "max_num_batched_tokens", "enable_chunked_prefill", "enable_prefix_caching",
+    "block_size", "cpu_offload_gb", "kv_offloading_size", "async_scheduling", "speculative_config",
+    "compilation_config", "max_cudagraph_capture_size", "load_format", "revision", "tokenizer", "tokenizer_mode",
+    "trust_remote_code", "hf_overrides", "disable_custom_all_reduce",
+})
+
+
 class LLMConfig(Section):
     backend: Literal["vllm", "fake"]
     structured_outputs_backend: Literal["guidance", "xgrammar", "outlines", "auto"] = "guidance"
@@ -44,6 +55,26 @@ class LLMConfig(Section):
     enforce_eager: bool = True
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
     cpu_kvcache_gb: int = Field(2, gt=0)
+    engine_kwargs: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _known_engine_kwargs(self) -> "LLMConfig":
+        unknown = sorted(set(self.engine_kwargs) - ENGINE_KWARGS)
+        if unknown:
+            raise ValueError(f"engine_kwargs: {unknown[0]} is not passed through (allowed: {', '.join(sorted(ENGINE_KWARGS))})")
+        return self
+
+
+class OpenAIConfig(Section):
+    """An OpenAI-compatible server (`llm=openai`); the API key is read from `api_key_env`."""
+
+    backend: Literal["openai"]
+    base_url: str
+    model: str  # the served model name
+    api_key_env: str | None
+    max_concurrency: int = Field(gt=0)
+    timeout_s: float = Field(gt=0)
+    max_retries: int = Field(ge=0)
 
 
 class SamplingConfig(Section):
@@ -170,7 +201,7 @@ class Config(Section):
 
     seed: int
     model: ModelConfig
-    llm: LLMConfig
+    llm: Annotated[LLMConfig | OpenAIConfig, Field(discriminator="backend")]
     sampling: SamplingConfig
     toolkits: ToolkitsConfig
     catalog: CatalogConfig
