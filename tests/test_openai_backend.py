@@ -116,6 +116,14 @@ def test_errors_retrying_does_not_cure_stop_the_stage_in_one_line():
     assert len(server.bodies) == 1 + 1 + 2  # canary, r0, then r1 tried twice (max_retries=1)
 
 
+def test_a_wrong_key_stops_in_one_line_naming_the_variable(monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    with FakeOpenAIServer() as server:
+        server.failures = [401]
+        with pytest.raises(FcsynthError, match=rf"AuthenticationError: .*\${KEY_ENV}, which is not set"):
+            generate(backend(server.base_url), [json_request(0)])
+
+
 def test_a_refused_request_is_an_error_row():
     with FakeOpenAIServer() as server:
         b = backend(server.base_url, max_concurrency=1)

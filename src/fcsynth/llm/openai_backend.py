@@ -65,6 +65,7 @@ class OpenAIBackend:
     def __init__(self, cfg: OpenAIConfig) -> None:
         self.cfg = cfg
         key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+        self.has_key = bool(key)
         # Local vLLM servers take any key; the client insists on one.
         self.client = openai.AsyncOpenAI(
             base_url=cfg.base_url, api_key=key or "EMPTY", timeout=cfg.timeout_s, max_retries=cfg.max_retries,
@@ -120,7 +121,10 @@ class OpenAIBackend:
         except (openai.BadRequestError, openai.UnprocessableEntityError) as err:
             return Completion(request.id, f"server refused the request: {one_line(err)}", 0, 0, ERROR_FINISH)
         except openai.APIError as err:
-            raise FcsynthError(f"llm.base_url {self.cfg.base_url}: {type(err).__name__}: {one_line(err)}") from None
+            hint = ""
+            if isinstance(err, (openai.AuthenticationError, openai.PermissionDeniedError)) and self.cfg.api_key_env:
+                hint = f" (the key comes from ${self.cfg.api_key_env}{', which is not set' if not self.has_key else ''})"
+            raise FcsynthError(f"llm.base_url {self.cfg.base_url}: {type(err).__name__}: {one_line(err)}{hint}") from None
         usage = resp.usage
         return Completion(
             request.id, text,
@@ -134,7 +138,8 @@ class OpenAIBackend:
         so = structured_output_kwargs(request.constraint)
         async with gate:
             completion = await self.send(request, so)
-        if completion.finish_reason in ("stop", "eos") and so:
+        # An answer cut at a stop string is not expected to complete its constraint.
+        if completion.finish_reason == "stop" and so and not request.stop:
             why = constraint_violation(so, completion.text)
             if why:
                 self.rejected += 1
