@@ -7,7 +7,7 @@ naming its dotted path.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -75,6 +75,9 @@ class OpenAIConfig(Section):
     max_concurrency: int = Field(gt=0)
     timeout_s: float = Field(gt=0)
     max_retries: int = Field(ge=0)
+
+
+LLM_BACKENDS = {*get_args(LLMConfig.model_fields["backend"].annotation), "openai"}
 
 
 class SamplingConfig(Section):
@@ -220,8 +223,13 @@ class Config(Section):
 def format_validation_error(err: ValidationError, source: str) -> str:
     """One line naming the first bad key (dotted path) and what is wrong with it."""
     first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "<root>"
-    msg = first["msg"]
+    loc, msg = list(first["loc"]), first["msg"]
+    if first["type"] == "union_tag_invalid":  # llm.backend picks the llm section's model
+        loc.append(first["ctx"]["discriminator"].strip("'"))
+        msg = f"must be one of {first['ctx']['expected_tags']}, not {first['ctx']['tag']!r}"
+    elif loc[:1] == ["llm"] and len(loc) > 1 and loc[1] in LLM_BACKENDS:
+        del loc[1]  # the union's tag, not a key
+    key = ".".join(str(p) for p in loc) or "<root>"
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     extra = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
