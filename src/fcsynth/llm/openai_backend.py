@@ -105,10 +105,11 @@ class OpenAIBackend:
         return kwargs
 
     async def send(self, request: Request, so: dict[str, Any]) -> Completion:
-        """One request; a request the server refuses (4xx but 408/409/429) is an error row.
+        """One request; one the server refuses as invalid (400, 422) is an error row.
 
-        Errors that retrying did not cure (rate limits, 5xx, timeouts, connection, auth)
-        stop the stage: its finished rows are checkpointed and a rerun resumes.
+        Any other error, after the client's retries (rate limits, 5xx, timeouts, connection,
+        auth, unknown model), stops the stage: its finished rows are checkpointed and a
+        rerun resumes.
         """
         kwargs = self.request_kwargs(request, so)
         try:
