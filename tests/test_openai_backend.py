@@ -162,13 +162,20 @@ def test_constraint_checks_cover_regex_and_grammar():
     assert constraint_violation({"choice": ["yes", "no"]}, "maybe")
 
 
-def test_config_keys_and_checkpoint_identity(monkeypatch):
+def test_config_keys_and_checkpoint_identity(monkeypatch, tmp_path):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     data = compose(["llm=openai", "llm.base_url=http://10.0.0.5:8000/v1"])
     assert SECRET not in json.dumps(data)
     cfg = parse_config(data)
     assert isinstance(cfg.llm, OpenAIConfig) and cfg.llm.model == cfg.model.name  # served name defaults to model.name
     assert backend_identity(cfg.llm) == f"openai:{cfg.model.name}" != backend_identity(parse_config(compose()).llm)
+    from fcsynth.stage import StageContext
+
+    judge_model = cfg.model.model_copy(update={"name": "judge-7b"})
+    assert StageContext(cfg, Path("."), model=judge_model).llm_cfg.model == "judge-7b"  # served under its name
+    assert StageContext(cfg, Path("."), model=cfg.model).llm_cfg.model == cfg.model.name
+    offline = StageContext(parse_config(compose()), tmp_path)
+    assert StageContext(cfg, tmp_path).checkpoint("x").path != offline.checkpoint("x").path
     with pytest.raises(FcsynthError, match=r"params.yaml: llm.max_retries: Input should be greater"):
         parse_config(compose(["llm=openai", "llm.max_retries=-1"]))
 
