@@ -58,7 +58,7 @@ def test_cross_field_check():
 
 def test_error_is_one_line():
     data = compose()
-    data["llm"]["backend"] = "openai"
+    data["llm"]["backend"] = "tgi"
     with pytest.raises(FcsynthError) as info:
         parse_config(data)
     assert "\n" not in str(info.value) and "llm.backend" in str(info.value)

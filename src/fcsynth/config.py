@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -46,6 +46,17 @@ class ModelConfig(Section):
         return self
 
 
+# vllm.LLM (EngineArgs) options `llm.engine_kwargs` may pass through. Options fcsynth sets
+# from its own keys (model.*, llm.max_num_seqs, ...) are not among them.
+ENGINE_KWARGS = frozenset({
+    "tensor_parallel_size", "pipeline_parallel_size", "enable_expert_parallel", "distributed_executor_backend",
+    "quantization", "kv_cache_dtype", "max_num_batched_tokens", "enable_chunked_prefill", "enable_prefix_caching",
+    "block_size", "cpu_offload_gb", "kv_offloading_size", "async_scheduling", "speculative_config",
+    "compilation_config", "max_cudagraph_capture_size", "load_format", "revision", "tokenizer", "tokenizer_mode",
+    "trust_remote_code", "hf_overrides", "disable_custom_all_reduce",
+})
+
+
 class LLMConfig(Section):
     backend: Literal["vllm", "fake"]
     structured_outputs_backend: Literal["guidance", "xgrammar", "outlines", "auto"]
@@ -53,6 +64,29 @@ class LLMConfig(Section):
     enforce_eager: bool
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)]
     cpu_kvcache_gb: Tokens
+    engine_kwargs: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _known_engine_kwargs(self) -> LLMConfig:
+        unknown = sorted(set(self.engine_kwargs) - ENGINE_KWARGS)
+        if unknown:
+            raise ValueError(f"engine_kwargs: {unknown[0]} is not passed through (allowed: {', '.join(sorted(ENGINE_KWARGS))})")
+        return self
+
+
+class OpenAIConfig(Section):
+    """An OpenAI-compatible server (`llm=openai`); the API key is read from `api_key_env`."""
+
+    backend: Literal["openai"]
+    base_url: str
+    model: str  # the served model name
+    api_key_env: str | None
+    max_concurrency: Tokens
+    timeout_s: Annotated[float, Field(gt=0)]
+    max_retries: Annotated[int, Field(ge=0)]
+
+
+LLM_BACKENDS = {*get_args(LLMConfig.model_fields["backend"].annotation), "openai"}
 
 
 class SamplingConfig(Section):
@@ -194,7 +228,7 @@ class Config(Section):
 
     seed: int
     model: ModelConfig
-    llm: LLMConfig
+    llm: Annotated[LLMConfig | OpenAIConfig, Field(discriminator="backend")]
     sampling: SamplingConfig
     toolkits: ToolkitsConfig
     catalog: CatalogConfig
@@ -256,8 +290,13 @@ def check_model_limit(model: ModelConfig, model_path: str) -> None:
 def format_validation_error(err: ValidationError, source: str) -> str:
     """One line naming the first bad key (dotted path) and what is wrong with it."""
     first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "<root>"
-    msg = first["msg"]
+    loc, msg = list(first["loc"]), first["msg"]
+    if first["type"] == "union_tag_invalid":  # llm.backend picks the llm section's model
+        loc.append(first["ctx"]["discriminator"].strip("'"))
+        msg = f"must be one of {first['ctx']['expected_tags']}, not {first['ctx']['tag']!r}"
+    elif loc[:1] == ["llm"] and len(loc) > 1 and loc[1] in LLM_BACKENDS:
+        del loc[1]  # the union's tag, not a key
+    key = ".".join(str(p) for p in loc) or "<root>"
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     elif first["type"] == "missing":

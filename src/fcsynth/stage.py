@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fcsynth.checkpoint import Checkpoint, fingerprint
-from fcsynth.config import Config, ModelConfig, check_model_limit
+from fcsynth.config import Config, LLMConfig, ModelConfig, OpenAIConfig, check_model_limit
 from fcsynth.errors import debug_enabled, report_and_exit
-from fcsynth.llm import Backend, make_backend
+from fcsynth.llm import Backend, backend_identity, make_backend
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
@@ -39,19 +39,27 @@ class StageContext:
     def model_cfg(self) -> ModelConfig:
         return self.model or self.cfg.model
 
+    @property
+    def llm_cfg(self) -> LLMConfig | OpenAIConfig:
+        """The LLM config; on a server, a judge/evaluate model is served under its own `name`."""
+        llm = self.cfg.llm
+        if isinstance(llm, OpenAIConfig) and self.model_cfg != self.cfg.model:
+            return llm.model_copy(update={"model": self.model_cfg.name})
+        return llm
+
     def get_backend(self) -> Backend:
         """The stage's backend, built on first use (after checking the model's real limit)."""
         if self.backend is None:
-            if self.cfg.llm.backend != "fake":
+            if self.cfg.llm.backend == "vllm":  # a server's model is checked by the server
                 from fcsynth.model_store import resolve_model_path
 
                 check_model_limit(self.model_cfg, resolve_model_path(self.model_cfg, self.root))
-            self.backend = make_backend(self.cfg.llm, self.model_cfg, self.root)
+            self.backend = make_backend(self.llm_cfg, self.model_cfg, self.root)
         return self.backend
 
     def checkpoint(self, stage: str) -> Checkpoint:
         """The stage's row checkpoint for this model and backend."""
-        key = fingerprint(self.model_cfg.model_dump(), self.cfg.llm.backend)
+        key = fingerprint(self.model_cfg.model_dump(), backend_identity(self.llm_cfg))
         return Checkpoint(stage, key, self.root / "data" / "checkpoints")
 
     def close(self) -> None:

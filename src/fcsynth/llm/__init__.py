@@ -1,17 +1,27 @@
-"""LLM layer: one batch interface over vLLM (offline) and a fake backend for tests."""
+"""LLM layer: one batch interface over vLLM (offline), an OpenAI-compatible server, and a
+fake backend for tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fcsynth.config import LLMConfig, ModelConfig
+from fcsynth.config import LLMConfig, ModelConfig, OpenAIConfig
 from fcsynth.llm.base import Backend, Completion, Request, derive_seed
 
-__all__ = ["Backend", "Completion", "Request", "derive_seed", "make_backend"]
+__all__ = ["Backend", "Completion", "Request", "backend_identity", "derive_seed", "make_backend"]
 
 
-def make_backend(llm_cfg: LLMConfig, model_cfg: ModelConfig, root: Path) -> Backend:
+def backend_identity(llm_cfg: LLMConfig | OpenAIConfig) -> str:
+    """What, besides the model config, decides a checkpoint's rows: the backend (and served model)."""
+    return f"openai:{llm_cfg.model}" if isinstance(llm_cfg, OpenAIConfig) else llm_cfg.backend
+
+
+def make_backend(llm_cfg: LLMConfig | OpenAIConfig, model_cfg: ModelConfig, root: Path) -> Backend:
     """Build the configured backend for the configured model."""
+    if isinstance(llm_cfg, OpenAIConfig):
+        from fcsynth.llm.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(llm_cfg)
     if llm_cfg.backend == "fake":
         from fcsynth.llm.fake_backend import FakeBackend
 

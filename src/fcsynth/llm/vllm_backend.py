@@ -17,30 +17,38 @@ from fcsynth.llm.base import ERROR_FINISH, Completion, Request
 from fcsynth.llm.constraints import structured_output_kwargs
 
 
+def engine_args(llm_cfg: LLMConfig, max_model_len: int) -> dict[str, Any]:
+    """vllm.LLM keyword arguments from the config: fcsynth's choices, then `engine_kwargs`."""
+    extra = llm_cfg.engine_kwargs
+    parallel = extra.get("tensor_parallel_size", 1) * extra.get("pipeline_parallel_size", 1)
+    return {
+        "max_num_seqs": llm_cfg.max_num_seqs,
+        # Never chunk a prefill: vLLM rewinds the per-request (seeded) generator of a
+        # partial prefill with set_offset, which CPU generators do not support.
+        "max_num_batched_tokens": max_model_len * llm_cfg.max_num_seqs,
+        "enforce_eager": llm_cfg.enforce_eager,
+        "gpu_memory_utilization": llm_cfg.gpu_memory_utilization,
+        "structured_outputs_config": {"backend": llm_cfg.structured_outputs_backend},
+        "seed": 0,
+        # Several GPUs need one worker process each.
+        "distributed_executor_backend": "uni" if parallel == 1 else "mp",
+        **extra,
+    }
+
+
 class VLLMBackend:
     """One `vllm.LLM` engine with a fixed structured-output backend."""
 
     def __init__(self, model: str, llm_cfg: LLMConfig, max_model_len: int, dtype: str) -> None:
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(llm_cfg.cpu_kvcache_gb))
-        # Engine core and worker in this process: ~12 s less start-up than spawning two
-        # more processes that each import torch and vLLM again (one-GPU/CPU runs only).
-        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        kwargs = engine_args(llm_cfg, max_model_len)
+        if kwargs["distributed_executor_backend"] == "uni":
+            # Engine core and worker in this process: ~12 s less start-up than spawning two
+            # more processes that each import torch and vLLM again (one-GPU/CPU runs only).
+            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         from vllm import LLM
 
-        self.llm = LLM(
-            model=model,
-            max_model_len=max_model_len,
-            max_num_seqs=llm_cfg.max_num_seqs,
-            # Never chunk a prefill: vLLM rewinds the per-request (seeded) generator of a
-            # partial prefill with set_offset, which CPU generators do not support.
-            max_num_batched_tokens=max_model_len * llm_cfg.max_num_seqs,
-            enforce_eager=llm_cfg.enforce_eager,
-            gpu_memory_utilization=llm_cfg.gpu_memory_utilization,
-            dtype=dtype,
-            structured_outputs_config={"backend": llm_cfg.structured_outputs_backend},
-            seed=0,
-            distributed_executor_backend="uni",
-        )
+        self.llm = LLM(model=model, max_model_len=max_model_len, dtype=dtype, **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
 
     def render_prompt(self, request: Request) -> str:

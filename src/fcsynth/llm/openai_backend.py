@@ -1,0 +1,221 @@
+"""Backend for an OpenAI-compatible server that takes vLLM-style structured outputs.
+
+Messages go to /v1/chat/completions (the server renders its chat template), raw prompts
+to /v1/completions. Each request carries its constraint as vLLM's server takes it,
+`extra_body={"structured_outputs": {...}}`, and a JSON schema also as `response_format`.
+Requests run concurrently (at most `max_concurrency` in flight) and are yielded as they
+finish, so the stage checkpoints each row. The client retries 408/409/429/5xx and
+connection errors with exponential backoff (`max_retries`).
+
+Servers answer 200 to keys they do not know, so before the first request of each
+constraint kind a canary request whose constraint forces a known answer is sent; a server
+that does not honor it stops the stage. Every answer is also checked against its own
+constraint; one that violates it becomes an error row (counted), never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import openai
+
+from fcsynth.config import OpenAIConfig
+from fcsynth.errors import FcsynthError
+from fcsynth.llm.base import ERROR_FINISH, Completion, Request
+from fcsynth.llm.check import constraint_violation
+from fcsynth.llm.constraints import structured_output_kwargs
+
+CONSTRAINT_KINDS = ("json", "regex", "grammar", "choice")
+CANARY_PATTERN = "fcsynth-canary-[0-9]{3}"
+CANARY_VALUE = "fcsynth-canary-417"
+# Each canary constraint admits exactly the answers matching CANARY_PATTERN, so an
+# unconstrained model ("Hello! How can I help?") gives itself away.
+CANARIES: dict[str, dict[str, Any]] = {
+    "regex": {"regex": CANARY_PATTERN},
+    "grammar": {"grammar": 'start: "fcsynth-canary-" /[0-9]{3}/'},
+    "choice": {"choice": [CANARY_VALUE]},
+    "json": {"json": {
+        "type": "object", "properties": {"canary": {"type": "string", "enum": [CANARY_VALUE]}},
+        "required": ["canary"], "additionalProperties": False,
+    }},
+}
+CANARY_ASK = "Say hello."
+VIOLATION = "server output violates its constraint"  # the reason prefix of rejected rows
+
+
+def constraint_kind(kwargs: dict[str, Any]) -> str | None:
+    """Which kind of constraint structured-output kwargs hold (None: free text)."""
+    return next((k for k in CONSTRAINT_KINDS if k in kwargs), None)
+
+
+def one_line(err: BaseException, limit: int = 300) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:limit]
+
+
+class OpenAIBackend:
+    """Requests to one served model over the OpenAI API, concurrently and checked."""
+
+    def __init__(self, cfg: OpenAIConfig) -> None:
+        self.cfg = cfg
+        key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+        self.has_key = bool(key)
+        # Local vLLM servers take any key; the client insists on one.
+        self.client = openai.AsyncOpenAI(
+            base_url=cfg.base_url, api_key=key or "EMPTY", timeout=cfg.timeout_s, max_retries=cfg.max_retries,
+        )
+        self.loop = asyncio.new_event_loop()
+        self.verified: set[tuple[bool, str]] = set()  # (chat endpoint?, constraint kind)
+        self.rejected = 0
+
+    # -- requests ---------------------------------------------------------------------
+
+    def request_kwargs(self, request: Request, so: dict[str, Any]) -> dict[str, Any]:
+        """The `create(...)` arguments of one request: OpenAI fields + vLLM's extras."""
+        s = request.sampling
+        so = dict(so)
+        if "json" in so:
+            so.setdefault("disable_any_whitespace", True)  # as offline: no tokens spent on spaces
+        extra: dict[str, Any] = {"repetition_penalty": s.repetition_penalty, "skip_special_tokens": False}
+        if so:
+            extra["structured_outputs"] = so
+        kwargs: dict[str, Any] = {
+            "model": self.cfg.model, "temperature": s.temperature, "top_p": s.top_p,
+            "seed": request.seed, "extra_body": extra,
+        }
+        if request.stop:
+            kwargs["stop"] = request.stop
+        response_format = (
+            {"type": "json_schema", "json_schema": {"name": "answer", "schema": so["json"]}} if "json" in so else None
+        )
+        if request.messages is not None:
+            kwargs.update(messages=request.messages, max_completion_tokens=s.max_tokens)
+            if response_format:
+                kwargs["response_format"] = response_format
+        else:
+            kwargs.update(prompt=request.prompt, max_tokens=s.max_tokens)
+            if response_format:
+                extra["response_format"] = response_format
+        return kwargs
+
+    async def send(self, request: Request, so: dict[str, Any]) -> Completion:
+        """One request; one the server refuses as invalid (400, 422) is an error row.
+
+        Any other error, after the client's retries (rate limits, 5xx, timeouts, connection,
+        auth, unknown model), stops the stage: its finished rows are checkpointed and a
+        rerun resumes.
+        """
+        kwargs = self.request_kwargs(request, so)
+        try:
+            if request.messages is not None:
+                resp = await self.client.chat.completions.create(**kwargs)
+                text = resp.choices[0].message.content or ""
+            else:
+                resp = await self.client.completions.create(**kwargs)
+                text = resp.choices[0].text
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as err:
+            return Completion(request.id, f"server refused the request: {one_line(err)}", 0, 0, ERROR_FINISH)
+        except openai.APIError as err:
+            hint = ""
+            if isinstance(err, (openai.AuthenticationError, openai.PermissionDeniedError)) and self.cfg.api_key_env:
+                hint = f" (the key comes from ${self.cfg.api_key_env}{', which is not set' if not self.has_key else ''})"
+            raise FcsynthError(f"llm.base_url {self.cfg.base_url}: {type(err).__name__}: {one_line(err)}{hint}") from None
+        usage = resp.usage
+        return Completion(
+            request.id, text,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            finish_reason=resp.choices[0].finish_reason or "stop",
+        )
+
+    async def checked(self, request: Request, gate: asyncio.Semaphore) -> Completion:
+        """Send under the concurrency limit; an answer that violates its constraint is rejected."""
+        so = structured_output_kwargs(request.constraint)
+        async with gate:
+            completion = await self.send(request, so)
+        # An answer cut at a stop string is not expected to complete its constraint.
+        if completion.finish_reason == "stop" and so and not request.stop:
+            why = constraint_violation(so, completion.text)
+            if why:
+                self.rejected += 1
+                return Completion(request.id, f"{VIOLATION}: {why}", completion.prompt_tokens,
+                                  completion.completion_tokens, ERROR_FINISH)
+        return completion
+
+    # -- canary -----------------------------------------------------------------------
+
+    async def canary(self, chat: bool, kind: str) -> None:
+        """Stop unless a request constrained to CANARY_PATTERN is answered accordingly."""
+        from fcsynth.config import SamplingConfig
+
+        sampling = SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=32, repetition_penalty=1.0)
+        ask = {"messages": [{"role": "user", "content": CANARY_ASK}]} if chat else {"prompt": f"{CANARY_ASK}\n"}
+        request = Request(id=f"canary-{kind}", sampling=sampling, seed=0, **ask)
+        so = CANARIES[kind]
+        try:
+            completion = await self.send(request, so)
+        except FcsynthError as err:
+            raise FcsynthError(f"{err} (on the structured-outputs canary request)") from None
+        text = completion.text.strip()
+        answer = text
+        if kind == "json":
+            try:
+                answer = json.loads(text)["canary"]
+            except (ValueError, TypeError, KeyError):
+                pass
+        if not re.fullmatch(CANARY_PATTERN, str(answer)):
+            endpoint = "chat/completions" if chat else "completions"
+            raise FcsynthError(
+                f"llm.base_url {self.cfg.base_url}: the server does not honor structured outputs "
+                f"(a {kind}-constrained canary on /{endpoint} answered {text[:60]!r}, not {CANARY_PATTERN}); "
+                "serve the model with vLLM (`vllm serve`) or another server that takes "
+                "extra_body structured_outputs"
+            )
+        self.verified.add((chat, kind))
+
+    async def verify(self, requests: list[Request]) -> None:
+        """Canary each (endpoint, constraint kind) of the batch that is not verified yet."""
+        needed = {
+            (r.messages is not None, kind)
+            for r in requests
+            if (kind := constraint_kind(structured_output_kwargs(r.constraint)))
+        } - self.verified
+        for chat, kind in sorted(needed):
+            await self.canary(chat, kind)
+
+    # -- Backend ----------------------------------------------------------------------
+
+    def generate(self, requests: Iterable[Request]) -> Iterator[Completion]:
+        batch = list(requests)
+        if not batch:
+            return
+        self.loop.run_until_complete(self.verify(batch))
+        gate = asyncio.Semaphore(self.cfg.max_concurrency)
+        pending = {self.loop.create_task(self.checked(r, gate)) for r in batch}
+        rejected_before = self.rejected
+        try:
+            while pending:
+                done, pending = self.loop.run_until_complete(
+                    asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                )
+                for task in done:
+                    yield task.result()
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            if self.rejected > rejected_before:
+                print(f"openai backend: {self.rejected - rejected_before} of {len(batch)} answers rejected "
+                      f"({VIOLATION})", file=sys.stderr)
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.run_until_complete(self.client.close())
+            self.loop.close()

