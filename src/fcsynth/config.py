@@ -291,19 +291,23 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     """One line naming the first bad key (dotted path) and what is wrong with it."""
     first = err.errors()[0]
     loc, msg = list(first["loc"]), first["msg"]
-    if first["type"] == "union_tag_invalid":  # llm.backend picks the llm section's model
+    kind = first["type"]
+    if kind == "union_tag_invalid":  # llm.backend picks the llm section's model
         loc.append(first["ctx"]["discriminator"].strip("'"))
         msg = f"must be one of {first['ctx']['expected_tags']}, not {first['ctx']['tag']!r}"
+    elif kind == "union_tag_not_found":
+        loc.append(first["ctx"]["discriminator"].strip("'"))
+        kind = "missing"
     elif loc[:1] == ["llm"] and len(loc) > 1 and loc[1] in LLM_BACKENDS:
         del loc[1]  # the union's tag, not a key
     key = ".".join(str(p) for p in loc) or "<root>"
-    if first["type"] == "extra_forbidden":
+    if kind == "extra_forbidden":
         msg = "unknown key"
-    elif first["type"] == "missing":
+    elif kind == "missing":
         msg = "missing key (every key has its value in conf/: run `make params`)"
-    elif first["type"] == "value_error":
+    elif kind == "value_error":
         msg = msg.removeprefix("Value error, ")
-    if key == "<root>" and first["type"] == "value_error":
+    if key == "<root>" and kind == "value_error":
         return f"{source}: {msg}"
     extra = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     return f"{source}: {key}: {msg}{extra}"
