@@ -81,6 +81,7 @@ class DMLConfig(Section):
     max_steps_per_turn: int = Field(3, ge=0)
     require_tool_call: bool = True
     max_json_string_chars: int = Field(200, gt=0)
+    min_text_chars: int = Field(gt=0)  # the token budget never gives a text span fewer chars
 
     @model_validator(mode="after")
     def _turns_ordered(self) -> "DMLConfig":

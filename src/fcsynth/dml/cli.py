@@ -7,10 +7,14 @@ from typing import Annotated
 
 import typer
 
+import yaml
+
 from fcsynth.config import DMLConfig
 from fcsynth.errors import FcsynthError
+from fcsynth.paths import CONF_DIR
 
-_D = DMLConfig()  # the pipeline's defaults, so the printed grammar is the one it uses
+# The pipeline's defaults (conf/dml/default.yaml), so the printed grammar is the one it uses.
+_D = DMLConfig(**yaml.safe_load((CONF_DIR / "dml" / "default.yaml").read_text()))
 
 
 def grammar_command(

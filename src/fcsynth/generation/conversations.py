@@ -14,7 +14,9 @@ from typing import Any
 
 from outlines.types import CFG
 
-from fcsynth.dml import DMLParseError, GrammarOptions, build_grammar, example_messages, parse_dml, render_dml
+from fcsynth.budget import BudgetError
+from fcsynth.dml import DMLParseError, GrammarOptions, example_messages, parse_dml, render_dml
+from fcsynth.dml.grammar import build_budgeted_grammar
 from fcsynth.errors import FcsynthError
 from fcsynth.stage import StageContext
 from fcsynth.runner import run_requests, token_totals
@@ -40,8 +42,8 @@ def build_request(ctx: StageContext, blueprint: dict[str, Any], tools: list[Tool
     """The request for one blueprint and the tools that fell back to a looser schema."""
     features = json.loads(blueprint["features"])
     options = grammar_options(ctx, features)
-    grammar = build_grammar(tools, options)
-    example = render_dml(example_messages(tools, options))
+    grammar = build_budgeted_grammar(tools, options, ctx.cfg.conversations.max_tokens, f"conversations: {blueprint['id']}")
+    example = render_dml(example_messages(tools, grammar.options or options))
     prompt = render(
         TEMPLATE,
         scenario=blueprint["scenario"],
@@ -93,6 +95,8 @@ def run(
     for b in usable:
         try:
             request, fell_back = build_request(ctx, b, tools_of[b["id"]])
+        except BudgetError:
+            raise  # the configured bounds cannot fit max_tokens: the whole stage fails
         except FcsynthError as err:  # one conversation's tools, never the whole batch
             grammar_errors[b["id"]] = str(err)
             continue
