@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -226,3 +227,22 @@ def tokenizer_min_token_bytes(tokenizer: Any) -> int:
             continue
         shortest = min(shortest, len(tokenizer.decode_bytes([token])))
     return int(shortest)
+
+
+def fit_schema(
+    budget_tokens: int,
+    make: Callable[[dict[str, int]], dict[str, Any]],
+    spans: dict[str, tuple[int, int, int]],
+    where: str,
+) -> dict[str, Any]:
+    """A stage's answer schema with its free-text bounds allocated from the budget.
+
+    `make(chars)` builds the schema for given text bounds (printable-ASCII strings, so each
+    bound adds at most that many bytes); `spans` as in `allocate_chars`. The result's
+    longest compact-JSON answer is checked to fit (BudgetError otherwise)."""
+    fixed = max_json_bytes(make({name: 0 for name in spans}))
+    if fixed is None:
+        raise BudgetError(f"{where}: the answer schema has no length bound")
+    schema = make(allocate_chars(budget_tokens, fixed, spans, where))
+    check_fits(budget_tokens, max_json_bytes(schema), where)
+    return schema

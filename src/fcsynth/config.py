@@ -28,7 +28,7 @@ class ModelConfig(Section):
     path: str
     gguf_package: str | None = None
     max_model_len: int = Field(4096, gt=0)
-    dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"  # auto: fcsynth.llm.cpu
 
     @model_validator(mode="after")
     def _embedded_lands_where_dvc_tracks(self) -> "ModelConfig":
@@ -125,6 +125,7 @@ class BlueprintsConfig(Section):
 
 class ConversationsConfig(Section):
     max_tokens: int = Field(1024, gt=0)
+    max_rounds: int = Field(gt=0)  # generation rounds: the first plus regenerations of failed rows
 
 
 class SystemPromptsConfig(Section):

@@ -13,7 +13,9 @@ from typing import Any
 from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
+from fcsynth.budget import ascii_text, fit_schema
 from fcsynth.config import Config
+from fcsynth.dml.schemas import styled
 from fcsynth.stage import StageContext
 from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import rng_for
@@ -46,9 +48,18 @@ class BlueprintAnswer(BaseModel):
     tools: list[str] = Field(min_length=1)
 
 
-def answer_schema(tool_names: list[str]) -> dict[str, Any]:
-    """JSON schema of the LLM's blueprint answer; tool names limited to the subset."""
-    text = {"type": "string", "minLength": 3, "maxLength": 160}
+# Free-text fields: (occurrences, min chars, max chars); the budget scales the maxima.
+TEXT_FIELDS = {"persona": (3, 3, 160), "outline": (1, 20, 500)}
+
+
+def answer_schema(tool_names: list[str], max_tokens: int) -> dict[str, Any]:
+    """JSON schema of the LLM's blueprint answer; tool names limited to the subset, text
+    bounds allocated from max_tokens (fcsynth.budget)."""
+    return styled(fit_schema(max_tokens, lambda chars: _schema(tool_names, chars), TEXT_FIELDS, STAGE))
+
+
+def _schema(tool_names: list[str], chars: dict[str, int]) -> dict[str, Any]:
+    text = ascii_text(3, chars["persona"])
     return {
         "type": "object",
         "properties": {
@@ -58,7 +69,7 @@ def answer_schema(tool_names: list[str]) -> dict[str, Any]:
                 "required": ["role", "company", "context"],
                 "additionalProperties": False,
             },
-            "outline": {"type": "string", "minLength": 20, "maxLength": 500},
+            "outline": ascii_text(20, chars["outline"]),
             "tools": {
                 "type": "array",
                 "items": {"enum": sorted(tool_names)},
@@ -103,7 +114,7 @@ def build_request(ctx: StageContext, scenario: dict[str, Any], planned: dict[str
         sampling=cfg.sampling.model_copy(update={"max_tokens": cfg.blueprints.max_tokens}),
         seed=derive_seed(cfg.seed, f"blueprint:{scenario['id']}"),
         messages=[{"role": "user", "content": prompt}],
-        constraint=JsonSchema(answer_schema(scenario["tools"])),
+        constraint=JsonSchema(answer_schema(scenario["tools"], cfg.blueprints.max_tokens)),
     )
 
 

@@ -16,7 +16,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from outlines.types import JsonSchema
+
+from fcsynth.budget import ascii_text, fit_schema
 from fcsynth.checkpoint import file_digest, fingerprint
+from fcsynth.dml.schemas import styled
 from fcsynth.stage import StageContext
 from fcsynth.generation.embeddings import embed, novel
 from fcsynth.runner import run_requests, token_totals
@@ -30,9 +34,21 @@ TEMPLATE = "scenario.j2"
 
 
 class ScenarioAnswer(BaseModel):
-    """What the LLM must answer (JSON-schema constrained)."""
+    """What the LLM must answer (answer_schema constrains the generation further)."""
 
     scenario: str = Field(min_length=20, max_length=500)
+
+
+def answer_schema(max_tokens: int) -> dict[str, Any]:
+    """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.budget)."""
+    return styled(fit_schema(
+        max_tokens,
+        lambda chars: {
+            "type": "object", "properties": {"scenario": ascii_text(20, chars["scenario"])},
+            "required": ["scenario"], "additionalProperties": False,
+        },
+        {"scenario": (1, 20, 500)}, "scenarios",
+    ))
 
 
 @dataclass
@@ -71,7 +87,7 @@ def candidate_request(ctx: StageContext, cand_id: str, selection: str, subset: l
     sampling = cfg.sampling.model_copy(update={"max_tokens": cfg.scenarios.max_tokens})
     return Request(
         id=cand_id, sampling=sampling, seed=derive_seed(cfg.seed, cand_id),
-        messages=[{"role": "user", "content": prompt}], constraint=ScenarioAnswer,
+        messages=[{"role": "user", "content": prompt}], constraint=JsonSchema(answer_schema(cfg.scenarios.max_tokens)),
     )
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
+from fcsynth.budget import ascii_text, fit_schema
+from fcsynth.dml.schemas import styled
 from fcsynth.stage import StageContext
 from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import rng_for
@@ -24,6 +27,18 @@ TEMPLATE = "system_prompt.j2"
 
 class SystemPromptAnswer(BaseModel):
     system_prompt: str = Field(min_length=20, max_length=800)
+
+
+def answer_schema(max_tokens: int) -> dict[str, Any]:
+    """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.budget)."""
+    return styled(fit_schema(
+        max_tokens,
+        lambda chars: {
+            "type": "object", "properties": {"system_prompt": ascii_text(20, chars["system_prompt"])},
+            "required": ["system_prompt"], "additionalProperties": False,
+        },
+        {"system_prompt": (1, 20, 800)}, STAGE,
+    ))
 
 
 def build_request(ctx: StageContext, conv: dict[str, Any]) -> Request:
@@ -40,7 +55,7 @@ def build_request(ctx: StageContext, conv: dict[str, Any]) -> Request:
         sampling=ctx.cfg.sampling.model_copy(update={"max_tokens": ctx.cfg.system_prompts.max_tokens}),
         seed=derive_seed(ctx.cfg.seed, f"system_prompt:{conv['id']}"),
         messages=[{"role": "user", "content": prompt}],
-        constraint=SystemPromptAnswer,
+        constraint=JsonSchema(answer_schema(ctx.cfg.system_prompts.max_tokens)),
     )
 
 

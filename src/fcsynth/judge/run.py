@@ -108,7 +108,7 @@ def build_request(cfg: Config, row: dict[str, Any], system_prompt: str | None) -
     return Request(
         id=row["id"], sampling=judge_sampling(cfg), seed=derive_seed(cfg.seed, f"judge:{row['id']}"),
         messages=[{"role": "user", "content": prompt}],
-        constraint=JsonSchema(answer_schema(j.max_reasoning_chars)),
+        constraint=JsonSchema(answer_schema(j.max_reasoning_chars, j.max_tokens)),
     )
 
 
