@@ -36,15 +36,36 @@ KEY_MAX_CHARS = 32
 KEY_PATTERN = f"^[A-Za-z_][A-Za-z0-9_]{{0,{KEY_MAX_CHARS - 1}}}$"
 # Ranges given to numbers that have none (15 digits: every such integer is exact in a double).
 INTEGER_BOUNDS: dict[str, int] = {"minimum": -(10**15 - 1), "maximum": 10**15 - 1}
-NUMBER_BOUNDS: dict[str, Any] = {**INTEGER_BOUNDS, "multipleOf": 0.000001}
+DECIMAL_STEP = 0.000001  # decimals of a number that has no multipleOf
+
+
+def bounded_number(minimum: float | None = None, maximum: float | None = None) -> dict[str, Any]:
+    """A number schema with a finite longest form: at most 15 digits and 6 decimals.
+
+    llguidance rejects every negative number under `multipleOf` (1.7.6), so negatives
+    are integers here: the schema narrows the number, never widens it."""
+    lo = INTEGER_BOUNDS["minimum"] if minimum is None else max(minimum, INTEGER_BOUNDS["minimum"])
+    hi = INTEGER_BOUNDS["maximum"] if maximum is None else min(maximum, INTEGER_BOUNDS["maximum"])
+    positive = {"type": "number", "minimum": max(lo, 0), "maximum": hi, "multipleOf": DECIMAL_STEP}
+    if lo >= 0:
+        return positive
+    return {"anyOf": [{"type": "integer", "minimum": math.ceil(lo), "maximum": min(0, math.floor(hi))}, positive]}
 # Formats whose llguidance regex is ASCII (one byte a char).
 ASCII_FORMATS = frozenset({"date-time", "date", "time", "duration", "uuid", "ipv4", "ipv6"})
+# Compact, one-line JSON exactly as json.dumps(obj, ensure_ascii=False) writes it: no free
+# whitespace, which would make every JSON output unbounded.
+JSON_STYLE: dict[str, Any] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 # Compact JSON as the grammar writes it (JSON_STYLE) or tighter (no whitespace).
 ITEM_SEP, KEY_SEP = len(", "), len(": ")
 
 
 class BudgetError(FcsynthError):
     """The configured bounds cannot fit a stage's max_tokens (the stage fails)."""
+
+
+def compact(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with llguidance's top-level JSON_STYLE options (`x-guidance`)."""
+    return {"x-guidance": dict(JSON_STYLE), **{k: v for k, v in schema.items() if k != "x-guidance"}}
 
 
 def tokens_for_bytes(n_bytes: int) -> int:

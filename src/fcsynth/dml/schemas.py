@@ -18,11 +18,9 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from fcsynth.budget import ASCII_JSON_PATTERN, INTEGER_BOUNDS, KEY_PATTERN, NUMBER_BOUNDS, ascii_text
+from fcsynth.budget import JSON_STYLE, ASCII_JSON_PATTERN, INTEGER_BOUNDS, KEY_PATTERN, ascii_text, bounded_number
 from fcsynth.grammar_match import check_tokenizer
 
-# Compact, one-line JSON exactly as json.dumps(obj, ensure_ascii=False) writes it.
-JSON_STYLE: dict[str, Any] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 
 FALLBACK_LEVELS = ("strict", "lenient", "stripped", "any_object")
 
@@ -54,7 +52,7 @@ def any_object_schema(max_string_chars: int, max_items: int) -> dict[str, Any]:
     `max_items` identifier keys, each a scalar or an array of up to `max_items` scalars."""
     scalar: list[dict[str, Any]] = [
         ascii_text(0, max_string_chars),
-        {"type": "number", **NUMBER_BOUNDS},
+        bounded_number(),
         {"type": "boolean"},
         {"type": "null"},
     ]
@@ -118,11 +116,17 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
         node.setdefault("maxLength", max(max_chars, int(node.get("minLength", 0))))
         if not ({"format", "pattern"} & node.keys()):
             node["pattern"] = ASCII_JSON_PATTERN
-    for kind, bounds in (("integer", INTEGER_BOUNDS), ("number", NUMBER_BOUNDS)):
-        if kind in kinds and not literal:
-            for key, value in bounds.items():
-                if key == "multipleOf" or not ({key, f"exclusive{key[:1].upper()}{key[1:]}"} & node.keys()):
-                    node.setdefault(key, value)
+    if "integer" in kinds and not literal:
+        for key, value in INTEGER_BOUNDS.items():
+            if not ({key, f"exclusive{key[:1].upper()}{key[1:]}"} & node.keys()):
+                node[key] = value
+    if node.get("type") == "number" and not literal and "multipleOf" not in node and not any(
+        isinstance(node.get(k), bool) or k in node for k in ("exclusiveMinimum", "exclusiveMaximum")
+    ):
+        # Bounded digits and decimals (fcsynth.budget.bounded_number) in place.
+        number = bounded_number(node.pop("minimum", None), node.pop("maximum", None))
+        node.pop("type")
+        node.update(number)
     if ("array" in kinds or "items" in node) and "maxItems" not in node and "enum" not in node:
         node["maxItems"] = max(max_items, int(node.get("minItems", 0)))
     has_combinator = any(k in node for k in _COMBINATORS)

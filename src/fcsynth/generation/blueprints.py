@@ -13,15 +13,15 @@ from typing import Any
 from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
-from fcsynth.budget import ascii_text, fit_schema
+from fcsynth.budget import ascii_text, compact, fit_schema
 from fcsynth.config import Config
-from fcsynth.dml.schemas import styled
 from fcsynth.stage import StageContext
 from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Completion, Request, derive_seed
 from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.metrics import StageMetrics
+from fcsynth.waste import token_use
 from fcsynth.prompts import render
 from fcsynth.tools import Tool
 
@@ -55,7 +55,7 @@ TEXT_FIELDS = {"persona": (3, 3, 160), "outline": (1, 20, 500)}
 def answer_schema(tool_names: list[str], max_tokens: int) -> dict[str, Any]:
     """JSON schema of the LLM's blueprint answer; tool names limited to the subset, text
     bounds allocated from max_tokens (fcsynth.budget)."""
-    return styled(fit_schema(max_tokens, lambda chars: _schema(tool_names, chars), TEXT_FIELDS, STAGE))
+    return compact(fit_schema(max_tokens, lambda chars: _schema(tool_names, chars), TEXT_FIELDS, STAGE))
 
 
 def _schema(tool_names: list[str], chars: dict[str, int]) -> dict[str, Any]:
@@ -167,6 +167,7 @@ def run(
         rows.append(row)
     metrics.records_out = sum(r["status"] == "ok" for r in rows)
     metrics.tokens = token_totals(list(raw.values()))
+    metrics.tokens.update(token_use(raw.values(), [r["id"] for r in rows if r["status"] == "ok"]))
     ok = [r for r in rows if r["status"] == "ok"]
     metrics.extra.update(
         clarity={k: sum(r["clarity"] == k for r in ok) for k in sorted(CLARITY_MEANING)},

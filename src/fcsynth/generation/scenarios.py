@@ -18,15 +18,15 @@ from pydantic import BaseModel, Field
 
 from outlines.types import JsonSchema
 
-from fcsynth.budget import ascii_text, fit_schema
+from fcsynth.budget import ascii_text, compact, fit_schema
 from fcsynth.checkpoint import file_digest, fingerprint
-from fcsynth.dml.schemas import styled
 from fcsynth.stage import StageContext
 from fcsynth.generation.embeddings import embed, novel
 from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import allocate, rng_for, sample_subset
 from fcsynth.llm import Completion, Request, derive_seed
 from fcsynth.metrics import StageMetrics
+from fcsynth.waste import token_use
 from fcsynth.prompts import render, template_text
 from fcsynth.tools import Tool
 
@@ -41,7 +41,7 @@ class ScenarioAnswer(BaseModel):
 
 def answer_schema(max_tokens: int) -> dict[str, Any]:
     """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.budget)."""
-    return styled(fit_schema(
+    return compact(fit_schema(
         max_tokens,
         lambda chars: {
             "type": "object", "properties": {"scenario": ascii_text(20, chars["scenario"])},
@@ -171,6 +171,7 @@ def run(
     metrics.reject("duplicate", duplicates)
     metrics.reject("unparseable", unparseable)
     metrics.tokens = token_totals(all_rows)
+    metrics.tokens.update(token_use(all_rows, [r["candidate_id"] for r in accepted]))
     metrics.extra.update(
         generated=generated,
         accepted=len(accepted),

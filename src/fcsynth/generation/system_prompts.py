@@ -12,13 +12,13 @@ from typing import Any
 from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
-from fcsynth.budget import ascii_text, fit_schema
-from fcsynth.dml.schemas import styled
+from fcsynth.budget import ascii_text, compact, fit_schema
 from fcsynth.stage import StageContext
 from fcsynth.runner import run_requests, token_totals
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Completion, Request, derive_seed
 from fcsynth.metrics import StageMetrics
+from fcsynth.waste import token_use
 from fcsynth.prompts import render
 
 STAGE = "system_prompts"
@@ -31,7 +31,7 @@ class SystemPromptAnswer(BaseModel):
 
 def answer_schema(max_tokens: int) -> dict[str, Any]:
     """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.budget)."""
-    return styled(fit_schema(
+    return compact(fit_schema(
         max_tokens,
         lambda chars: {
             "type": "object", "properties": {"system_prompt": ascii_text(20, chars["system_prompt"])},
@@ -85,5 +85,6 @@ def run(ctx: StageContext, conversations: list[dict[str, Any]]) -> tuple[list[di
         })
     metrics.records_out = sum(r["status"] == "ok" for r in rows)
     metrics.tokens = token_totals(list(raw.values()))
+    metrics.tokens.update(token_use(raw.values(), [r["id"] for r in rows if r["status"] == "ok"]))
     metrics.extra["dropped_out"] = sum(r["drop_system_prompt"] for r in rows)
     return rows, metrics

@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fcsynth.budget import ascii_text, fit_schema
-from fcsynth.dml.schemas import styled
+from fcsynth.budget import ascii_text, compact, fit_schema
 
 DIMENSIONS: tuple[str, ...] = (
     "user_query_clarity",
@@ -68,7 +67,7 @@ def answer_schema(max_reasoning_chars: int, max_tokens: int) -> dict[str, Any]:
         inlined["properties"]["scores"]["additionalProperties"] = False
         return inlined
 
-    return styled(fit_schema(max_tokens, make, {"reasoning": (1, 1, max_reasoning_chars)}, "judge"))
+    return compact(fit_schema(max_tokens, make, {"reasoning": (1, 1, max_reasoning_chars)}, "judge"))
 
 
 def parse_answer(text: str) -> JudgeAnswer | None:

@@ -20,6 +20,7 @@ from fcsynth.config import Config, SamplingConfig
 from fcsynth.judge.rubric import DIMENSIONS, answer_schema, parse_answer
 from fcsynth.llm import Backend, Request, derive_seed
 from fcsynth.metrics import StageMetrics
+from fcsynth.waste import token_use
 from fcsynth.prompts import render
 from fcsynth.runner import run_requests, token_totals
 
@@ -168,6 +169,7 @@ def judge_conversations(
         ))
     metrics.records_out = sum(r["judge_status"] == "ok" for r in rows)
     metrics.tokens = token_totals(list(answered.values()))
+    metrics.tokens.update(token_use(answered.values(), [r["id"] for r in rows if r["judge_status"] == "ok"]))
     metrics.extra.update(score_metrics(rows))
     return rows, metrics
 
