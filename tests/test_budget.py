@@ -250,3 +250,19 @@ def test_progress_eta_from_tokens():
     # 100 tokens per finished request, 4 requests, 100 generated: 300 left at 10 tok/s.
     assert p.eta(10.0) == "00:00:30"
     p.close()
+
+
+def test_report_token_use_per_stage_and_run(tmp_path):
+    from fcsynth.report.token_use import write_token_use
+
+    def stage(name, spent, passed, out=0):
+        m = {"stage": name, "records_out": out, "tokens": {"completion_tokens": spent, "completion_tokens_passed_on": passed}}
+        (tmp_path / f"{name}.json").write_text(json.dumps(m))
+
+    stage("scenarios", 100, 80)
+    stage("conversations", 900, 900, out=10)
+    run = write_token_use(tmp_path, tmp_path / "plots" / "token_use.csv")
+    assert run == {"stage": "run", "completion_tokens": 1000, "completion_tokens_passed_on": 980,
+                   "wasted_token_share": 0.02, "tokens_per_delivered_conversation": 100.0}
+    lines = (tmp_path / "plots" / "token_use.csv").read_text().splitlines()
+    assert lines[0].startswith("stage,completion_tokens") and lines[1].startswith("scenarios,100,80,0.2,10.0")
