@@ -208,7 +208,6 @@ def _build(tools: list["Tool"], options: GrammarOptions, verify: bool, force_any
 
     any_object = styled(any_object_schema(opt.max_json_string_chars, opt.max_json_items))
     error_object = error_object_schema(opt.max_json_string_chars)
-    resp_json: list[int] = []
 
     # Response classes: tools with the same (final) response schema share one rule.
     classes: dict[str, int] = {}

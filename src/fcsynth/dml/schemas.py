@@ -21,7 +21,6 @@ from typing import Any
 from fcsynth.budget import JSON_STYLE, ASCII_JSON_PATTERN, INTEGER_BOUNDS, KEY_PATTERN, ascii_text, bounded_number
 from fcsynth.grammar_match import check_tokenizer
 
-
 FALLBACK_LEVELS = ("strict", "lenient", "stripped", "any_object")
 
 # Keywords dropped at the `stripped` level (constraints llguidance may reject).
@@ -120,7 +119,7 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
         for key, value in INTEGER_BOUNDS.items():
             if not ({key, f"exclusive{key[:1].upper()}{key[1:]}"} & node.keys()):
                 node[key] = value
-    if node.get("type") == "number" and not literal and "multipleOf" not in node and not any(
+    if node.get("type") == "number" and not literal and not ({"multipleOf", "anyOf"} & node.keys()) and not any(
         isinstance(node.get(k), bool) or k in node for k in ("exclusiveMinimum", "exclusiveMaximum")
     ):
         # Bounded digits and decimals (fcsynth.budget.bounded_number) in place.

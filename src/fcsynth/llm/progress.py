@@ -6,6 +6,8 @@ import time
 
 from tqdm import tqdm
 
+REFRESH_S = 0.5  # redraw the postfix at most this often (an engine step takes ~10-100 ms)
+
 
 class Progress:
     """A tqdm bar over requests whose postfix shows tokens/s and an ETA from tokens.
@@ -20,13 +22,17 @@ class Progress:
         self.generated = 0
         self.done_tokens = 0
         self.started = time.monotonic()
+        self.shown = 0.0  # when the postfix was last redrawn
         self.bar = tqdm(total=total, desc=desc, unit="req", leave=False, dynamic_ncols=True)
 
     def tokens(self, n: int) -> None:
         """Count `n` tokens generated in the last engine step and refresh the postfix."""
         self.generated += n
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        rate = self.generated / elapsed
+        now = time.monotonic()
+        if now - self.shown < REFRESH_S:
+            return
+        self.shown = now
+        rate = self.generated / max(now - self.started, 1e-9)
         self.bar.set_postfix_str(f"{self.generated} tok, {rate:.1f} tok/s, ETA {self.eta(rate)}", refresh=True)
 
     def finished(self) -> None:
