@@ -34,6 +34,7 @@ params: setup
 bench: setup
 	python benchmarks/grammar_build.py
 	python benchmarks/decode_throughput.py
+	python benchmarks/cpu_engine.py
 
 clean-checkpoints:
 	rm -rf data/checkpoints

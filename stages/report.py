@@ -6,6 +6,7 @@ from fcsynth.curate import reason_keys
 from fcsynth.metrics import StageMetrics
 from fcsynth.paths import DATA_DIR, METRICS_DIR
 from fcsynth.report import page_data, render_page, write_plots
+from fcsynth.report.token_use import write_token_use
 from fcsynth.stage import run_stage
 from fcsynth.tables import read_rows
 
@@ -21,6 +22,9 @@ def main() -> None:
     write_text_atomic(PAGE, render_page(data))
     metrics = StageMetrics("report", records_in=len(judged), records_out=len(data["conversations"]))
     metrics.extra["page_bytes"] = PAGE.stat().st_size
+    run = write_token_use(METRICS_DIR, METRICS_DIR / "plots" / "token_use.csv")
+    metrics.extra["wasted_token_share"] = run.get("wasted_token_share")
+    metrics.extra["tokens_per_delivered_conversation"] = run.get("tokens_per_delivered_conversation")
     metrics.write()
 
 

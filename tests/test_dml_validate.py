@@ -122,7 +122,7 @@ def test_cli_grammar_prints_a_grammar_that_accepts_a_conversation(tmp_path):
                    "--max-turns", "2", "--tool-errors", "--max-text-chars", "100")
     assert out.returncode == 0, out.stderr
     lark = out.stdout
-    assert "TEXT: /[^<\\s][^<]{0,99}/" in lark and "step_3" not in lark
+    assert "TEXT: /[!-;=-~][ -;=-~\\n]{0,99}/" in lark and "step_3" not in lark
     text = render_dml(turn("Weather?", [[("get_weather", W_ARGS, '{"error": {"code": 1, "message": "x"}}')]],
                            think="Need the weather."))
     assert match_error(lark, text) is None

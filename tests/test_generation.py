@@ -115,7 +115,7 @@ def test_blueprint_answer_is_constrained_and_failures_kept(tmp_path):
     tools = make_tools("mail", 6)
     scenario = {"id": "mail-0000", "selection": "mail", "toolkits": ["mail"], "tools": [t.name for t in tools[:3]],
                 "scenario": "Forward the invoice."}
-    schema = blueprints.answer_schema(scenario["tools"])
+    schema = blueprints.answer_schema(scenario["tools"], 640)
     assert schema["properties"]["tools"]["items"]["enum"] == sorted(scenario["tools"])
     ctx = make_ctx(tmp_path, **{"blueprints.distractors": 2})
     rows, metrics = blueprints.run(ctx, [scenario], {"mail": tools})

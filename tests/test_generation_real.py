@@ -30,10 +30,11 @@ def test_generation_chain_on_embedded_model(vllm_engine, repo_root, tmp_path):
     assert len(scen) >= 2, m_scen.as_dict()
     assert all(len(r["scenario"]) >= 20 and len(r["embedding"]) == 384 for r in scen)
     assert m_scen.as_dict()["tokens"]["completion_tokens"] > 0
+    assert m_scen.as_dict()["rejected"].get("unparseable", 0) == 0  # complete by construction
 
     bps, m_bp = blueprints.run(ctx, scen, selections)
     ok_bps = [b for b in bps if b["status"] == "ok"]
-    assert ok_bps, m_bp.as_dict()
+    assert len(ok_bps) == len(bps), m_bp.as_dict()  # no blueprint truncated or unparseable
     for b in ok_bps:
         subset = next(s["tools"] for s in scen if s["id"] == b["id"])
         assert set(b["tools"]) <= set(subset)  # the JSON schema limited tool names to the subset
@@ -50,4 +51,4 @@ def test_generation_chain_on_embedded_model(vllm_engine, repo_root, tmp_path):
 
     sps, m_sp = system_prompts.run(ctx, convs)
     assert len(sps) == len(ok)
-    assert all(r["system_prompt"] for r in sps if r["status"] == "ok")
+    assert all(r["status"] == "ok" and r["system_prompt"] for r in sps), m_sp.as_dict()

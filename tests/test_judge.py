@@ -38,7 +38,7 @@ def system_prompts(conversations):
 
 
 def test_schema_puts_reasoning_first_and_bounds_scores():
-    schema = answer_schema(300)
+    schema = answer_schema(300, 768)
     assert list(schema["properties"]) == ["reasoning", "scores"]
     assert schema["properties"]["reasoning"]["maxLength"] == 300
     scores = schema["properties"]["scores"]

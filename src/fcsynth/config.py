@@ -37,7 +37,7 @@ class ModelConfig(Section):
     path: str
     gguf_package: str | None
     max_model_len: Tokens
-    dtype: Literal["bfloat16", "float16", "float32"]
+    dtype: Literal["auto", "bfloat16", "float16", "float32"]  # auto: fcsynth.llm.cpu
 
     @model_validator(mode="after")
     def _embedded_lands_where_dvc_tracks(self) -> ModelConfig:
@@ -129,6 +129,7 @@ class DMLConfig(Section):
     max_pairing_alternatives: Tokens
     max_response_properties: Annotated[int, Field(ge=0)]
     max_response_depth: Annotated[int, Field(ge=0)]
+    min_text_chars: Tokens  # the token budget never gives a text span fewer chars
 
     @model_validator(mode="after")
     def _turns_ordered(self) -> DMLConfig:
@@ -173,6 +174,7 @@ class BlueprintsConfig(Section):
 
 class ConversationsConfig(Section):
     max_tokens: Tokens
+    max_rounds: Tokens  # generation rounds: the first plus regenerations of failed rows
 
 
 class SystemPromptsConfig(Section):

@@ -92,7 +92,8 @@ def materialize(cfg: ModelConfig, root: Path) -> dict[str, str]:
             raise FcsynthError("model.gguf_package: required when model.source is 'embedded'")
         out = root / "data" / "models" / cfg.name
         gguf = find_gguf(cfg.gguf_package)
-        gguf_to_hf(gguf, out, cfg.dtype)
+        # Stored weights do not depend on the machine: `auto` (an engine choice) stores bf16.
+        gguf_to_hf(gguf, out, "bfloat16" if cfg.dtype == "auto" else cfg.dtype)
         check_hf_folder(out)
         return {"source": "embedded", "gguf": gguf.name, "path": cfg.path}
     if cfg.source == "local":

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from fcsynth.budget import BudgetError, max_json_bytes
+from fcsynth.dml import budget as dml_budget
 from fcsynth.dml.schemas import (
     any_object_schema,
     compile_error,
@@ -62,6 +64,7 @@ class GrammarOptions:
     max_pairing_alternatives: int  # budget for tying parallel responses to their calls
     max_response_properties: int  # optional properties kept per response object
     max_response_depth: int  # below this nesting, response objects keep required ones only
+    min_text_chars: int  # the budget never allocates a text span fewer chars than this
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_user_turns <= self.max_user_turns:
@@ -100,6 +103,15 @@ class BuiltGrammar:
     levels: dict[str, str] = field(default_factory=dict)  # tool -> worst fallback level
     errors: dict[str, str] = field(default_factory=dict)  # tool -> first llguidance error
     paired_steps: int = 1  # steps with up to this many calls tie responses to calls
+    options: GrammarOptions | None = None  # the options it was built with (after budget fitting)
+    call_bytes: int = 0  # the longest call markup of any tool (bytes)
+    resp_bytes: int = 0  # the longest response markup of any class (bytes)
+
+    @property
+    def max_tokens(self) -> int:
+        """Upper bound of the completion tokens of any conversation this grammar allows."""
+        assert self.options is not None
+        return dml_budget.max_tokens(self.options, self.call_bytes, self.resp_bytes)
 
 
 def _lark_string(text: str) -> str:
@@ -123,6 +135,12 @@ def _load_template(path: str) -> jinja2.Template:
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         _TEMPLATES[path] = env.from_string(source)
     return _TEMPLATES[path]
+
+
+def _bytes(schema: dict[str, Any]) -> int:
+    size = max_json_bytes(schema)
+    assert size is not None, "only bounded schemas reach the grammar"
+    return size
 
 
 def _rep(lo: int, hi: int) -> str:
@@ -163,6 +181,18 @@ def build_grammar(tools: list[Tool], options: GrammarOptions) -> BuiltGrammar:
     return loose
 
 
+def build_budgeted_grammar(tools: list[Tool], options: GrammarOptions, budget: int, where: str) -> BuiltGrammar:
+    """The grammar for `tools` fitted to `budget` tokens: the whole conversation when
+    dml.budget.fit can prove it (`built.max_tokens <= budget`), else its text and markup
+    (dml.budget.fit_text). Raises BudgetError when not even the text bounds fit."""
+    built = build_grammar(tools, options)
+    try:
+        fitted = dml_budget.fit(options, built.call_bytes, built.resp_bytes, budget, where)
+    except BudgetError:
+        fitted = dml_budget.fit_text(options, budget, where)
+    return built if fitted == options else build_grammar(tools, fitted)
+
+
 def _build(tools: list[Tool], options: GrammarOptions, verify: bool, force_any: bool = False) -> BuiltGrammar:
     if not tools:
         raise FcsynthError("cannot build a DML grammar without tools")
@@ -171,7 +201,7 @@ def _build(tools: list[Tool], options: GrammarOptions, verify: bool, force_any: 
         dup = sorted({n for n in names if names.count(n) > 1})
         raise FcsynthError(f"duplicate tool names in one conversation: {', '.join(dup)}")
     opt = options
-    built = BuiltGrammar(lark="")
+    built = BuiltGrammar(lark="", options=options)
     rules: list[str] = []
 
     def note(tool: str, level: str, error: str | None) -> None:
@@ -192,20 +222,21 @@ def _build(tools: list[Tool], options: GrammarOptions, verify: bool, force_any: 
             args, level, err = any_object, "any_object", None
         else:
             args, level, err = grammar_schema(tool.parameters, opt.max_json_string_chars, opt.max_json_items, verify)
+            if max_json_bytes(args) is None:  # no length bound: the bounded any-object instead
+                args, level, err = any_object, "any_object", err or "schema has no length bound"
         note(tool.name, level, err)
         rules.append(f"// {tool.name}")
-        rules.append(
-            f"call_{i}: "
-            + _lark_string(f'<tool_call>{{"name": {json.dumps(tool.name, ensure_ascii=False)}, "arguments": ')
-            + f" args_{i} "
-            + _lark_string("}</tool_call>")
-        )
+        head = f'<tool_call>{{"name": {json.dumps(tool.name, ensure_ascii=False)}, "arguments": '
+        built.call_bytes = max(built.call_bytes, len(head.encode()) + _bytes(args) + len("}</tool_call>"))
+        rules.append(f"call_{i}: " + _lark_string(head) + f" args_{i} " + _lark_string("}</tool_call>"))
         rules.append(f"args_{i}: %json {json.dumps(args, ensure_ascii=False)}")
         if tool.response is None or force_any:
             response = any_object
         else:
             pruned = prune_schema(tool.response, opt.max_response_properties, opt.max_response_depth)
             response, level, err = grammar_schema(pruned, opt.max_json_string_chars, opt.max_json_items, verify)
+            if max_json_bytes(response) is None:
+                response, level, err = any_object, "any_object", err or "response schema has no length bound"
             note(tool.name, level, err)
         key = json.dumps(response, ensure_ascii=False)
         if key not in classes:
@@ -215,6 +246,10 @@ def _build(tools: list[Tool], options: GrammarOptions, verify: bool, force_any: 
     built.fallbacks = sorted(t for t, level in built.levels.items() if level != "strict")
 
     n_classes = len(class_schemas)
+    error_bytes = _bytes(styled(error_object)) if opt.allow_tool_errors else 0
+    built.resp_bytes = len("<tool_response></tool_response>") + max(
+        max(_bytes(json.loads(k)) for k in class_schemas), error_bytes
+    )
     any_object_json = json.dumps(any_object, ensure_ascii=False)
     if opt.allow_tool_errors:
         # One rule for the error object; llguidance merges it with the response schema

@@ -18,6 +18,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from fcsynth.budget import ASCII_JSON_PATTERN, INTEGER_BOUNDS, JSON_STYLE, KEY_PATTERN, ascii_text, bounded_number
 from fcsynth.dml.match import check_tokenizer
 from fcsynth.schema_keywords import (
     ANNOTATION_KEYS,
@@ -27,9 +28,6 @@ from fcsynth.schema_keywords import (
     SCHEMA_LIST_KEYS,
     SCHEMA_MAP_KEYS,
 )
-
-# Compact, one-line JSON exactly as json.dumps(obj, ensure_ascii=False) writes it.
-JSON_STYLE: dict[str, Any] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 
 FALLBACK_LEVELS = ("strict", "lenient", "stripped", "any_object")
 
@@ -55,19 +53,16 @@ _COMBINATORS = COMBINATOR_KEYS
 
 
 def any_object_schema(max_string_chars: int, max_items: int) -> dict[str, Any]:
-    """A bounded 'any JSON object' (depth 3): used when a response schema is unknown."""
+    """A bounded 'any JSON object' (used when a response schema is unknown): up to
+    `max_items` identifier keys, each a scalar or an array of up to `max_items` scalars."""
     scalar: list[dict[str, Any]] = [
-        {"type": "string", "maxLength": max_string_chars},
-        {"type": "number"},
+        ascii_text(0, max_string_chars),
+        bounded_number(),
         {"type": "boolean"},
         {"type": "null"},
     ]
-    leaf_obj = {"type": "object", "maxProperties": max_items, "additionalProperties": {"anyOf": scalar}}
-    inner = scalar + [
-        {"type": "array", "maxItems": max_items, "items": {"anyOf": [*scalar, leaf_obj]}},
-        leaf_obj,
-    ]
-    return {"type": "object", "maxProperties": max_items, "additionalProperties": {"anyOf": inner}}
+    value = {"anyOf": [*scalar, {"type": "array", "maxItems": max_items, "items": {"anyOf": scalar}}]}
+    return {"type": "object", "maxProperties": max_items, "patternProperties": {KEY_PATTERN: value}, "additionalProperties": False}
 
 
 def error_object_schema(max_string_chars: int) -> dict[str, Any]:
@@ -81,10 +76,10 @@ def error_object_schema(max_string_chars: int) -> dict[str, Any]:
                     "code": {
                         "anyOf": [
                             {"type": "integer", "minimum": 0, "maximum": 999},
-                            {"type": "string", "minLength": 1, "maxLength": 40},
+                            ascii_text(1, 40),
                         ]
                     },
-                    "message": {"type": "string", "minLength": 1, "maxLength": max_string_chars},
+                    "message": ascii_text(1, max_string_chars),
                 },
                 "required": ["code", "message"],
                 "additionalProperties": False,
@@ -119,8 +114,24 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
     if node.get("format") not in LLGUIDANCE_FORMATS:
         node.pop("format", None)
     kinds = _types(node)
-    if "string" in kinds and not ({"maxLength", "enum", "const", "format", "pattern"} & node.keys()):
-        node["maxLength"] = max(max_chars, int(node.get("minLength", 0)))
+    literal = {"enum", "const"} & node.keys()
+    if "string" in kinds and not literal:
+        # A length for every string and, where nothing else fixes its characters,
+        # printable ASCII: one byte a char, so its tokens are bounded (fcsynth.budget).
+        node.setdefault("maxLength", max(max_chars, int(node.get("minLength", 0))))
+        if not ({"format", "pattern"} & node.keys()):
+            node["pattern"] = ASCII_JSON_PATTERN
+    if "integer" in kinds and not literal:
+        for key, value in INTEGER_BOUNDS.items():
+            if not ({key, f"exclusive{key[:1].upper()}{key[1:]}"} & node.keys()):
+                node[key] = value
+    if node.get("type") == "number" and not literal and not ({"multipleOf", "anyOf"} & node.keys()) and not any(
+        isinstance(node.get(k), bool) or k in node for k in ("exclusiveMinimum", "exclusiveMaximum")
+    ):
+        # Bounded digits and decimals (fcsynth.budget.bounded_number) in place.
+        number = bounded_number(node.pop("minimum", None), node.pop("maximum", None))
+        node.pop("type")
+        node.update(number)
     if ("array" in kinds or "items" in node) and "maxItems" not in node and "enum" not in node:
         node["maxItems"] = max(max_items, int(node.get("minItems", 0)))
     has_combinator = any(k in node for k in _COMBINATORS)
@@ -130,9 +141,15 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
         open_keys = {"additionalProperties", "patternProperties", "unevaluatedProperties"}
         if closable and not has_combinator and not (open_keys & node.keys()):
             node["additionalProperties"] = False
-    elif closable and "object" in kinds and not has_combinator and not ({"maxProperties", "minProperties"} & node.keys()):
-        if node.get("additionalProperties", True) is not False and "patternProperties" not in node:
-            node["maxProperties"] = max_items
+    elif closable and "object" in kinds and not has_combinator and "patternProperties" not in node:
+        extra = node.get("additionalProperties", True)
+        if extra is not False:
+            # A free map: identifier keys (llguidance has no propertyNames to bound them).
+            if "minProperties" not in node:
+                node.setdefault("maxProperties", max_items)
+            value = extra if isinstance(extra, dict) else any_object_schema(max_chars, max_items)["patternProperties"][KEY_PATTERN]
+            node["patternProperties"] = {KEY_PATTERN: value}
+            node["additionalProperties"] = False
     for key in _SUBSCHEMA_MAPS:
         sub = node.get(key)
         if isinstance(sub, dict):

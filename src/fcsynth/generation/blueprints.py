@@ -13,6 +13,7 @@ from typing import Any
 from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
+from fcsynth.budget import ascii_text, compact, fit_schema
 from fcsynth.config import Config
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Request, derive_seed
@@ -22,6 +23,7 @@ from fcsynth.rows import OK, PARSE_FAILURES
 from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
 from fcsynth.stage import StageContext
 from fcsynth.tools import Tool
+from fcsynth.waste import token_use
 
 STAGE = "blueprints"
 TEMPLATE = "blueprint.j2"
@@ -46,9 +48,18 @@ class BlueprintAnswer(BaseModel):
     tools: list[str] = Field(min_length=1)
 
 
-def answer_schema(tool_names: list[str]) -> dict[str, Any]:
-    """JSON schema of the LLM's blueprint answer; tool names limited to the subset."""
-    text = {"type": "string", "minLength": 3, "maxLength": 160}
+# Free-text fields: (occurrences, min chars, max chars); the budget scales the maxima.
+TEXT_FIELDS = {"persona": (3, 3, 160), "outline": (1, 20, 500)}
+
+
+def answer_schema(tool_names: list[str], max_tokens: int) -> dict[str, Any]:
+    """JSON schema of the LLM's blueprint answer; tool names limited to the subset, text
+    bounds allocated from max_tokens (fcsynth.budget)."""
+    return compact(fit_schema(max_tokens, lambda chars: _schema(tool_names, chars), TEXT_FIELDS, STAGE))
+
+
+def _schema(tool_names: list[str], chars: dict[str, int]) -> dict[str, Any]:
+    text = ascii_text(3, chars["persona"])
     return {
         "type": "object",
         "properties": {
@@ -58,7 +69,7 @@ def answer_schema(tool_names: list[str]) -> dict[str, Any]:
                 "required": ["role", "company", "context"],
                 "additionalProperties": False,
             },
-            "outline": {"type": "string", "minLength": 20, "maxLength": 500},
+            "outline": ascii_text(20, chars["outline"]),
             "tools": {
                 "type": "array",
                 "items": {"enum": sorted(tool_names)},
@@ -99,7 +110,7 @@ def build_request(ctx: StageContext, scenario: dict[str, Any], planned: dict[str
         features=planned["features"],
     )
     return make_request(
-        scenario["id"], prompt, JsonSchema(answer_schema(scenario["tools"])), cfg.sampling,
+        scenario["id"], prompt, JsonSchema(answer_schema(scenario["tools"], cfg.blueprints.max_tokens)), cfg.sampling,
         cfg.blueprints.max_tokens, derive_seed(cfg.seed, f"blueprint:{scenario['id']}"),
     )
 
@@ -153,6 +164,7 @@ def run(
         rows.append(row)
     metrics.count(rows, reasons=PARSE_FAILURES)
     metrics.tokens = token_totals(list(raw.values()))
+    metrics.tokens.update(token_use(raw.values(), [r["id"] for r in rows if r["status"] == OK]))
     ok = [r for r in rows if r["status"] == OK]
     metrics.extra.update(
         clarity={k: sum(r["clarity"] == k for r in ok) for k in sorted(CLARITY_MEANING)},

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
+from fcsynth.budget import ascii_text, compact, fit_schema
 from fcsynth.checkpoint import file_digest, fingerprint
 from fcsynth.errors import FcsynthError
 from fcsynth.generation.embeddings import embed, novel
@@ -32,14 +34,27 @@ from fcsynth.rows import OK, PARSE_FAILURES
 from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
 from fcsynth.stage import StageContext
 from fcsynth.tools import Tool
+from fcsynth.waste import token_use
 
 TEMPLATE = "scenario.j2"
 
 
 class ScenarioAnswer(BaseModel):
-    """What the LLM must answer (JSON-schema constrained)."""
+    """What the LLM must answer (answer_schema constrains the generation further)."""
 
     scenario: str = Field(min_length=20, max_length=500)
+
+
+def answer_schema(max_tokens: int) -> dict[str, Any]:
+    """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.budget)."""
+    return compact(fit_schema(
+        max_tokens,
+        lambda chars: {
+            "type": "object", "properties": {"scenario": ascii_text(20, chars["scenario"])},
+            "required": ["scenario"], "additionalProperties": False,
+        },
+        {"scenario": (1, 20, 500)}, "scenarios",
+    ))
 
 
 @dataclass
@@ -76,7 +91,8 @@ def candidate_request(ctx: StageContext, cand_id: str, selection: str, subset: l
         workflow_description=cfg.scenarios.workflow_description,
     )
     return make_request(
-        cand_id, prompt, ScenarioAnswer, cfg.sampling, cfg.scenarios.max_tokens, derive_seed(cfg.seed, cand_id)
+        cand_id, prompt, JsonSchema(answer_schema(cfg.scenarios.max_tokens)), cfg.sampling, cfg.scenarios.max_tokens,
+        derive_seed(cfg.seed, cand_id),
     )
 
 
@@ -176,6 +192,7 @@ def run(
     metrics.records_out = len(accepted)
     metrics.reject("duplicate", duplicates)
     metrics.tokens = token_totals(all_rows)
+    metrics.tokens.update(token_use(all_rows, [r["candidate_id"] for r in accepted]))
     metrics.extra.update(
         generated=generated,
         accepted=len(accepted),

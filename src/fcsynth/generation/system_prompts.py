@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
+from fcsynth.budget import ascii_text, compact, fit_schema
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Request, derive_seed
 from fcsynth.metrics import StageMetrics
@@ -18,6 +20,7 @@ from fcsynth.prompts import render
 from fcsynth.rows import OK, PARSE_FAILURES, UPSTREAM_FAILED
 from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
 from fcsynth.stage import StageContext
+from fcsynth.waste import token_use
 
 STAGE = "system_prompts"
 TEMPLATE = "system_prompt.j2"
@@ -25,6 +28,18 @@ TEMPLATE = "system_prompt.j2"
 
 class SystemPromptAnswer(BaseModel):
     system_prompt: str = Field(min_length=20, max_length=800)
+
+
+def answer_schema(max_tokens: int) -> dict[str, Any]:
+    """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.budget)."""
+    return compact(fit_schema(
+        max_tokens,
+        lambda chars: {
+            "type": "object", "properties": {"system_prompt": ascii_text(20, chars["system_prompt"])},
+            "required": ["system_prompt"], "additionalProperties": False,
+        },
+        {"system_prompt": (1, 20, 800)}, STAGE,
+    ))
 
 
 def build_request(ctx: StageContext, conv: dict[str, Any]) -> Request:
@@ -37,8 +52,8 @@ def build_request(ctx: StageContext, conv: dict[str, Any]) -> Request:
         tool_names=[t["function"]["name"] for t in tools],
     )
     return make_request(
-        conv["id"], prompt, SystemPromptAnswer, ctx.cfg.sampling, ctx.cfg.system_prompts.max_tokens,
-        derive_seed(ctx.cfg.seed, f"system_prompt:{conv['id']}"),
+        conv["id"], prompt, JsonSchema(answer_schema(ctx.cfg.system_prompts.max_tokens)), ctx.cfg.sampling,
+        ctx.cfg.system_prompts.max_tokens, derive_seed(ctx.cfg.seed, f"system_prompt:{conv['id']}"),
     )
 
 
@@ -74,5 +89,6 @@ def run(ctx: StageContext, conversations: list[dict[str, Any]]) -> tuple[list[di
         })
     metrics.count(rows, reasons=PARSE_FAILURES)
     metrics.tokens = token_totals(list(raw.values()))
+    metrics.tokens.update(token_use(raw.values(), [r["id"] for r in rows if r["status"] == OK]))
     metrics.extra["dropped_out"] = sum(r["drop_system_prompt"] for r in rows)
     return rows, metrics

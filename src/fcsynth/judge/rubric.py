@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from fcsynth.budget import ascii_text, compact, fit_schema
 from fcsynth.rows import DIMENSIONS
 
 Score = Literal[1, 2, 3, 4, 5]
@@ -41,14 +42,19 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
-def answer_schema(max_reasoning_chars: int = 600) -> dict[str, Any]:
-    """JSON Schema of JudgeAnswer with $refs inlined (what the decoder is constrained to)."""
-    schema = JudgeAnswer.model_json_schema()
-    inlined = _inline_refs(schema, schema.get("$defs", {}))
-    inlined["properties"]["reasoning"]["maxLength"] = max_reasoning_chars
-    inlined["additionalProperties"] = False
-    inlined["properties"]["scores"]["additionalProperties"] = False
-    return inlined
+def answer_schema(max_reasoning_chars: int, max_tokens: int) -> dict[str, Any]:
+    """JSON Schema of JudgeAnswer with $refs inlined (what the decoder is constrained to);
+    the reasoning bound is at most `max_reasoning_chars`, less where max_tokens needs it."""
+
+    def make(chars: dict[str, int]) -> dict[str, Any]:
+        schema = JudgeAnswer.model_json_schema()
+        inlined = _inline_refs(schema, schema.get("$defs", {}))
+        inlined["properties"]["reasoning"] = ascii_text(1, chars["reasoning"])
+        inlined["additionalProperties"] = False
+        inlined["properties"]["scores"]["additionalProperties"] = False
+        return inlined
+
+    return compact(fit_schema(max_tokens, make, {"reasoning": (1, 1, max_reasoning_chars)}, "judge"))
 
 
 def read_answer(text: str) -> JudgeAnswer:

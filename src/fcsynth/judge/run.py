@@ -23,6 +23,7 @@ from fcsynth.prompts import render
 from fcsynth.rows import DIMENSIONS, JUDGE_FAILURES, OK, PROMPT_TOO_LONG, UPSTREAM_FAILED, upstream_reason
 from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
 from fcsynth.stage import StageContext
+from fcsynth.waste import token_use
 
 STAGE = "judge"
 TEMPLATE = "judge.j2"
@@ -108,8 +109,8 @@ def build_request(cfg: Config, row: dict[str, Any], system_prompt: str | None) -
     if len(prompt) > j.max_prompt_chars:
         return None
     return make_request(
-        row["id"], prompt, JsonSchema(answer_schema(j.max_reasoning_chars)), judge_sampling(cfg), j.max_tokens,
-        derive_seed(cfg.seed, f"judge:{row['id']}"),
+        row["id"], prompt, JsonSchema(answer_schema(j.max_reasoning_chars, j.max_tokens)), judge_sampling(cfg),
+        j.max_tokens, derive_seed(cfg.seed, f"judge:{row['id']}"),
     )
 
 
@@ -166,6 +167,7 @@ def judge_conversations(
         ))
     metrics.count(rows, status_key="judge_status", reasons=(*JUDGE_FAILURES, UPSTREAM_FAILED))
     metrics.tokens = token_totals(list(answered.values()))
+    metrics.tokens.update(token_use(answered.values(), [r["id"] for r in rows if r["judge_status"] == OK]))
     metrics.extra.update(score_metrics(rows))
     return rows, metrics
 

@@ -10,11 +10,11 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from tqdm import tqdm
-
 from fcsynth.config import LLMConfig
 from fcsynth.llm.base import ERROR_FINISH, Completion, Request
 from fcsynth.llm.constraints import structured_output_kwargs
+from fcsynth.llm.cpu import resolve_dtype, set_thread_env
+from fcsynth.llm.progress import Progress
 
 
 def engine_args(llm_cfg: LLMConfig, max_model_len: int) -> dict[str, Any]:
@@ -28,7 +28,9 @@ def engine_args(llm_cfg: LLMConfig, max_model_len: int) -> dict[str, Any]:
         "max_num_batched_tokens": max_model_len * llm_cfg.max_num_seqs,
         "enforce_eager": llm_cfg.enforce_eager,
         "gpu_memory_utilization": llm_cfg.gpu_memory_utilization,
-        "structured_outputs_config": {"backend": llm_cfg.structured_outputs_backend},
+        # Engine-wide: the guidance backend ignores the per-request flag. Free whitespace
+        # would make JSON outputs unbounded (fcsynth.budget).
+        "structured_outputs_config": {"backend": llm_cfg.structured_outputs_backend, "disable_any_whitespace": True},
         "seed": 0,
         # Several GPUs need one worker process each.
         "distributed_executor_backend": "uni" if parallel == 1 else "mp",
@@ -46,9 +48,10 @@ class VLLMBackend:
             # Engine core and worker in this process: ~12 s less start-up than spawning two
             # more processes that each import torch and vLLM again (one-GPU/CPU runs only).
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        set_thread_env()  # before vLLM imports torch's serving setup: keep every core busy
         from vllm import LLM
 
-        self.llm = LLM(model=model, max_model_len=max_model_len, dtype=dtype, **kwargs)
+        self.llm = LLM(model=model, max_model_len=max_model_len, dtype=resolve_dtype(dtype), **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
 
     def render_prompt(self, request: Request) -> str:
@@ -77,7 +80,7 @@ class VLLMBackend:
             stop=request.stop,
             skip_special_tokens=False,
             structured_outputs=StructuredOutputsParams(**so) if so else None,
-            output_kind=RequestOutputKind.FINAL_ONLY,
+            output_kind=RequestOutputKind.DELTA,  # new tokens every step: live progress
         )
 
     def generate(self, requests: Iterable[Request]) -> Iterator[Completion]:
@@ -90,20 +93,33 @@ class VLLMBackend:
                 yield Completion(request.id, str(err).splitlines()[0], 0, 0, ERROR_FINISH)
                 continue
             pending += 1
-        with tqdm(total=pending, desc="generate", unit="req", leave=False) as bar:
+        progress = Progress(pending)
+        texts: dict[str, list[str]] = {}
+        counts: dict[str, int] = {}
+        prompts: dict[str, int] = {}  # DELTA outputs may carry the prompt ids only once
+        try:
             while engine.has_unfinished_requests():
+                step_tokens = 0
                 for out in engine.step():
+                    choice = out.outputs[0]
+                    texts.setdefault(out.request_id, []).append(choice.text)
+                    counts[out.request_id] = counts.get(out.request_id, 0) + len(choice.token_ids)
+                    step_tokens += len(choice.token_ids)
+                    if out.prompt_token_ids:
+                        prompts.setdefault(out.request_id, len(out.prompt_token_ids))
                     if not out.finished:
                         continue
-                    choice = out.outputs[0]
-                    bar.update(1)
+                    progress.finished()
                     yield Completion(
                         id=out.request_id,
-                        text=choice.text,
-                        prompt_tokens=len(out.prompt_token_ids or []),
-                        completion_tokens=len(choice.token_ids),
+                        text="".join(texts.pop(out.request_id)),
+                        prompt_tokens=prompts.pop(out.request_id, 0),
+                        completion_tokens=counts.pop(out.request_id),
                         finish_reason=choice.finish_reason or "stop",
                     )
+                progress.tokens(step_tokens)
+        finally:
+            progress.close()
 
     def close(self) -> None:
         del self.llm
