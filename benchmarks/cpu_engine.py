@@ -40,15 +40,14 @@ def measure(setting: str, batch: int, max_tokens: int) -> dict:
     spec = SETTINGS[setting]
     if not spec["threads"]:
         os.environ.pop("OMP_NUM_THREADS", None)
-    from fcsynth.config import LLMConfig
+    from fcsynth.config import load_params
     from fcsynth.llm import vllm_backend
     from fcsynth.llm.cpu import cpu_flags, resolve_dtype
     from fcsynth.model_store import embedded_model_dir
 
     if not spec["threads"]:
         vllm_backend.set_thread_env = lambda: {}  # keep vLLM's own choice (1 torch thread)
-    cfg = LLMConfig(backend="vllm", structured_outputs_backend="guidance", max_num_seqs=16,
-                    enforce_eager=True, gpu_memory_utilization=0.85, cpu_kvcache_gb=2)
+    cfg = load_params().llm
     start = time.perf_counter()
     backend = vllm_backend.VLLMBackend(str(embedded_model_dir(ROOT)), cfg, 2048, spec["dtype"])
     load_s = time.perf_counter() - start

@@ -16,6 +16,7 @@ import random
 from pathlib import Path
 
 from fcsynth.catalog import openapi
+from fcsynth.config import load_params
 from fcsynth.curate.checks.leaves import argument_leaves, json_leaves, parse_json
 from fcsynth.curate.checks.placeholders import placeholders
 from fcsynth.dml import GrammarOptions, example_messages
@@ -59,7 +60,7 @@ def main() -> None:
     for i in range(args.n):
         sample = list({t.name: t for t in rnd.sample(tools, 3)}.values())
         schemas = {t.name: t.parameters for t in sample}
-        msgs = example_messages(sample, GrammarOptions(), key=f"k-{i}")
+        msgs = example_messages(sample, GrammarOptions.from_config(load_params().dml, allow_tool_errors=False), key=f"k-{i}")
         n = strings_of(msgs, schemas)
         if not n:
             continue

@@ -28,7 +28,7 @@ def build_requests(batch: int, max_tokens: int, seed: int) -> list:
     """`batch` conversation requests over the built-in toolkits, as the conversations stage builds them."""
     from outlines.types import CFG
 
-    from fcsynth.config import SamplingConfig
+    from fcsynth.config import SamplingConfig, load_params
     from fcsynth.dml import GrammarOptions, build_grammar
     from fcsynth.llm import Request, derive_seed
     from fcsynth.tools import read_tools_file
@@ -38,7 +38,7 @@ def build_requests(batch: int, max_tokens: int, seed: int) -> list:
     requests = []
     for i in range(batch):
         tools = read_tools_file(kits[i % len(kits)])[:3]
-        grammar = build_grammar(tools, GrammarOptions(max_user_turns=2))
+        grammar = build_grammar(tools, GrammarOptions.from_config(load_params().dml, allow_tool_errors=False, max_user_turns=2))
         names = ", ".join(t.name for t in tools)
         ask = f"Write a short conversation in which a user asks an assistant for help; the assistant can call {names}."
         requests.append(Request(

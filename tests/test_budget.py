@@ -24,10 +24,10 @@ from fcsynth.config import compose, parse_config
 from fcsynth.dml import GrammarOptions, build_grammar
 from fcsynth.dml import budget as dml_budget
 from fcsynth.dml.grammar import build_budgeted_grammar
+from fcsynth.dml.match import check_tokenizer, match_error
 from fcsynth.dml.render import render_dml
 from fcsynth.dml.schemas import any_object_schema, bound_schema, grammar_schema
 from fcsynth.generation import blueprints, conversations, scenarios, system_prompts
-from fcsynth.grammar_match import check_tokenizer, match_error
 from fcsynth.judge.rubric import answer_schema as judge_schema
 from fcsynth.llm.cpu import resolve_dtype
 from fcsynth.llm.fake_backend import FakeBackend
@@ -35,6 +35,8 @@ from fcsynth.llm.progress import Progress
 from fcsynth.stage import StageContext
 from fcsynth.tools import Tool, read_tools_file
 from fcsynth.waste import token_use
+
+from _fabricate import grammar_options
 
 BUILTIN = Path(__file__).resolve().parents[1] / "data" / "builtin_tools"
 
@@ -140,8 +142,8 @@ WEATHER = Tool(
      "required": ["city"], "additionalProperties": False},
     response={"type": "object", "properties": {"temp": {"type": "number"}}, "required": ["temp"], "additionalProperties": False},
 )
-SMALL = GrammarOptions(max_user_turns=2, max_steps_per_turn=3, max_parallel_calls=2, max_text_chars=200,
-                       max_json_string_chars=20, max_json_items=2, min_text_chars=10)
+SMALL = grammar_options(max_user_turns=2, max_steps_per_turn=3, max_parallel_calls=2, max_text_chars=200,
+                        max_json_string_chars=20, max_json_items=2, min_text_chars=10, require_tool_call=False)
 
 
 def longest_conversation(opt: GrammarOptions) -> str:

@@ -10,13 +10,15 @@ import pytest
 
 from fcsynth.budget import max_json_bytes
 from fcsynth.config import SamplingConfig
-from fcsynth.dml import GrammarOptions, parse_dml
+from fcsynth.dml import parse_dml
 from fcsynth.dml.grammar import build_budgeted_grammar
 from fcsynth.generation import blueprints, scenarios, system_prompts
 from fcsynth.judge.rubric import answer_schema as judge_schema
 from fcsynth.llm import Request
 from fcsynth.llm.constraints import CFG, JsonSchema
 from fcsynth.tools import Tool
+
+from _fabricate import grammar_options
 
 pytestmark = pytest.mark.slow
 
@@ -63,8 +65,8 @@ def test_every_stage_constraint_ends_inside_its_budget_on_the_longest_path(vllm_
         "system_prompts": (64, system_prompts.answer_schema(64)),
         "judge": (192, judge_schema(600, 192)),
     }
-    options = GrammarOptions(max_user_turns=1, max_steps_per_turn=1, max_parallel_calls=1, max_text_chars=60,
-                             max_json_string_chars=16, max_json_items=2, require_tool_call=True, min_text_chars=8)
+    options = grammar_options(max_user_turns=1, max_steps_per_turn=1, max_parallel_calls=1, max_text_chars=60,
+                              max_json_string_chars=16, max_json_items=2, require_tool_call=True, min_text_chars=8)
     grammar = build_budgeted_grammar([TOOL], options, 360, "conversations: test")
     assert grammar.max_tokens <= 360  # proven for this shape
     reqs = [request(name, budget, JsonSchema(schema), f"Answer in JSON for the {name} stage.")
