@@ -17,7 +17,7 @@ def main() -> None:
     cfg = load_params()
     curated = read_rows(DATA_DIR / "curated.parquet", "curate")
     records = [build_record(r) for r in curated]
-    splits = split_records(records, cfg.export.test_per_selection)
+    splits = split_records(records, cfg.export.test_fraction)
     for split in SPLITS:
         write_split(splits[split], OUT, split)
     curate_metrics_path = METRICS_DIR / "curate.json"

@@ -150,7 +150,7 @@ class CurateConfig(Section):
 
 
 class ExportConfig(Section):
-    test_per_selection: int = Field(1, ge=0)
+    test_fraction: float = Field(ge=0, lt=1)
     license: str = "apache-2.0"  # the dataset card's license
 
 
@@ -159,6 +159,27 @@ class EvaluateConfig(Section):
     model: ModelConfig | str | None = None
     max_tokens: int = Field(256, gt=0)
     temperature: float = Field(0.0, ge=0)
+
+
+class LoraConfig(Section):
+    enabled: bool
+    r: int = Field(gt=0)
+    alpha: int = Field(gt=0)
+    dropout: float = Field(ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"]
+
+
+class TrainConfig(Section):
+    epochs: float = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    lr_scheduler: Literal["constant", "linear", "cosine", "constant_with_warmup"]
+    warmup: float = Field(ge=0)  # below 1: a fraction of the steps; else a step count
+    batch_size: int = Field(gt=0)
+    grad_accum: int = Field(gt=0)
+    max_seq_len: int = Field(gt=0)
+    dtype: Literal["float32", "bfloat16", "float16"]
+    gradient_checkpointing: bool
+    lora: LoraConfig
 
 
 class ReportConfig(Section):
@@ -183,6 +204,7 @@ class Config(Section):
     curate: CurateConfig
     export: ExportConfig
     evaluate: EvaluateConfig
+    train: TrainConfig
     report: ReportConfig
 
 
