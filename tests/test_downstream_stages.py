@@ -31,7 +31,7 @@ def test_stage_scripts_end_to_end(tmp_path):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["llm"]["backend"] = "fake"
     params["curate"]["thresholds"] = {"tool_use_quality": 1}  # the fake judge answers 1 everywhere
-    params["export"]["test_per_selection"] = 1
+    params["export"]["test_fraction"] = 0.34  # floor(0.34 * 9) = 3: one per selection
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     conv = [conversation_row(s, k) for s in SELECTIONS for k in range(3)] + [conversation_row("gmail", 9, status="truncated")]

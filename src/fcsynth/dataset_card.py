@@ -98,6 +98,8 @@ def render_card(cfg: Config, splits: dict[str, list[dict[str, Any]]], curate_met
         f"- Split: {cfg.export.test_fraction:.0%} of the conversations (rounded down) go to test, stratified by "
         "selection: a selection gives one (lowest sha256(id) first) only while it keeps one in train.",
         *_missing_test_line(splits),
+        "- Evaluation: `EVALUATION.md` beside this card (written by the `evaluate` stage) scores the base model "
+        "and the same model fine-tuned on the train split (`train` stage) on the test split.",
         "",
         "## Format", "",
         "Each record: `id`, `messages` (TRL/OpenAI chat format: optional `system`, `user`, `assistant` with optional "

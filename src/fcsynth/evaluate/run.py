@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fcsynth.checkpoint import Checkpoint
+from fcsynth.checkpoint import Checkpoint, file_digest, fingerprint
 from fcsynth.runner import pending, run_requests
 from fcsynth.config import Config, EvaluateConfig, ModelConfig, SamplingConfig
 from fcsynth.errors import FcsynthError
@@ -24,7 +24,7 @@ from fcsynth.evaluate.steps import Step, cut_steps
 from fcsynth.llm import Backend, Request, derive_seed
 
 STEP_SCHEMA: dict[str, Any] = {
-    "id": str, "record_id": str, "selection": str, "index": int, "kind": str,
+    "model": str, "id": str, "record_id": str, "selection": str, "index": int, "kind": str,
     "gold": str, "prediction": str, "predicted_calls": str, "predicted_text": str,
     "exact": bool, "function_call_match": float, "name_match": bool,
     "arg_tp": int, "arg_pred": int, "arg_gold": int, "no_call": bool, "malformed": int,
@@ -33,11 +33,12 @@ STEP_SCHEMA: dict[str, Any] = {
 
 
 def write_steps(rows: list[dict[str, Any]], path: Path) -> None:
-    """Write the per-step results table (sorted by step id; empty keeps its columns)."""
+    """Write the per-step results table (sorted by model, step id; empty keeps its columns)."""
     import polars as pl
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(sorted(rows, key=lambda r: r["id"]), schema=STEP_SCHEMA, strict=False).write_parquet(path)
+    rows = sorted(rows, key=lambda r: (r.get("model") or "", r["id"]))
+    pl.DataFrame(rows, schema=STEP_SCHEMA, strict=False).write_parquet(path)
 
 
 def resolve_eval_model(cfg: Config) -> ModelConfig:
@@ -50,6 +51,13 @@ def resolve_eval_model(cfg: Config) -> ModelConfig:
     source = "local" if Path(chosen).is_dir() else "hub"
     name = Path(chosen.rstrip("/")).name or chosen
     return ModelConfig(name=name, source=source, path=chosen, max_model_len=cfg.model.max_model_len)
+
+
+def tuned_checkpoint(ctx: Any, folder: Path) -> Checkpoint:
+    """The tuned model's checkpoint, keyed by its weights too: retraining never reuses old answers."""
+    weights = [file_digest(p) for p in sorted(folder.glob("*.safetensors"))]
+    key = fingerprint(ctx.model_cfg.model_dump(), ctx.cfg.llm.backend, weights)
+    return Checkpoint("evaluate", key, ctx.root / "data" / "checkpoints")
 
 
 def read_test_split(path: Path) -> list[dict[str, Any]]:

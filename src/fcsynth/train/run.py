@@ -19,6 +19,12 @@ def tuned_model_config(base: ModelConfig) -> ModelConfig:
                        max_model_len=base.max_model_len, dtype=base.dtype)
 
 
+def require_tuned(folder: Path) -> None:
+    """A one-line error unless the `train` stage has written the tuned model folder."""
+    if not (folder / "config.json").exists():
+        raise FcsynthError(f"{folder}: no tuned model (run `dvc repro train`)")
+
+
 @dataclass
 class TrainResult:
     """What training did: counts, losses per optimizer step, and timing."""
@@ -127,3 +133,9 @@ def train(rows: list[dict[str, list[int]]], base_path: str, tokenizer: Any, cfg:
         steps=int(trainer.state.global_step), losses=losses, train_wall_s=round(wall, 3),
         trainable_params=trainable,
     )
+
+
+def write_loss_curve(losses: list[dict[str, float]], path: Path) -> None:
+    """The loss per optimizer step as CSV (`step,loss`), the `train` DVC plot."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("step,loss\n" + "".join(f"{int(x['step'])},{x['loss']:.6f}\n" for x in losses))
