@@ -129,3 +129,28 @@ def test_tiny_training_run_lowers_loss_and_vllm_serves_it(tmp_path: Path, repo_r
     call_rows = [r for r in result.rows if r["gold"].startswith("[")]
     assert call_rows and all(r["prediction"].lstrip().startswith("<tool_call>") for r in call_rows), result.rows
     assert result.summary["overall"]["tool_name_accuracy"] == 1.0
+
+
+@pytest.mark.slow
+def test_lora_run_saves_merged_weights(tmp_path: Path, embedded_model_dir: Path, tokenizer: Any) -> None:
+    """LoRA (peft) on one short record: the saved folder is a plain model with changed weights."""
+    import yaml as _yaml
+    from safetensors.torch import load_file
+
+    from fcsynth.train.run import train
+
+    conf = _yaml.safe_load((Path(__file__).resolve().parents[1] / "conf" / "train" / "default.yaml").read_text())
+    conf.update(epochs=1, grad_accum=1, warmup=0, learning_rate=1e-3, max_seq_len=1024)
+    conf["lora"].update(enabled=True, r=4, alpha=8, target_modules=["q_proj", "v_proj"])
+    rec = {"id": "rec-4", "selection": "gmail", "messages": messages_for("gmail", 4), "tools": TOOLS["gmail"]}
+    rows, _ = build_dataset_rows([rec], tokenizer)
+    out = tmp_path / "m-sft"
+    result = train(rows, str(embedded_model_dir), tokenizer, TrainConfig.model_validate(conf), 1, out, "float32")
+    assert result.steps == 1 and 0 < result.trainable_params < 1_000_000
+    tuned, base = load_file(str(out / "model.safetensors")), load_file(str(embedded_model_dir / "model.safetensors"))
+    assert set(tuned) == set(base)  # merged: no lora_A/lora_B keys, the base's names
+    q = "model.layers.0.self_attn.q_proj.weight"
+    assert not (tuned[q] == base[q].float()).all()
+    k = "model.layers.0.self_attn.k_proj.weight"  # not a LoRA target: unchanged
+    assert (tuned[k] == base[k].float()).all()
+    assert not out.with_name(".m-sft.partial").exists()

@@ -160,7 +160,9 @@ class PromptBuilder:
             return Prompt(None, hermes_messages(step.history, step.tools))
         return Prompt(self.render(step.history, step.tools), None)
 
-    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
+    def render(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], add_generation_prompt: bool = True
+    ) -> str:
         """Messages (gold format) as this model's prompt text, in this builder's style.
 
         `add_generation_prompt=False` renders a history that ends with an assistant message,

@@ -34,7 +34,8 @@ def record_examples(record: dict[str, Any], builder: PromptBuilder) -> list[Exam
     text, spans = "", []
     for step in cut_steps(record):
         prompt = builder.render(step.history, step.tools)
-        answered = builder.render([*step.history, record["messages"][step.index]], step.tools, add_generation_prompt=False)
+        gold = record["messages"][step.index]
+        answered = builder.render([*step.history, gold], step.tools, add_generation_prompt=False)
         if not answered.startswith(prompt):
             raise FcsynthError(
                 f"train record {step.record_id}: the chat template does not render message {step.index} "

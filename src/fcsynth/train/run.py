@@ -58,7 +58,6 @@ def _sft_config(cfg: TrainConfig, seed: int, work_dir: Path, use_cpu: bool) -> A
         gradient_checkpointing=cfg.gradient_checkpointing,
         bf16=cfg.dtype == "bfloat16" and not use_cpu,
         fp16=cfg.dtype == "float16" and not use_cpu,
-        model_init_kwargs=None,
         use_cpu=use_cpu,
         seed=seed,
         data_seed=seed,
