@@ -4,7 +4,7 @@ import json
 
 from fcsynth.config import load_params
 from fcsynth.dataset_card import render_card
-from fcsynth.export import SPLITS, build_record, split_records, write_split
+from fcsynth.export import SPLITS, build_record, selections_without_test, split_records, write_split
 from fcsynth.metrics import StageMetrics
 from fcsynth.paths import DATA_DIR, METRICS_DIR
 from fcsynth.stage import run_stage
@@ -27,6 +27,7 @@ def main() -> None:
     metrics.extra["splits"] = {
         s: {"records": len(splits[s]), "per_selection": _count(splits[s])} for s in SPLITS
     }
+    metrics.extra["test_lacks"] = selections_without_test(splits)
     metrics.write()
 
 

@@ -62,7 +62,7 @@ def test_stage_scripts_end_to_end(tmp_path):
     metrics = {s: json.loads((project / "metrics" / f"{s}.json").read_text()) for s in ("judge", "curate", "export", "report")}
     assert metrics["judge"]["rejected"]["upstream_truncated"] == 1 and metrics["judge"]["judge_model"]
     assert metrics["curate"]["rejected"]["upstream_truncated"] == 1 and metrics["curate"]["records_out"] == 9
-    assert metrics["export"]["splits"]["test"]["records"] == 3
+    assert metrics["export"]["splits"]["test"]["records"] == 3 and metrics["export"]["test_lacks"] == []
     assert metrics["report"]["records_out"] == 10
     assert (project / "data" / "report" / "index.html").stat().st_size == metrics["report"]["page_bytes"]
     for name in ("scores", "acceptance", "rejections", "turns", "tool_calls"):
