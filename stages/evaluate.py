@@ -1,24 +1,56 @@
-"""DVC stage `evaluate`: score a model's tool calls on the test split (metrics/evaluate.json)."""
+"""DVC stage `evaluate`: score the base and the tuned model on the test split.
 
+Each model runs in its own engine, one after the other (the first is closed before the
+second starts). Writes metrics/evaluate.json (`base`, `tuned`, `delta`), the per-step
+table, the side-by-side plot and data/dataset/EVALUATION.md (the card links to it).
+"""
+
+from fcsynth.atomic import write_text_atomic
 from fcsynth.config import load_params
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate import run as evaluate
-from fcsynth.evaluate.run import read_test_split, resolve_eval_model, write_steps
-from fcsynth.paths import DATA_DIR, ROOT
+from fcsynth.evaluate.compare import deltas, evaluation_markdown, write_plot
+from fcsynth.evaluate.run import read_test_split, resolve_eval_model, tuned_checkpoint, write_steps
+from fcsynth.metrics import StageMetrics
+from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
 from fcsynth.stage import run_stage, stage_context
+from fcsynth.train.run import require_tuned, tuned_model_config
 
 TEST = DATA_DIR / "dataset" / "test.jsonl"
 OUT = DATA_DIR / "evaluate" / "steps.parquet"
+CARD = DATA_DIR / "dataset" / "EVALUATION.md"
+PLOT = METRICS_DIR / "plots" / "evaluate.csv"
 
 
 def main() -> None:
     cfg = load_params()
+    base = resolve_eval_model(cfg)
+    tuned = tuned_model_config(base)
     records = read_test_split(TEST)
     if not records:
-        raise FcsynthError(f"{TEST}: no test records to evaluate (export.test_per_selection is 0?); nothing written")
-    with stage_context(cfg, ROOT, model=resolve_eval_model(cfg)) as ctx:
-        rows, metrics = evaluate.run(ctx, records)
+        raise FcsynthError(f"{TEST}: no test records to evaluate (export.test_fraction is 0?); nothing written")
+    require_tuned(ROOT / tuned.path)
+    rows, per_model = [], {}
+    for label, model_cfg in (("base", base), ("tuned", tuned)):
+        with stage_context(cfg, ROOT, model=model_cfg) as ctx:
+            checkpoint = tuned_checkpoint(ctx, ROOT / tuned.path) if label == "tuned" else None
+            model_rows, per_model[label] = evaluate.run(ctx, records, checkpoint)
+        rows += [{**r, "model": label} for r in model_rows]
     write_steps(rows, OUT)
+    metrics = StageMetrics("evaluate", records_in=len(records))
+    for m in per_model.values():
+        metrics.records_out += m.records_out
+        metrics.reasons.update(m.reasons)
+    metrics.tokens = {k: sum(m.tokens[k] for m in per_model.values()) for k in per_model["base"].tokens}
+    blocks = {label: m.extra["overall"] for label, m in per_model.items()}
+    metrics.extra.update(
+        base=blocks["base"], tuned=blocks["tuned"], delta=deltas(blocks["base"], blocks["tuned"]),
+        models={label: {**m.extra["model"], "prompt_style": m.extra["prompt_style"], "generated": m.extra["generated"]}
+                for label, m in per_model.items()},
+        by_selection={label: m.extra["by_selection"] for label, m in per_model.items()},
+    )
+    write_plot(blocks, PLOT)
+    write_text_atomic(CARD, evaluation_markdown(metrics.as_dict()))
     metrics.write()
 
 

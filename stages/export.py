@@ -5,7 +5,7 @@ import json
 from fcsynth.atomic import write_text_atomic
 from fcsynth.config import load_params
 from fcsynth.errors import FcsynthError
-from fcsynth.export import SPLITS, build_record, split_records, write_split
+from fcsynth.export import SPLITS, build_record, selections_without_test, split_records, write_split
 from fcsynth.export.card import render_card
 from fcsynth.metrics import StageMetrics
 from fcsynth.paths import DATA_DIR, METRICS_DIR
@@ -21,7 +21,7 @@ def main() -> None:
     records = [build_record(r) for r in curated]
     if not records:
         raise FcsynthError(f"{DATA_DIR / 'curated.parquet'}: no curated conversations to export (nothing written)")
-    splits = split_records(records, cfg.export.test_per_selection)
+    splits = split_records(records, cfg.export.test_fraction)
     for split in SPLITS:
         write_split(splits[split], OUT, split)
     curate_metrics_path = METRICS_DIR / "curate.json"
@@ -31,6 +31,7 @@ def main() -> None:
     metrics.extra["splits"] = {
         s: {"records": len(splits[s]), "per_selection": _count(splits[s])} for s in SPLITS
     }
+    metrics.extra["test_lacks"] = selections_without_test(splits)
     metrics.write()
 
 

@@ -32,7 +32,7 @@ def test_stage_scripts_end_to_end(tmp_path):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["llm"]["backend"] = "fake"
     params["curate"]["thresholds"] = {"tool_use_quality": 1}  # the fake judge answers 1 everywhere
-    params["export"]["test_per_selection"] = 1
+    params["export"]["test_fraction"] = 0.34  # floor(0.34 * 9) = 3: one per selection
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     conv = [conversation_row(s, k) for s in SELECTIONS for k in range(3)] + [conversation_row("gmail", 9, status="truncated")]
@@ -63,7 +63,7 @@ def test_stage_scripts_end_to_end(tmp_path):
     metrics = {s: json.loads((project / "metrics" / f"{s}.json").read_text()) for s in ("judge", "curate", "export", "report")}
     assert metrics["judge"]["rejected"]["upstream_failed"] == 1 and metrics["judge"]["judge_model"]
     assert metrics["curate"]["rejected"]["upstream_truncated"] == 1 and metrics["curate"]["records_out"] == 9
-    assert metrics["export"]["splits"]["test"]["records"] == 3
+    assert metrics["export"]["splits"]["test"]["records"] == 3 and metrics["export"]["test_lacks"] == []
     assert metrics["report"]["records_out"] == 10
     assert (project / "data" / "report" / "index.html").stat().st_size == metrics["report"]["page_bytes"]
     for name in ("scores", "acceptance", "rejections", "turns", "tool_calls"):

@@ -245,8 +245,8 @@ def thresholds_changed(origin: Path, tmp_path_factory) -> dict[str, Any]:
     clone = clone_project(origin, tmp_path_factory.mktemp("thresholds") / "clone")
     compose_params(clone, [*TINY, "curate.thresholds.tool_use_quality=2"])
     status = json.loads(dvc(clone, "status", "--json").stdout)
-    # `evaluate` (an LLM stage, minutes on CPU) is left out to keep the file short; what is
-    # left pending afterwards is checked to be downstream of curate only.
+    # `train` and `evaluate` (minutes to hours on CPU) are left out to keep the file short; what
+    # is left pending afterwards is checked to be downstream of curate only.
     proc = dvc(clone, "repro", "--no-run-cache", "export", "report")
     pending = json.loads(dvc(clone, "status", "--json").stdout)
     commit_all(clone, "curate: tool_use_quality >= 2")
@@ -261,7 +261,7 @@ def test_changing_curate_params_reruns_curate_and_later_only(thresholds_changed:
     ran = thresholds_changed["ran"]
     assert ran[0] == "curate" and "export" in ran, thresholds_changed["output"]
     assert not set(ran) & before_curate, ran
-    assert set(thresholds_changed["pending"]) <= {"evaluate"}, thresholds_changed["pending"]
+    assert set(thresholds_changed["pending"]) <= {"train", "evaluate"}, thresholds_changed["pending"]
 
 
 def test_metrics_params_and_plots_diff_between_revisions(thresholds_changed: dict[str, Any], tmp_path: Path):

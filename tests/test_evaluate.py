@@ -271,11 +271,15 @@ def test_write_steps_table(tmp_path: Path) -> None:
 
 # --- the stage script ----------------------------------------------------------------
 
-def _project(tmp_path: Path, repo_root: Path, records: list[dict] | None) -> dict[str, str]:
+def _project(tmp_path: Path, repo_root: Path, records: list[dict] | None, tuned: bool = True) -> dict[str, str]:
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
     params["llm"]["backend"] = "fake"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    if tuned:  # what `train` leaves (the fake backend loads no weights)
+        folder = tmp_path / "data" / "models" / f"{params['model']['name']}-sft"
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
     if records is not None:
         (tmp_path / "data" / "dataset").mkdir(parents=True)
         (tmp_path / "data" / "dataset" / "test.jsonl").write_text(
@@ -290,13 +294,31 @@ def test_stage_writes_steps_and_metrics(tmp_path: Path, repo_root: Path) -> None
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "metrics" / "evaluate.json").read_text())
-    assert metrics["stage"] == "evaluate" and metrics["records_in"] == 2 and metrics["records_out"] == 7
-    assert metrics["overall"]["text_steps"] == 4
-    # The fake backend answers text: right on text steps, wrong on call steps.
-    assert metrics["overall"]["no_call_accuracy"] == 1.0 and metrics["overall"]["exact_match"] == 0.0
-    assert set(metrics["by_selection"]) == {"gmail", "gmail+googlecalendar"}
-    assert metrics["model"]["name"] == "smollm2-135m-instruct"
-    assert pl.read_parquet(tmp_path / "data" / "evaluate" / "steps.parquet").height == 7
+    assert metrics["stage"] == "evaluate" and metrics["records_in"] == 2 and metrics["records_out"] == 14
+    for block in ("base", "tuned"):
+        assert metrics[block]["text_steps"] == 4
+        # The fake backend answers text: right on text steps, wrong on call steps.
+        assert metrics[block]["no_call_accuracy"] == 1.0 and metrics[block]["exact_match"] == 0.0
+        assert set(metrics["by_selection"][block]) == {"gmail", "gmail+googlecalendar"}
+    assert metrics["delta"]["function_call_match"] == 0.0 and metrics["delta"]["no_call_accuracy"] == 0.0
+    assert metrics["models"]["base"]["name"] == "smollm2-135m-instruct"
+    assert metrics["models"]["tuned"] == {"name": "smollm2-135m-instruct-sft", "path": "data/models/smollm2-135m-instruct-sft",
+                                          "prompt_style": "hermes_default", "generated": 7}
+    steps = pl.read_parquet(tmp_path / "data" / "evaluate" / "steps.parquet")
+    assert steps["model"].value_counts().sort("model").rows() == [("base", 7), ("tuned", 7)]
+    plot = (tmp_path / "metrics" / "plots" / "evaluate.csv").read_text().splitlines()
+    assert plot[0] == "figure,score" and "exact_match (base),0.0" in plot and "no_call_accuracy (tuned),1.0" in plot
+    card = (tmp_path / "data" / "dataset" / "EVALUATION.md").read_text()
+    assert "| no_call_accuracy | 1.0 | 1.0 | +0 |" in card and "`smollm2-135m-instruct-sft`" in card
+
+
+def test_stage_without_tuned_model_is_one_line_error(tmp_path: Path, repo_root: Path) -> None:
+    env = _project(tmp_path, repo_root, fabricated_split(), tuned=False)
+    proc = subprocess.run([sys.executable, str(repo_root / "stages" / "evaluate.py")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "no tuned model (run `dvc repro train`)" in proc.stderr
+    assert not (tmp_path / "metrics" / "evaluate.json").exists()
 
 
 def test_stage_missing_split_is_one_line_error(tmp_path: Path, repo_root: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from fcsynth.config import load_params
-from fcsynth.export import build_record, split_records, write_split
+from fcsynth.export import build_record, selections_without_test, split_records, write_split
 from fcsynth.export.card import render_card
 
 from _fabricate import conversation_row, good_scores, judged_row
@@ -54,7 +54,7 @@ def curated():
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory, cfg, curated):
     out = tmp_path_factory.mktemp("dataset")
-    splits = split_records([build_record(r) for r in curated], cfg.export.test_per_selection)
+    splits = split_records([build_record(r) for r in curated], 0.25)
     for split, records in splits.items():
         write_split(records, out, split)
     (out / "README.md").write_text(render_card(cfg, splits, {"records_in": 14, "records_out": 12, "acceptance_rate": 0.857,
@@ -86,16 +86,53 @@ def test_arguments_given_as_json_strings_become_objects(curated):
     assert isinstance(build_record(row)["messages"][2]["tool_calls"][0]["function"]["arguments"], dict)
 
 
-def test_split_is_deterministic_and_per_selection(curated):
-    records = [build_record(r) for r in curated]
-    splits = split_records(records, 1)
+def test_split_is_deterministic_and_stratified(curated):
+    records = [build_record(r) for r in curated]  # 3 selections x 4 records
+    splits = split_records(records, 0.25)
     assert sorted(r["selection"] for r in splits["test"]) == sorted(SELECTIONS)
     assert len(splits["train"]) == 9
     shuffled = records[:]
     random.Random(3).shuffle(shuffled)
-    assert split_records(shuffled, 1) == splits
-    assert len(split_records(records, 2)["test"]) == 6 and split_records(records, 0)["test"] == []
-    assert {r["id"] for r in splits["test"]} <= {r["id"] for r in split_records(records, 2)["test"]}
+    assert split_records(shuffled, 0.25) == splits
+    assert split_records(records, 0)["test"] == []
+    # floor(0.5 * 12) = 6: two per selection, the first pick of each kept.
+    half = split_records(records, 0.5)["test"]
+    assert len(half) == 6 and sorted(r["selection"] for r in half) == sorted(SELECTIONS * 2)
+    assert {r["id"] for r in splits["test"]} <= {r["id"] for r in half}
+    # A selection always keeps one train record, however large the fraction.
+    most = split_records(records, 0.99)
+    assert len(most["test"]) == 9 and {r["selection"] for r in most["train"]} == set(SELECTIONS)
+
+
+def _record(selection: str, k: int) -> dict:
+    return {"id": f"{selection}-{k}", "selection": selection}
+
+
+def test_split_of_the_default_run_shape_leaves_most_to_train():
+    """16 records over 15 selections (the issue's default run): one selection has two."""
+    records = [_record(f"sel{i:02d}", 0) for i in range(15)] + [_record("sel07", 1)]
+    splits = split_records(records, 0.35)
+    assert len(splits["train"]) / len(records) >= 0.6
+    assert [r["selection"] for r in splits["test"]] == ["sel07"]  # the only one that can spare a record
+    assert selections_without_test(splits) == sorted(f"sel{i:02d}" for i in range(15) if i != 7)
+
+
+def test_split_covers_selections_before_taking_seconds():
+    records = [_record("big", k) for k in range(10)] + [_record(s, k) for s in ("a", "b", "c") for k in range(2)]
+    test = split_records(records, 0.35)["test"]  # floor(5.6) = 5
+    picked = sorted(r["selection"] for r in test)
+    assert picked == ["a", "b", "big", "big", "c"]
+    assert len(records) - len(test) >= 0.6 * len(records)
+
+
+def test_card_names_selections_missing_from_test(cfg):
+    records = [build_record(judged_row(conversation_row(s, k), good_scores())) for s, n in
+               (("gmail", 3), ("googlecalendar", 1)) for k in range(n)]
+    splits = split_records(records, 0.35)
+    assert {r["selection"] for r in splits["test"]} == {"gmail"}
+    text = render_card(cfg, splits)
+    assert "Not in test (too few conversations to spare one from train): googlecalendar." in text
+    assert "EVALUATION.md" in text
 
 
 def test_both_formats_load_with_datasets(dataset_dir):

@@ -210,7 +210,7 @@ class CurateConfig(Section):
 
 
 class ExportConfig(Section):
-    test_per_selection: Annotated[int, Field(ge=0)]
+    test_fraction: Annotated[float, Field(ge=0, lt=1)]
     license: str  # the dataset card's license
 
 
@@ -219,6 +219,27 @@ class EvaluateConfig(Section):
     model: ModelConfig | str | None
     max_tokens: Tokens
     temperature: Rate
+
+
+class LoraConfig(Section):
+    enabled: bool
+    r: int = Field(gt=0)
+    alpha: int = Field(gt=0)
+    dropout: float = Field(ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"]
+
+
+class TrainConfig(Section):
+    epochs: float = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    lr_scheduler: Literal["constant", "linear", "cosine", "constant_with_warmup"]
+    warmup: float = Field(ge=0)  # below 1: a fraction of the steps; else a step count
+    batch_size: int = Field(gt=0)
+    grad_accum: int = Field(gt=0)
+    max_seq_len: int = Field(gt=0)
+    dtype: Literal["float32", "bfloat16", "float16"]
+    gradient_checkpointing: bool
+    lora: LoraConfig
 
 
 class ReportConfig(Section):
@@ -243,6 +264,7 @@ class Config(Section):
     curate: CurateConfig
     export: ExportConfig
     evaluate: EvaluateConfig
+    train: TrainConfig
     report: ReportConfig
 
     @model_validator(mode="after")

@@ -138,8 +138,10 @@ class PromptBuilder:
         self.tokenizer = tokenizer
         self.style: Style = "chat_template" if template_supports_tools(tokenizer) else "hermes_default"
 
-    def _render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
-        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
+    def _render(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, add_generation_prompt: bool = True
+    ) -> str:
+        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": add_generation_prompt}
         if tools:
             kwargs["tools"] = tools
         try:
@@ -154,12 +156,21 @@ class PromptBuilder:
 
     def build(self, step: Step) -> Prompt:
         """The prompt for one step."""
-        if self.style == "chat_template":
-            return Prompt(self._render(_template_history(step.history), step.tools), None)
-        messages = hermes_messages(step.history, step.tools)
         if self.tokenizer is None:
-            return Prompt(None, messages)
-        return Prompt(self._render(messages, None), None)
+            return Prompt(None, hermes_messages(step.history, step.tools))
+        return Prompt(self.render(step.history, step.tools), None)
+
+    def render(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], add_generation_prompt: bool = True
+    ) -> str:
+        """Messages (gold format) as this model's prompt text, in this builder's style.
+
+        `add_generation_prompt=False` renders a history that ends with an assistant message,
+        as `train` does to learn that message exactly as `build` asks for it.
+        """
+        if self.style == "chat_template":
+            return self._render(_template_history(messages), tools, add_generation_prompt)
+        return self._render(hermes_messages(messages, tools), None, add_generation_prompt)
 
     def count_tokens(self, prompt: Prompt) -> int | None:
         """Prompt length in tokens (None when there is no tokenizer)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fcsynth.checkpoint import Checkpoint
+from fcsynth.checkpoint import Checkpoint, file_digest, fingerprint
 from fcsynth.config import Config, EvaluateConfig, ModelConfig, SamplingConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.metrics import canonical_calls, score_step, summarize
@@ -30,12 +30,12 @@ STAGE = "evaluate"
 
 
 def schema() -> dict[str, Any]:
-    """Polars schema of data/evaluate/steps.parquet (one row per scored step)."""
+    """Polars schema of data/evaluate/steps.parquet (one row per scored step and model)."""
     import polars as pl
 
     s, i, b = pl.String, pl.Int64, pl.Boolean
     return {
-        "id": s, "record_id": s, "selection": s, "index": i, "kind": s,
+        "id": s, "model": s, "record_id": s, "selection": s, "index": i, "kind": s,
         "gold": s, "prediction": s, "predicted_calls": s, "predicted_text": s,
         "exact": b, "function_call_match": pl.Float64, "name_match": b,
         "arg_tp": i, "arg_pred": i, "arg_gold": i, "no_call": b, "malformed": i,
@@ -44,7 +44,7 @@ def schema() -> dict[str, Any]:
 
 
 def write_steps(rows: list[dict[str, Any]], path: Path) -> None:
-    """Write the per-step results table (sorted by step id; empty keeps its columns)."""
+    """Write the per-step results table (sorted by step id, base before tuned; empty keeps its columns)."""
     from fcsynth.tables import write_rows
 
     write_rows(rows, path, schema(), allow_empty=True)
@@ -63,6 +63,13 @@ def resolve_eval_model(cfg: Config) -> ModelConfig:
         name=name, source=source, path=chosen, gguf_package=None,
         max_model_len=cfg.model.max_model_len, dtype=cfg.model.dtype,
     )
+
+
+def tuned_checkpoint(ctx: Any, folder: Path) -> Checkpoint:
+    """The tuned model's checkpoint, keyed by its weights too: retraining never reuses old answers."""
+    weights = [file_digest(p) for p in sorted(folder.glob("*.safetensors"))]
+    key = fingerprint(ctx.model_cfg.model_dump(), ctx.cfg.llm.backend, weights)
+    return Checkpoint("evaluate", key, ctx.root / "data" / "checkpoints")
 
 
 def read_test_split(path: Path) -> list[dict[str, Any]]:
@@ -176,15 +183,18 @@ def evaluate(
     return EvalResult(rows, summarize(rows), builder.style, skipped, generated)
 
 
-def run(ctx: StageContext, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], StageMetrics]:
-    """The stage: scored step rows and metrics for the model of `ctx` (the stage's run signature)."""
+def run(
+    ctx: StageContext, records: list[dict[str, Any]], checkpoint: Checkpoint | None = None
+) -> tuple[list[dict[str, Any]], StageMetrics]:
+    """Scored step rows and metrics for the model of `ctx` (the stage's run signature);
+    `checkpoint` defaults to the stage's own for that model."""
     from fcsynth.model_store import resolve_model_path
 
     model_cfg = ctx.model_cfg
     tokenizer = load_tokenizer(resolve_model_path(model_cfg, ctx.root)) if ctx.cfg.llm.backend == "vllm" else None
     result = evaluate(
         records, ctx.get_backend, tokenizer, ctx.cfg.evaluate, ctx.cfg.seed,
-        checkpoint=ctx.checkpoint(STAGE), max_model_len=model_cfg.max_model_len,
+        checkpoint=checkpoint or ctx.checkpoint(STAGE), max_model_len=model_cfg.max_model_len,
     )
     if not result.rows:
         raise FcsynthError(

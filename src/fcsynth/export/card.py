@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from fcsynth.config import Config
-from fcsynth.export.records import conversation_shape
+from fcsynth.export.records import conversation_shape, selections_without_test
 from fcsynth.rows import DIMENSIONS
 
 
@@ -32,6 +32,13 @@ def card_header(cfg: Config, total: int) -> dict[str, Any]:
              "data_files": [{"split": s, "path": f"{s}.parquet"} for s in ("train", "test")]},
         ],
     }
+
+
+def _missing_test_line(splits: dict[str, list[dict[str, Any]]]) -> list[str]:
+    missing = selections_without_test(splits)
+    if not missing:
+        return []
+    return [f"- Not in test (too few conversations to spare one from train): {', '.join(missing)}."]
 
 
 def _mean(values: list[int]) -> str:
@@ -88,7 +95,11 @@ def render_card(cfg: Config, splits: dict[str, list[dict[str, Any]]], curate_met
             + (", ".join(f"{k} {v}" for k, v in sorted(rejected.items())) or "none") + "."
         )
     lines += [
-        f"- Split: per selection, the {cfg.export.test_per_selection} conversation(s) with the lowest sha256(id) go to test.",
+        f"- Split: {cfg.export.test_fraction:.0%} of the conversations (rounded down) go to test, stratified by "
+        "selection: a selection gives one (lowest sha256(id) first) only while it keeps one in train.",
+        *_missing_test_line(splits),
+        "- Evaluation: `EVALUATION.md` beside this card (written by the `evaluate` stage) scores the base model "
+        "and the same model fine-tuned on the train split (`train` stage) on the test split.",
         "",
         "## Format", "",
         "Each record: `id`, `messages` (TRL/OpenAI chat format: optional `system`, `user`, `assistant` with optional "

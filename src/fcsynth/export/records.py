@@ -89,20 +89,37 @@ def id_rank(record_id: str) -> str:
     return hashlib.sha256(record_id.encode()).hexdigest()
 
 
-def split_records(records: list[dict[str, Any]], test_per_selection: int) -> dict[str, list[dict[str, Any]]]:
-    """Per selection, the `test_per_selection` records with the lowest id hash go to test."""
+def split_records(records: list[dict[str, Any]], test_fraction: float) -> dict[str, list[dict[str, Any]]]:
+    """Stratified split: `floor(test_fraction * len(records))` records go to test.
+
+    A selection gives a record to test only while it keeps at least one in train. Each
+    test record comes from the selection with the smallest test share so far (ties: more
+    records, then name), so test covers as many selections as it can before any gives a
+    second; within a selection, the lowest id hash goes first.
+    """
     by_selection: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         by_selection[r["selection"]].append(r)
-    test_ids = set()
-    for group in by_selection.values():
-        ranked = sorted(group, key=lambda r: id_rank(r["id"]))
-        test_ids.update(r["id"] for r in ranked[:test_per_selection])
+    ranked = {s: sorted(g, key=lambda r: id_rank(r["id"])) for s, g in by_selection.items()}
+    taken = dict.fromkeys(ranked, 0)
+    test_ids: set[str] = set()
+    for _ in range(int(test_fraction * len(records) + 1e-9)):  # epsilon: 0.29 * 100 is 28.999...
+        open_ = [s for s, g in ranked.items() if len(g) - taken[s] > 1]
+        if not open_:
+            break
+        pick = min(open_, key=lambda s: (taken[s] / len(ranked[s]), -len(ranked[s]), s))
+        test_ids.add(ranked[pick][taken[pick]]["id"])
+        taken[pick] += 1
     ordered = sorted(records, key=lambda r: r["id"])
     return {
         "train": [r for r in ordered if r["id"] not in test_ids],
         "test": [r for r in ordered if r["id"] in test_ids],
     }
+
+
+def selections_without_test(splits: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Selections with train records but none in test (too few records to spare one)."""
+    return sorted({r["selection"] for r in splits["train"]} - {r["selection"] for r in splits["test"]})
 
 
 def to_parquet_row(record: dict[str, Any]) -> dict[str, Any]:

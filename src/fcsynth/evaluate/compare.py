@@ -1,0 +1,57 @@
+"""Base vs tuned: the deltas of their overall figures, the side-by-side plot and EVALUATION.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+MODELS = ("base", "tuned")
+# Figures that improve upward, in the order the plot and EVALUATION.md show them.
+SCORES = ("function_call_match", "exact_match", "tool_name_accuracy", "argument_f1",
+          "no_call_accuracy", "step_accuracy")
+# Figures compared besides the scores (counts that should fall).
+COUNTS = ("argument_precision", "argument_recall", "malformed_calls", "truncated")
+
+
+def deltas(base: dict[str, Any], tuned: dict[str, Any]) -> dict[str, float | None]:
+    """tuned - base for every score and count (None where either side has no value)."""
+    out: dict[str, float | None] = {}
+    for key in (*SCORES, *COUNTS):
+        a, b = base.get(key), tuned.get(key)
+        out[key] = None if a is None or b is None else round(b - a, 4)
+    return out
+
+
+def write_plot(blocks: dict[str, dict[str, Any]], path: Path) -> None:
+    """`figure,score` rows, "<score> (base)" next to "<score> (tuned)": one DVC bar plot."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["figure,score"]
+    for key in SCORES:
+        for model in MODELS:
+            value = blocks[model].get(key)
+            lines.append(f"{key} ({model}),{'' if value is None else value}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def evaluation_markdown(metrics: dict[str, Any]) -> str:
+    """EVALUATION.md next to the dataset card: base and tuned on the test split."""
+    base, tuned, delta = metrics["base"], metrics["tuned"], metrics["delta"]
+    models = metrics["models"]
+    lines = [
+        "# Evaluation on the test split", "",
+        f"Base model `{models['base']['name']}` and the same model after SFT on the train split "
+        f"(`{models['tuned']['name']}`), scored on {base['steps']} steps of the test split "
+        f"({base['call_steps']} tool-call steps, {base['text_steps']} text steps); "
+        f"prompt style `{models['base']['prompt_style']}`. Written by the `evaluate` stage "
+        "(metrics/evaluate.json).", "",
+        "| figure | base | tuned | delta |", "|---|---:|---:|---:|",
+    ]
+    for key in (*SCORES, *COUNTS):
+        d = delta.get(key)
+        lines.append(f"| {key} | {_cell(base.get(key))} | {_cell(tuned.get(key))} | "
+                     f"{'–' if d is None else f'{d:+g}'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    return "–" if value is None else str(value)

@@ -1,0 +1,140 @@
+"""Run TRL's SFTTrainer on pre-tokenized train records and save an HF folder vLLM can load."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fcsynth.config import ModelConfig, TrainConfig
+from fcsynth.errors import FcsynthError
+
+
+def tuned_model_config(base: ModelConfig) -> ModelConfig:
+    """The tuned model (`data/models/<name>-sft`, a local folder), served like its base."""
+    name = f"{base.name}-sft"
+    return ModelConfig(name=name, source="local", path=f"data/models/{name}",
+                       max_model_len=base.max_model_len, dtype=base.dtype)
+
+
+def require_tuned(folder: Path) -> None:
+    """A one-line error unless the `train` stage has written the tuned model folder."""
+    if not (folder / "config.json").exists():
+        raise FcsynthError(f"{folder}: no tuned model (run `dvc repro train`)")
+
+
+@dataclass
+class TrainResult:
+    """What training did: counts, losses per optimizer step, and timing."""
+
+    sequences: int
+    tokens: int
+    loss_tokens: int
+    truncated: int
+    steps: int
+    losses: list[dict[str, float]] = field(default_factory=list)
+    train_wall_s: float = 0.0
+    trainable_params: int = 0
+
+    @property
+    def final_loss(self) -> float | None:
+        return self.losses[-1]["loss"] if self.losses else None
+
+
+def _sft_config(cfg: TrainConfig, seed: int, work_dir: Path, use_cpu: bool) -> Any:
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(work_dir),
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        max_length=cfg.max_seq_len,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        bf16=cfg.dtype == "bfloat16" and not use_cpu,
+        fp16=cfg.dtype == "float16" and not use_cpu,
+        use_cpu=use_cpu,
+        seed=seed,
+        data_seed=seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        packing=False,
+    )
+
+
+def _load_model(path: str, cfg: TrainConfig) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, cfg.dtype))
+    except (OSError, ValueError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise FcsynthError(f"train: cannot load the base model from {path!r}: {first}") from None
+    if cfg.lora.enabled:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(
+            r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+            target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
+        ))
+    return model
+
+
+def train(rows: list[dict[str, list[int]]], base_path: str, tokenizer: Any, cfg: TrainConfig, seed: int,
+          out_dir: Path, save_dtype: str) -> TrainResult:
+    """Fine-tune the model at `base_path` on `rows` (input_ids + assistant_masks); save to `out_dir`.
+
+    The folder is written next to `out_dir` and renamed into place, so a failed run leaves
+    no half-written model. LoRA adapters are merged, so the folder is a plain HF model.
+    """
+    import torch
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    if not rows:
+        raise FcsynthError("data/dataset/train.jsonl: no record has an assistant message to learn")
+    model = _load_model(base_path, cfg)
+    work = out_dir.parent / f".{out_dir.name}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    use_cpu = not torch.cuda.is_available()
+    trainer = SFTTrainer(
+        model=model, args=_sft_config(cfg, seed, work / "trainer", use_cpu),
+        train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+    )
+    started = time.monotonic()
+    trainer.train()
+    wall = time.monotonic() - started
+    losses = [{"step": int(h["step"]), "loss": float(h["loss"])} for h in trainer.state.log_history if "loss" in h]
+    model = trainer.model
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if cfg.lora.enabled:
+        model = model.merge_and_unload()
+    model = model.to(getattr(torch, save_dtype))
+    shutil.rmtree(work / "trainer", ignore_errors=True)
+    model.save_pretrained(work, safe_serialization=True)
+    tokenizer.save_pretrained(work)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    work.rename(out_dir)
+    tokens = sum(len(r["input_ids"][: cfg.max_seq_len]) for r in rows)
+    return TrainResult(
+        sequences=len(rows), tokens=tokens,
+        loss_tokens=sum(sum(r["assistant_masks"][: cfg.max_seq_len]) for r in rows),
+        truncated=sum(len(r["input_ids"]) > cfg.max_seq_len for r in rows),
+        steps=int(trainer.state.global_step), losses=losses, train_wall_s=round(wall, 3),
+        trainable_params=trainable,
+    )
+
+
+def write_loss_curve(losses: list[dict[str, float]], path: Path) -> None:
+    """The loss per optimizer step as CSV (`step,loss`), the `train` DVC plot."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("step,loss\n" + "".join(f"{int(x['step'])},{x['loss']:.6f}\n" for x in losses))

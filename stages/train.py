@@ -1,0 +1,43 @@
+"""DVC stage `train`: SFT of the model under test on the train split -> data/models/<name>-sft."""
+
+from fcsynth.config import load_params
+from fcsynth.evaluate.run import load_tokenizer, read_test_split, resolve_eval_model
+from fcsynth.metrics import StageMetrics
+from fcsynth.model_store import resolve_model_path
+from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
+from fcsynth.stage import run_stage
+from fcsynth.train.examples import build_dataset_rows
+from fcsynth.train.run import train, tuned_model_config, write_loss_curve
+
+TRAIN = DATA_DIR / "dataset" / "train.jsonl"
+LOSS_CSV = METRICS_DIR / "plots" / "train_loss.csv"
+
+
+def main() -> None:
+    cfg = load_params()
+    base = resolve_eval_model(cfg)
+    tuned = tuned_model_config(base)
+    records = read_test_split(TRAIN)
+    base_path = resolve_model_path(base, ROOT)
+    tokenizer = load_tokenizer(base_path)
+    metrics = StageMetrics("train", records_in=len(records))
+    rows, style = build_dataset_rows(records, tokenizer)
+    result = train(rows, base_path, tokenizer, cfg.train, cfg.seed, ROOT / tuned.path, base.dtype)
+    write_loss_curve(result.losses, LOSS_CSV)
+    metrics.records_out = result.sequences
+    metrics.tokens = {"train_tokens": result.tokens, "loss_tokens": result.loss_tokens}
+    if result.truncated:
+        metrics.reject("truncated_to_max_seq_len", result.truncated)
+    metrics.extra.update(
+        base_model={"name": base.name, "path": base.path},
+        tuned_model={"name": tuned.name, "path": tuned.path},
+        prompt_style=style, lora=cfg.train.lora.enabled, trainable_params=result.trainable_params,
+        steps=result.steps, epochs=cfg.train.epochs, train_wall_time_s=result.train_wall_s,
+        first_loss=result.losses[0]["loss"] if result.losses else None, final_loss=result.final_loss,
+        loss_per_step=result.losses,
+    )
+    metrics.write()
+
+
+if __name__ == "__main__":
+    run_stage("train", main)
