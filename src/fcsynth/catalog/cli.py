@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from fcsynth.catalog.build import import_source
 from fcsynth.catalog.result import ImportResult
-from fcsynth.config import CatalogConfig
 from fcsynth.errors import FcsynthError
+from fcsynth.paths import CONF_DIR
+from fcsynth.tools import write_tools_file
 
-_DEFAULTS = CatalogConfig()
+CATALOG_CONF = CONF_DIR / "catalog" / "default.yaml"
 
 
 class Format(str, Enum):
@@ -29,6 +29,30 @@ class OversizeChoice(str, Enum):
     trim = "trim"
 
 
+def catalog_defaults() -> dict[str, Any]:
+    """The catalog defaults (conf/catalog/default.yaml: the one place they are set)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(CATALOG_CONF.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise FcsynthError(f"{CATALOG_CONF}: cannot read the catalog defaults: {err}") from None
+    if not isinstance(data, dict):
+        raise FcsynthError(f"{CATALOG_CONF}: expected a mapping")
+    return data
+
+
+def check_out(out: Path) -> None:
+    """A one-line error, before any work, if `out` cannot be written as a file."""
+    if out.is_dir():
+        raise FcsynthError(f"--out {out}: is a directory (give a file path, e.g. {out / 'tools.json'})")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise FcsynthError(f"--out {out}: {parent} is a file, not a directory")
+            break
+
+
 def import_tools(
     fmt: Annotated[Format, typer.Argument(metavar="FORMAT", help="openapi | mcp | openai | funcdex")],
     source: Annotated[str, typer.Argument(help="A file (JSON or YAML) or an http(s) URL")],
@@ -38,20 +62,36 @@ def import_tools(
         typer.Option(help="Toolkit name (default: the spec's title, the file name, or Funcdex's toolkit_name)"),
     ] = None,
     prompt_budget_tokens: Annotated[
-        int, typer.Option(help="Flag tools whose schema is larger than this (estimated tokens); 0 = no limit")
-    ] = _DEFAULTS.prompt_budget_tokens,
-    oversize: Annotated[OversizeChoice, typer.Option(help="What to do with an oversize tool")] = OversizeChoice(
-        _DEFAULTS.oversize
-    ),
+        int | None,
+        typer.Option(help="Trim or skip tools larger than this (estimated tokens); 0 = no limit [default: conf/catalog]"),
+    ] = None,
+    oversize: Annotated[
+        OversizeChoice | None, typer.Option(help="What to do with an oversize tool [default: conf/catalog]")
+    ] = None,
 ) -> None:
     """Import tool definitions into catalog records (add the file to `catalog.sources`)."""
-    if prompt_budget_tokens < 0:
+    defaults = catalog_defaults()
+    budget = defaults["prompt_budget_tokens"] if prompt_budget_tokens is None else prompt_budget_tokens
+    mode = defaults["oversize"] if oversize is None else oversize.value
+    if budget < 0:
         raise FcsynthError("--prompt-budget-tokens must be >= 0")
-    result = import_source(fmt.value, source, toolkit, prompt_budget_tokens or None, oversize.value)
+    check_out(out)
+    result = import_source(fmt.value, source, toolkit, budget or None, mode)
+    if not result.tools:
+        # an empty import must not replace a good file with []
+        noun = "operations" if fmt.value == "openapi" else "entries"
+        raise FcsynthError(f"{source}: no tools imported ({result.entries} {noun}; {_reasons(result)}); {out} left unchanged")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps([t.to_record() for t in result.tools], indent=2, ensure_ascii=False) + "\n")
+    try:
+        write_tools_file(result.tools, out)
+    except OSError as err:
+        raise FcsynthError(f"--out {out}: cannot write: {err.strerror or err}") from None
     for line in report_lines(result, fmt.value, source, out):
         typer.echo(line)
+
+
+def _reasons(result: ImportResult) -> str:
+    return ", ".join(f"{r}: {n}" for r, n in sorted(result.skipped.items())) or "the source has no entries"
 
 
 def report_lines(result: ImportResult, fmt: str, source: str, out: Path) -> list[str]:

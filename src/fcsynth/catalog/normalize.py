@@ -178,6 +178,10 @@ def candidate(
     response schema (`dangling_ref_response_dropped`)."""
     label = f"{toolkit}/{operation or name}"
     uri = f"urn:fcsynth:{toolkit}:{name}"
+    if parameters is not None and not isinstance(parameters, dict):
+        # a string or list is no schema: it must not silently become a no-argument tool
+        result.skip("parameters_not_object", f"{label}: parameters is a {type(parameters).__name__}, not a JSON Schema object")
+        return None
     try:
         parameters, cycles = convert_standalone(parameters, uri + ":parameters", "request") if parameters is not None else (None, [])
     except DanglingRef as err:
@@ -200,7 +204,7 @@ def normalize(
     candidates: Iterable[Tool],
     result: ImportResult,
     budget_tokens: int | None = None,
-    oversize: Oversize = "skip",
+    oversize: Oversize = "trim",
 ) -> list[Tool]:
     """Validate, budget-check and uniquely name `candidates`; every entry ends up either in
     the returned list (also appended to `result.tools`) or counted in `result.skipped`."""
