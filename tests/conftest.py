@@ -15,7 +15,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_OPENAPI = REPO.parent / "shared" / "openapi"
+# The shared specs sit beside the repository (CI, /work/main); a worktree elsewhere names them.
+SHARED_OPENAPI = Path(os.environ.get("FCSYNTH_SHARED_OPENAPI") or REPO.parent / "shared" / "openapi")
 
 
 @pytest.fixture(scope="session")

@@ -98,7 +98,7 @@ def test_build_merges_sources_and_renames_across_them(tmp_path: Path) -> None:
                      ("notes", "addNote"), ("notes", "deleteNote")]
     assert build.result.flagged["renamed_collision"] == 1
     assert build.sources[1] == {"format": "openapi", "path": "data/sources/notes.yaml", "toolkit": "kit",
-                                "entries": 2, "tools": 2, "skipped": 0}
+                                "entries": 2, "tools": 2, "skipped": 0, "skipped_by_reason": {}, "flagged_by_reason": {}}
     assert {t.source for t in build.result.tools} == {"data/builtin_tools/kit.json", "data/sources/notes.yaml"}
     assert build.untracked == []
 
@@ -141,8 +141,9 @@ def test_catalog_stage_writes_parquet_and_metrics(tmp_path: Path) -> None:
     metrics = json.loads((root / "metrics" / "catalog.json").read_text())
     assert metrics["records_in"] == 4 and metrics["records_out"] == 3
     assert metrics["tools_per_toolkit"] == {"kit": 2, "notes": 1}
-    assert metrics["rejected"] == {"oversize": 1} and metrics["flagged_oversize"] == 1
-    assert metrics["skipped"]["oversize"]["examples"][0].startswith("notes/POST /notes/{id}")
+    # trim is the default; at 60 tokens even the required parameters of POST /notes/{id} do not fit
+    assert metrics["rejected"] == {"oversize_untrimmable": 1} and metrics["flagged_oversize"] == 1
+    assert metrics["skipped"]["oversize_untrimmable"]["examples"][0].startswith("notes/POST /notes/{id}")
     assert metrics["selections"] == {"kit": 2, "notes": 1, "kit+notes": 3}
 
 
@@ -185,11 +186,13 @@ def test_cli_import_reports_skips_by_reason(tmp_path: Path) -> None:
     source = tmp_path / "notes.yaml"
     source.write_text(SPEC)
     out = tmp_path / "tools.json"
-    run = CliRunner().invoke(app, ["import", "openapi", str(source), "--out", str(out), "--prompt-budget-tokens", "60"])
+    run = CliRunner().invoke(app, ["import", "openapi", str(source), "--out", str(out), "--prompt-budget-tokens", "60", "--oversize", "skip"])
     assert run.exit_code == 0, run.output
     assert "1 of 2 operations became tools, 1 skipped (toolkit: notes)" in run.output
-    assert "skipped oversize: 1  e.g. notes/POST /notes/{id}" in run.output
-    run = CliRunner().invoke(app, ["import", "openapi", str(source), "--out", str(out), "--prompt-budget-tokens", "70", "--oversize", "trim"])
+    assert "skipped oversize: 1  e.g. notes/POST /notes/{id}" in run.output and "hint: --oversize trim" in run.output
+    run = CliRunner().invoke(app, ["import", "openapi", str(source), "--out", str(out), "--prompt-budget-tokens", "60"])
+    assert "skipped oversize_untrimmable: 1  e.g. notes/POST /notes/{id}" in run.output  # trim is the default
+    run = CliRunner().invoke(app, ["import", "openapi", str(source), "--out", str(out), "--prompt-budget-tokens", "70"])
     assert "2 of 2 operations became tools" in run.output and "flagged oversize_trimmed: 1" in run.output
     assert json.loads(out.read_text())[0]["response"] is None  # the response schema went first
 

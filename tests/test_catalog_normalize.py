@@ -70,7 +70,8 @@ def test_normalize_skips_and_flags_with_reasons() -> None:
     assert [t.name for t in kept] == ["ok_name", "resp"] and result.tools == kept
     assert kept[1].response is None
     assert result.skipped == {"invalid_schema": 1, "parameters_not_object": 1, "invalid_toolkit_name": 1}
-    assert result.flagged == {"invalid_response_dropped": 1}
+    assert result.flagged == {"invalid_response_dropped": 1, "renamed_invalid_name": 1}
+    assert result.renamed == [{"toolkit": "kit", "from": "ok name", "to": "ok_name", "operation": ""}]
     assert result.entries == len(result.tools) + sum(result.skipped.values())
 
 
@@ -105,7 +106,8 @@ def test_oversize_trim_prunes_depth_last_and_stays_valid() -> None:
 
 
 def test_oversize_untrimmable_is_skipped() -> None:
-    huge = _tool("wide", {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(400)}})
+    names = [f"p{i}" for i in range(400)]
+    huge = _tool("wide", {"type": "object", "required": names, "properties": {n: {"type": "string"} for n in names}})
     result = ImportResult(entries=1)
     assert normalize([huge], result, budget_tokens=100, oversize="trim") == []
     assert result.skipped == {"oversize_untrimmable": 1}

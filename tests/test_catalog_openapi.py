@@ -395,7 +395,9 @@ def test_names_are_sanitized_and_collisions_renamed(tmp_path: Path) -> None:
     assert len(names[3]) <= 64 and TOOL_NAME_RE.match(names[3])
     assert names == [t.name for t in import_openapi(_write(tmp_path, "n2.json", json.dumps(spec))).tools]  # deterministic
     assert result.flagged["renamed_collision"] == 2
-    assert result.renamed[0] == {"toolkit": "names", "from": "list_pets", "to": "list_pets_2", "operation": "GET /two"}
+    assert {"toolkit": "names", "from": "list_pets", "to": "list_pets_2", "operation": "GET /two"} in result.renamed
+    assert {"toolkit": "names", "from": "list pets", "to": "list_pets", "operation": "GET /one"} in result.renamed
+    assert result.flagged["renamed_invalid_name"] == 3
 
 
 def test_url_source(tmp_path: Path) -> None:

@@ -88,19 +88,57 @@ def write_catalog(tools: list[Tool], path: Path) -> None:
         for t in sorted(tools, key=lambda t: (t.toolkit, t.name))
     ]
     schema = {c: pl.String for c in CATALOG_COLUMNS}
-    frame = pl.DataFrame(rows, schema=schema)
     with atomic_path(path) as tmp:
-        frame.write_parquet(tmp)
+        pl.DataFrame(rows, schema=schema).write_parquet(tmp)
+
+
+def record_error(record: Any) -> str | None:
+    """Why `record` is not a catalog tool record (valid name and toolkit, object
+    `parameters`, optional object `response`), or None."""
+    if not isinstance(record, dict):
+        return f"not a tool record (a {type(record).__name__}, expected an object)"
+    for key in ("toolkit", "name"):
+        value = record.get(key)
+        if not isinstance(value, str):
+            return f"`{key}` is missing or not a string"
+        if not TOOL_NAME_RE.match(value):
+            return f"`{key}` {value!r} must match ^[a-zA-Z0-9_-]{{1,64}}$"
+    params = record.get("parameters")
+    if not isinstance(params, dict) or params.get("type", "object") != "object":
+        return f"tool {record['name']!r}: `parameters` must be a JSON Schema object, not {_kind(params)}"
+    if record.get("response") is not None and not isinstance(record["response"], (dict, bool)):
+        return f"tool {record['name']!r}: `response` must be a JSON Schema or null"
+    if record.get("description") is not None and not isinstance(record["description"], str):
+        return f"tool {record['name']!r}: `description` must be a string"
+    return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"type {value.get('type')!r}"
+    return "missing" if value is None else f"a {type(value).__name__}"
 
 
 def read_tools_file(path: Path) -> list[Tool]:
-    """Read a JSON list of tool records (what `fcsynth import ... --out` writes)."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FcsynthError(f"{path}: not found") from None
-    except json.JSONDecodeError as err:
-        raise FcsynthError(f"{path}: not valid JSON: {err}") from None
+    """Read a JSON list of tool records (what `fcsynth import ... --out` writes); anything
+    else (not a list, a bad record, too large, too deep) is a one-line FcsynthError."""
+    from fcsynth.catalog.source import load_document
+
+    if Path(path).is_dir():
+        raise FcsynthError(f"{path}: is a directory, not a tools file")
+    data = load_document(path).data
     if not isinstance(data, list):
-        raise FcsynthError(f"{path}: expected a JSON list of tool records")
-    return [Tool.from_record(r) for r in data]
+        raise FcsynthError(f"{path}: expected a JSON list of tool records, not a {type(data).__name__}")
+    tools = []
+    for i, record in enumerate(data):
+        error = record_error(record)
+        if error:
+            raise FcsynthError(f"{path}[{i}]: {error}")
+        tools.append(Tool.from_record(record))
+    return tools
+
+
+def write_tools_file(tools: list[Tool], path: Path) -> None:
+    """Write tools as a JSON list of records (the `fcsynth import --out` format), atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps([t.to_record() for t in tools], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -27,19 +27,22 @@ Importer = Callable[..., ImportResult]
 
 
 def import_records(
-    source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "skip"
+    source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "trim"
 ) -> ImportResult:
     """Import a JSON list of catalog records (what `fcsynth import --out` writes, and the
     built-in toolkit files); `toolkit` overrides the records' own."""
     doc = load_document(source)
     if not isinstance(doc.data, list):
-        raise FcsynthError(f"{doc.name}: expected a JSON list of tool records")
+        raise FcsynthError(f"{doc.name}: expected a JSON list of tool records, not a {type(doc.data).__name__}")
     result = ImportResult(entries=len(doc.data))
+    doc.report(result)
     candidates = []
     for i, record in enumerate(doc.data):
-        if not isinstance(record, dict) or not isinstance(record.get("name"), str) or not (toolkit or record.get("toolkit")):
-            result.skip("malformed_record", f"{doc.name}[{i}]: needs at least `toolkit` and `name`")
-            continue
+        # fcsynth's own format: a record that is not one means the file is not what it claims
+        if not isinstance(record, dict):
+            raise FcsynthError(f"{doc.name}[{i}]: not a tool record (a {type(record).__name__}, expected an object)")
+        if not isinstance(record.get("name"), str) or not (toolkit or record.get("toolkit")):
+            raise FcsynthError(f"{doc.name}[{i}]: not a tool record (needs string `toolkit` and `name`)")
         tool = candidate(
             result,
             toolkit=str(toolkit or record["toolkit"]),
@@ -66,7 +69,7 @@ IMPORTERS: dict[str, Importer] = {
 
 
 def import_source(
-    fmt: str, source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "skip"
+    fmt: str, source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "trim"
 ) -> ImportResult:
     """Import one source in `fmt` (openapi, mcp, openai, funcdex or catalog)."""
     if fmt not in IMPORTERS:
@@ -110,10 +113,14 @@ def build_catalog(cfg: CatalogConfig, root: Path) -> CatalogBuild:
             part = import_source(fmt, location, toolkit, cfg.prompt_budget_tokens, cfg.oversize)
         except FcsynthError as err:
             raise FcsynthError(f"catalog.sources: {err}") from None
+        if not part.tools:
+            reasons = ", ".join(f"{r}: {n}" for r, n in sorted(part.skipped.items())) or "it has no entries"
+            raise FcsynthError(f"catalog.sources: {path} ({fmt}) yields no tools ({part.entries} entries; {reasons})")
         part.tools = [dataclasses.replace(t, source=path) if t.source == location else t for t in part.tools]
         build.sources.append(
             {"format": fmt, "path": path, "toolkit": toolkit, "entries": part.entries, "tools": len(part.tools),
-             "skipped": sum(part.skipped.values())}
+             "skipped": sum(part.skipped.values()), "skipped_by_reason": dict(sorted(part.skipped.items())),
+             "flagged_by_reason": dict(sorted(part.flagged.items()))}
         )
         if not is_url(path) and not _tracked(Path(path), root):
             build.untracked.append(path)

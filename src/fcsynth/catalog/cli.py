@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ import typer
 from fcsynth.catalog.build import import_source
 from fcsynth.catalog.result import ImportResult
 from fcsynth.errors import FcsynthError
+from fcsynth.tools import write_tools_file
 
 
 class Format(str, Enum):
@@ -26,6 +26,17 @@ class OversizeChoice(str, Enum):
     trim = "trim"
 
 
+def check_out(out: Path) -> None:
+    """A one-line error, before any work, if `out` cannot be written as a file."""
+    if out.is_dir():
+        raise FcsynthError(f"--out {out}: is a directory (give a file path, e.g. {out / 'tools.json'})")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise FcsynthError(f"--out {out}: {parent} is a file, not a directory")
+            break
+
+
 def import_tools(
     fmt: Annotated[Format, typer.Argument(metavar="FORMAT", help="openapi | mcp | openai | funcdex")],
     source: Annotated[str, typer.Argument(help="A file (JSON or YAML) or an http(s) URL")],
@@ -36,7 +47,7 @@ def import_tools(
     ] = None,
     prompt_budget_tokens: Annotated[
         int | None,
-        typer.Option(help="Flag tools whose schema is larger than this (estimated tokens); 0 = no limit "
+        typer.Option(help="Trim or skip tools larger than this (estimated tokens); 0 = no limit "
                      "(default: params.yaml catalog.prompt_budget_tokens)"),
     ] = None,
     oversize: Annotated[
@@ -48,15 +59,27 @@ def import_tools(
         from fcsynth.config import load_params
 
         catalog = load_params().catalog
-        prompt_budget_tokens = catalog.prompt_budget_tokens if prompt_budget_tokens is None else prompt_budget_tokens
-        oversize = OversizeChoice(catalog.oversize) if oversize is None else oversize
-    if prompt_budget_tokens < 0:
+    budget = catalog.prompt_budget_tokens if prompt_budget_tokens is None else prompt_budget_tokens
+    mode = catalog.oversize if oversize is None else oversize.value
+    if budget < 0:
         raise FcsynthError("--prompt-budget-tokens must be >= 0")
-    result = import_source(fmt.value, source, toolkit, prompt_budget_tokens or None, oversize.value)
+    check_out(out)
+    result = import_source(fmt.value, source, toolkit, budget or None, mode)
+    if not result.tools:
+        # an empty import must not replace a good file with []
+        noun = "operations" if fmt.value == "openapi" else "entries"
+        raise FcsynthError(f"{source}: no tools imported ({result.entries} {noun}; {_reasons(result)}); {out} left unchanged")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps([t.to_record() for t in result.tools], indent=2, ensure_ascii=False) + "\n")
+    try:
+        write_tools_file(result.tools, out)
+    except OSError as err:
+        raise FcsynthError(f"--out {out}: cannot write: {err.strerror or err}") from None
     for line in report_lines(result, fmt.value, source, out):
         typer.echo(line)
+
+
+def _reasons(result: ImportResult) -> str:
+    return ", ".join(f"{r}: {n}" for r, n in sorted(result.skipped.items())) or "the source has no entries"
 
 
 def report_lines(result: ImportResult, fmt: str, source: str, out: Path) -> list[str]:

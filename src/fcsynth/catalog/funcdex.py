@@ -67,7 +67,7 @@ def params_schema(raw: Any, result: ImportResult, label: str) -> dict[str, Any]:
 
 
 def import_funcdex(
-    source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "skip"
+    source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "trim"
 ) -> ImportResult:
     """Import a Funcdex tool file (path or URL)."""
     doc = load_document(source)
@@ -75,6 +75,7 @@ def import_funcdex(
     if not isinstance(records, list):
         raise FcsynthError(f"{doc.name}: not a Funcdex file (expected a list of records with `tool_id`)")
     result = ImportResult(entries=len(records))
+    doc.report(result)
     candidates = []
     for i, record in enumerate(records):
         if not isinstance(record, dict) or not isinstance(record.get("tool_id"), str) or not record["tool_id"].strip():

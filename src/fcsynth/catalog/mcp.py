@@ -39,18 +39,22 @@ def mcp_tool_list(data: Any, name: str) -> list[Any]:
 
 
 def import_mcp(
-    source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "skip"
+    source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "trim"
 ) -> ImportResult:
     """Import the tools of an MCP tools/list result file (path or URL)."""
     doc = load_document(source)
     entries = mcp_tool_list(doc.data, doc.name)
     toolkit = toolkit or sanitize_toolkit(Path(urlparse(doc.name).path).stem)
     result = ImportResult(entries=len(entries))
+    doc.report(result)
     candidates = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
             result.skip("missing_name", f"{toolkit}/tools[{i}]")
             continue
+        if entry.get("inputSchema") is None:
+            # MCP requires inputSchema; kept as a no-argument tool, and said so
+            result.flag("no_input_schema", f"{toolkit}/{entry['name']}: no inputSchema, imported as a tool without arguments")
         description = entry.get("description") or entry.get("title") or ""
         tool = candidate(
             result,

@@ -7,12 +7,21 @@ response schema as compact JSON. Measured with the SmolLM2 tokenizer on the shar
 OpenAPI specs, compact JSON schemas average about 3.3-3.8 characters per token, so the
 estimate errs on the large side.
 
-Oversize tools (`catalog.oversize`): `skip` drops them (reason `oversize`); `trim` removes,
-in order and only as far as needed: examples/titles, descriptions inside the response
-schema, descriptions of nested parameters, the response schema, all parameter
-descriptions, the tool description beyond 300 characters, then nesting depth of the
-parameters (deepest first; a pruned subschema keeps its `type`). A trimmed tool is
-flagged `oversize_trimmed`; one still too large is skipped as `oversize_untrimmable`.
+Oversize tools (`catalog.oversize`, default `trim`): `skip` drops them (reason
+`oversize`); `trim` cuts, only as far as needed: examples/titles, descriptions inside the
+response schema, descriptions of nested parameters, the response schema, all parameter
+descriptions, the tool description beyond 300 characters (a trailing BODY_OPTIONAL_NOTE is
+kept), then nesting depth of the parameters (deepest first; a pruned subschema keeps its
+`type`/`enum`/`format` and its required properties), then optional top-level parameters
+(largest first). A required parameter is never cut. A trimmed tool is flagged
+`oversize_trimmed`; one whose required parameters alone do not fit is skipped as
+`oversize_untrimmable` (a tool larger than the budget cannot be put in a generation
+prompt, so keeping it would only move the failure to a later stage).
+
+Before any copy, a schema whose shared subschemas would expand past `MAX_EXPANDED_CHARS`
+characters, or past `EXPANSION_BUDGET_FACTOR` times the prompt budget when one applies,
+has its nesting cut (`expansion_capped`): copying and trimming megabytes of JSON that the
+budget will throw away is what made dense specs slow.
 """
 
 from __future__ import annotations
@@ -38,9 +47,11 @@ CHARS_PER_TOKEN = 3
 # Inlined refs share subschemas, so a spec that reuses big schemas at many depths can
 # expand to gigabytes of JSON; past this size a schema's nesting is cut before it is copied.
 MAX_EXPANDED_CHARS = 4_000_000
+EXPANSION_BUDGET_FACTOR = 4
 MAX_NAME = 64
 TRIMMED_DESCRIPTION_CHARS = 300
 Oversize = Literal["skip", "trim"]
+BODY_OPTIONAL_NOTE = "(The request body is optional: its required fields are needed only when a body is sent.)"
 
 _INVALID_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
 
@@ -102,6 +113,8 @@ def schema_error(schema: Any, path: str = "") -> str | None:
         elif key in _SUB_ONE and isinstance(value, (dict, bool)):
             shallow[key] = True
             children.append((key, value))
+        elif key in _ANY_VALUE or (key in _STRING_VALUE and isinstance(value, str)) or (key in _LIST_VALUE and isinstance(value, list)):
+            shallow[key] = _PLACEHOLDER.get(key, "")  # any such value passes: keep the cache key small and shared
         else:
             shallow[key] = value
     error = _shallow_error(json.dumps(shallow, sort_keys=True))
@@ -117,6 +130,11 @@ def schema_error(schema: Any, path: str = "") -> str | None:
 _SUB_ONE = SCHEMA_KEYS
 _SUB_MAP = SCHEMA_MAP_KEYS | DEFINITION_KEYS
 _SUB_LIST = SCHEMA_LIST_KEYS
+# Keywords whose value the metaschema accepts whatever it is (of the tested type).
+_ANY_VALUE = frozenset({"default", "const"})
+_STRING_VALUE = frozenset({"description", "title", "$comment"})
+_LIST_VALUE = frozenset({"examples", "enum"})
+_PLACEHOLDER = {"default": 0, "const": 0, "examples": [], "enum": []}
 
 
 @functools.lru_cache(maxsize=16384)
@@ -158,6 +176,10 @@ def candidate(
     response schema (`dangling_ref_response_dropped`)."""
     label = f"{toolkit}/{operation or name}"
     uri = f"urn:fcsynth:{toolkit}:{name}"
+    if parameters is not None and not isinstance(parameters, dict):
+        # a string or list is no schema: it must not silently become a no-argument tool
+        result.skip("parameters_not_object", f"{label}: parameters is a {type(parameters).__name__}, not a JSON Schema object")
+        return None
     try:
         parameters, cycles = convert_standalone(parameters, uri + ":parameters", "request") if parameters is not None else (None, [])
     except DanglingRef as err:
@@ -180,14 +202,18 @@ def normalize(
     candidates: Iterable[Tool],
     result: ImportResult,
     budget_tokens: int | None = None,
-    oversize: Oversize = "skip",
+    oversize: Oversize = "trim",
 ) -> list[Tool]:
     """Validate, budget-check and uniquely name `candidates`; every entry ends up either in
     the returned list (also appended to `result.tools`) or counted in `result.skipped`."""
     kept: list[Tool] = []
+    cap = MAX_EXPANDED_CHARS
+    if budget_tokens is not None:
+        cap = min(cap, EXPANSION_BUDGET_FACTOR * budget_tokens * CHARS_PER_TOKEN)
+    sizer = _Sizer()  # shared: the tools of one spec share their inlined subschemas
     for tool in candidates:
         label = f"{tool.toolkit}/{tool.operation or tool.name}"
-        checked = _prepare(tool, result, label)
+        checked = _prepare(tool, result, label, cap, sizer)
         if checked is None:
             continue
         if budget_tokens is not None and tool_tokens(checked) > budget_tokens:
@@ -209,25 +235,30 @@ def normalize(
     return kept
 
 
-def _prepare(tool: Tool, result: ImportResult, label: str) -> Tool | None:
+def _prepare(tool: Tool, result: ImportResult, label: str, cap: int, sizer: _Sizer) -> Tool | None:
     """Names and shapes (cheap checks); schemas become private JSON copies."""
     if not TOOL_NAME_RE.match(tool.toolkit):
         result.skip("invalid_toolkit_name", f"{label}: toolkit {tool.toolkit!r}")
         return None
-    name = sanitize_name(tool.name) if not TOOL_NAME_RE.match(tool.name) else tool.name
     parameters = as_parameters(tool.parameters)
     if parameters is None:
         result.skip("parameters_not_object", f"{label}: parameters must be a JSON Schema object")
         return None
+    name = tool.name
+    if not TOOL_NAME_RE.match(name):
+        name = sanitize_name(name)
+        result.flag("renamed_invalid_name", f"{label}: {tool.name!r} -> {name}")
+        result.renamed.append({"toolkit": tool.toolkit, "from": tool.name, "to": name, "operation": tool.operation or ""})
     response = tool.response
-    if _expanded_chars(parameters, {}) > MAX_EXPANDED_CHARS or _expanded_chars(response, {}) > MAX_EXPANDED_CHARS:
-        parameters, response = _cap_expansion(parameters), _cap_expansion(response)
-        result.flag("expansion_capped", f"{label}: nesting cut to keep the schema under {MAX_EXPANDED_CHARS} characters")
+    capped = _cap_expansion(parameters, cap, sizer), _cap_expansion(response, cap, sizer)
+    if capped[0] is not parameters or capped[1] is not response:
+        parameters, response = capped
+        result.flag("expansion_capped", f"{label}: nesting cut to keep the schema under {cap} characters")
     try:
         parameters = json.loads(json.dumps(parameters))
         response = json.loads(json.dumps(response)) if response is not None else None
-    except (TypeError, ValueError) as err:
-        result.skip("not_json", f"{label}: {err}")
+    except (TypeError, ValueError, RecursionError) as err:
+        result.skip("not_json", f"{label}: {type(err).__name__}: {err}"[:300])
         return None
     description = tool.description.strip() if isinstance(tool.description, str) else ""
     return dataclasses.replace(tool, name=name, parameters=parameters, response=response, description=description)
@@ -298,13 +329,27 @@ def _drop(keys: frozenset[str], min_depth: int = 0) -> Callable[[dict[str, Any],
     return lambda s, d: {k: v for k, v in s.items() if k not in keys} if d >= min_depth else s
 
 
+def _skeleton(node: Any, depth: int = 0) -> Any:
+    """What a pruned subschema keeps: its type, enum, format and const, and (a few levels
+    down) its required properties, so trimming never drops a required field."""
+    if not isinstance(node, dict):
+        return node
+    keep = {k: node[k] for k in ("type", "enum", "format", "const") if k in node}
+    props = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+    required = [r for r in node.get("required", []) if r in props] if isinstance(node.get("required"), list) else []
+    if required and depth < 8:
+        keep.setdefault("type", "object")
+        keep["properties"] = {r: _skeleton(props[r], depth + 1) for r in required}
+        keep["required"] = required
+    return keep
+
+
 def _prune_below(max_depth: int) -> Callable[[Any], Any]:
     def prune(node: Any, depth: int = 0) -> Any:
         if not isinstance(node, dict):
             return node
         if depth >= max_depth:
-            keep = {k: node[k] for k in ("type", "enum", "format") if k in node}
-            return keep
+            return _skeleton(node)
         return {
             k: ({n: prune(v, depth + 1) for n, v in val.items()} if k in _MAP_KEYS and isinstance(val, dict)
                 else [prune(v, depth + 1) for v in val] if k in _LIST_KEYS and isinstance(val, list)
@@ -328,32 +373,57 @@ def _children(node: dict[str, Any]) -> list[tuple[str, Any]]:
     return out
 
 
-def _expanded_chars(node: Any, memo: dict[tuple[int, int], int], depth: int = 1 << 30) -> int:
-    """About how many characters `node` takes as JSON once shared subschemas are written
-    out, with nesting cut at `depth` (memoized per shared object, so it is cheap)."""
-    if not isinstance(node, dict):
-        return len(json.dumps(node)) if not isinstance(node, list) else sum(_expanded_chars(v, memo, depth) + 1 for v in node) + 2
-    key = (id(node), depth)
-    if key not in memo:
-        if depth <= 0:
-            memo[key] = 40
-        else:
-            nested = {id(v) for _, v in _children(node)}
-            own = sum(len(k) + 4 + (0 if id(v) in nested or k in _MAP_KEYS or k in _LIST_KEYS else _expanded_chars(v, memo))
-                      for k, v in node.items())
-            memo[key] = own + sum(len(name) + 4 + _expanded_chars(child, memo, depth - 1) for name, child in _children(node))
-    return memo[key]
+class _Sizer:
+    """About how many characters a schema takes as JSON once shared subschemas are written
+    out. Walks the schema level by level, each shared object once per level with its
+    multiplicity, and stops once the cap is passed: the cost follows what fits, not the
+    (possibly exponential) expansion."""
+
+    def __init__(self) -> None:
+        self._info: dict[int, tuple[int, list[tuple[int, Any]]]] = {}
+        self._alive: list[Any] = []  # measured objects stay alive, so their ids stay unique
+
+    def _node(self, node: dict[str, Any]) -> tuple[int, list[tuple[int, Any]]]:
+        key = id(node)
+        if key not in self._info:
+            kids = _children(node)
+            kid_ids = {id(v) for _, v in kids}
+            own = sum(
+                len(k) + 4 + (0 if k in _MAP_KEYS or k in _LIST_KEYS or id(v) in kid_ids else len(json.dumps(v, default=str)))
+                for k, v in node.items()
+            )
+            self._info[key] = (own, [(len(str(name)) + 4, child) for name, child in kids])
+            self._alive.append(node)
+        return self._info[key]
+
+    def fitting_depth(self, schema: Any, cap: int) -> int | None:
+        """None when `schema` fits in `cap` characters, else the deepest nesting cut
+        (for `_prune_below`) that keeps it about within `cap` (at least 1)."""
+        level: dict[int, tuple[Any, int]] = {id(schema): (schema, 1)} if isinstance(schema, dict) else {}
+        total, depth = 0, 0
+        while level:
+            nxt: dict[int, tuple[Any, int]] = {}
+            for node, mult in level.values():
+                own, kids = self._node(node)
+                total += own * mult
+                for extra, child in kids:
+                    if isinstance(child, dict):
+                        seen = nxt.get(id(child))
+                        nxt[id(child)] = (child, (seen[1] if seen else 0) + mult)
+                        total += extra * mult
+                    else:
+                        total += (extra + len(json.dumps(child, default=str))) * mult
+            if total > cap:
+                return max(depth, 1)
+            depth += 1
+            level = nxt
+        return None
 
 
-def _cap_expansion(schema: Any) -> Any:
-    """`schema` with its nesting cut at the deepest level that keeps it under the cap."""
-    if _expanded_chars(schema, {}) <= MAX_EXPANDED_CHARS:
-        return schema
-    memo: dict[tuple[int, int], int] = {}
-    depth = 1
-    while depth < 64 and _expanded_chars(schema, memo, depth + 1) <= MAX_EXPANDED_CHARS:
-        depth += 1
-    return _prune_below(depth)(schema)
+def _cap_expansion(schema: Any, cap: int = MAX_EXPANDED_CHARS, sizer: _Sizer | None = None) -> Any:
+    """`schema` with its nesting cut at the deepest level that keeps it under `cap` characters."""
+    depth = (sizer or _Sizer()).fitting_depth(schema, cap)
+    return schema if depth is None else _prune_below(depth)(schema)
 
 
 def _schema_depth(node: Any) -> int:
@@ -370,24 +440,81 @@ def _schema_depth(node: Any) -> int:
     return 1 + max((_schema_depth(s) for s in subs), default=0)
 
 
-def trim(tool: Tool, budget_tokens: int) -> Tool | None:
-    """The tool cut down to fit `budget_tokens` (see the module docstring), or None."""
+def cut_description(text: str) -> str:
+    """The tool description cut to TRIMMED_DESCRIPTION_CHARS, keeping a trailing
+    BODY_OPTIONAL_NOTE (it says how to read the required fields)."""
+    if len(text) <= TRIMMED_DESCRIPTION_CHARS:
+        return text
+    note = BODY_OPTIONAL_NOTE if text.endswith(BODY_OPTIONAL_NOTE) else ""
+    head = text[: len(text) - len(note)] if note else text
+    return head[: max(0, TRIMMED_DESCRIPTION_CHARS - len(note))].rstrip() + (" " + note if note else "")
+
+
+def _strip(tool: Tool, level: int) -> Tool:
+    """Trim levels 1-6 (cumulative): annotations; response descriptions; nested parameter
+    descriptions; the response; all parameter descriptions; the long tool description."""
     descr = frozenset({"description"})
-    steps: list[Callable[[Tool], Tool]] = [
-        lambda t: dataclasses.replace(t, parameters=_map_schema(t.parameters, _drop(_ANNOTATIONS)),
-                                      response=_map_schema(t.response, _drop(_ANNOTATIONS)) if t.response else t.response),
-        lambda t: dataclasses.replace(t, response=_map_schema(t.response, _drop(descr)) if t.response else t.response),
-        lambda t: dataclasses.replace(t, parameters=_map_schema(t.parameters, _drop(descr, min_depth=2))),
-        lambda t: dataclasses.replace(t, response=None),
-        lambda t: dataclasses.replace(t, parameters=_map_schema(t.parameters, _drop(descr, min_depth=1))),
-        lambda t: dataclasses.replace(t, description=t.description[:TRIMMED_DESCRIPTION_CHARS]),
-    ]
-    for step in steps:
-        tool = step(tool)
-        if tool_tokens(tool) <= budget_tokens:
-            return tool
-    for depth in range(_schema_depth(tool.parameters) - 1, 0, -1):
-        pruned = dataclasses.replace(tool, parameters=_prune_below(depth)(tool.parameters))
-        if tool_tokens(pruned) <= budget_tokens:
-            return pruned
-    return None
+    both = _ANNOTATIONS | descr
+
+    def params_fn(s: dict[str, Any], d: int) -> dict[str, Any]:
+        min_depth = 2 if level < 5 else 1
+        return _drop(both if level >= 3 and d >= min_depth else _ANNOTATIONS)(s, d)
+
+    response = None if level >= 4 or tool.response is None else _map_schema(tool.response, _drop(both if level >= 2 else _ANNOTATIONS))
+    return dataclasses.replace(
+        tool,
+        parameters=_map_schema(tool.parameters, params_fn),
+        response=response,
+        description=cut_description(tool.description) if level >= 6 else tool.description,
+    )
+
+
+def _smallest_fitting(lo: int, hi: int, make: Callable[[int], Tool], budget_tokens: int, larger_is_smaller: bool) -> Tool | None:
+    """Binary search over a monotone family of trims for the least-cut one that fits."""
+    best: Tool | None = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        candidate = make(mid)
+        if tool_tokens(candidate) <= budget_tokens:
+            best = candidate
+            lo, hi = (lo, mid - 1) if larger_is_smaller else (mid + 1, hi)
+        else:
+            lo, hi = (mid + 1, hi) if larger_is_smaller else (lo, mid - 1)
+    return best
+
+
+def _drop_optional(tool: Tool, budget_tokens: int) -> Tool | None:
+    """Leave out optional top-level parameters, largest first, until the tool fits."""
+    params = tool.parameters
+    props = dict(params.get("properties") or {})
+    required = set(params.get("required") or [])
+    over = (tool_tokens(tool) - budget_tokens) * CHARS_PER_TOKEN
+    for name, size in sorted(((n, len(json.dumps(v)) + len(n) + 4) for n, v in props.items() if n not in required),
+                             key=lambda item: -item[1]):
+        if over <= 0:
+            break
+        del props[name]
+        over -= size
+    trimmed = dataclasses.replace(tool, parameters={**params, "properties": props})
+    while tool_tokens(trimmed) > budget_tokens:
+        optional = [n for n in trimmed.parameters["properties"] if n not in required]
+        if not optional:
+            return None
+        props = {n: v for n, v in trimmed.parameters["properties"].items() if n != optional[-1]}
+        trimmed = dataclasses.replace(trimmed, parameters={**trimmed.parameters, "properties": props})
+    return trimmed
+
+
+def trim(tool: Tool, budget_tokens: int) -> Tool | None:
+    """The tool cut down to fit `budget_tokens` (see the module docstring), or None when
+    even its required parameters alone do not fit."""
+    if tool_tokens(stripped := _strip(tool, 6)) <= budget_tokens:
+        return _smallest_fitting(1, 6, lambda level: _strip(tool, level), budget_tokens, larger_is_smaller=True)
+    depth = _schema_depth(stripped.parameters)
+    pruned = _smallest_fitting(
+        1, depth - 1, lambda d: dataclasses.replace(stripped, parameters=_prune_below(d)(stripped.parameters)),
+        budget_tokens, larger_is_smaller=False,
+    )
+    if pruned is not None:
+        return pruned
+    return _drop_optional(dataclasses.replace(stripped, parameters=_prune_below(1)(stripped.parameters)), budget_tokens)

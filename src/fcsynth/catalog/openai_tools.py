@@ -33,13 +33,14 @@ def openai_tool_list(data: Any, name: str) -> list[Any]:
 
 
 def import_openai(
-    source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "skip"
+    source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "trim"
 ) -> ImportResult:
     """Import an OpenAI-style tool list file (path or URL)."""
     doc = load_document(source)
     entries = openai_tool_list(doc.data, doc.name)
     toolkit = toolkit or sanitize_toolkit(Path(urlparse(doc.name).path).stem)
     result = ImportResult(entries=len(entries))
+    doc.report(result)
     candidates = []
     for i, entry in enumerate(entries):
         label = f"{toolkit}/tools[{i}]"

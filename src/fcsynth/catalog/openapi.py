@@ -20,19 +20,22 @@ Fallbacks (counted in the result):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from fcsynth.catalog.normalize import Oversize, normalize, sanitize_toolkit
+from fcsynth.catalog.normalize import BODY_OPTIONAL_NOTE, Oversize, normalize, sanitize_toolkit
+from fcsynth.catalog.progress import progress
 from fcsynth.catalog.result import ImportResult
-from fcsynth.catalog.schema import DanglingRef, RefCycle, SchemaConverter, deref, make_resolver
+from fcsynth.catalog.schema import BOUNDED_REF_DEPTH, DanglingRef, RefCycle, SchemaConverter, deref, make_resolver
 from fcsynth.catalog.source import Document, load_document
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import Tool
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
+PARAM_LOCATIONS = frozenset({"path", "query", "header", "cookie", "body", "formData"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 SWAGGER_PARAM_KEYS = (
     "type", "format", "items", "enum", "default", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
@@ -41,7 +44,7 @@ SWAGGER_PARAM_KEYS = (
 
 
 def import_openapi(
-    source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "skip"
+    source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "trim"
 ) -> ImportResult:
     """Import every operation of an OpenAPI/Swagger document (path or URL)."""
     doc = load_document(source)
@@ -51,15 +54,17 @@ def import_openapi(
     if not isinstance(spec.get("paths"), dict):
         raise FcsynthError(f"{doc.name}: `paths` is missing or not a mapping")
     result = ImportResult()
-    for fallback in doc.fallbacks:
-        result.flag(fallback, doc.name)
+    doc.report(result)
     title = (spec.get("info") or {}).get("title") if isinstance(spec.get("info"), dict) else None
     toolkit = toolkit or sanitize_toolkit(str(title or Path(urlparse(doc.name).path).stem))
     importer = _Importer(doc, spec, toolkit, result)
-    candidates = importer.tools()
+    with progress(importer.count(), f"{toolkit}: operations") as bar:
+        normalize(importer.tools(bar), result, budget_tokens, oversize)
     for ref in importer.converter.cycle_refs:
         result.flag("ref_cycle_broken", f"{toolkit}: {ref}")
-    normalize(candidates, result, budget_tokens, oversize)
+    if importer.converter.bounded:
+        result.flag("expansion_bounded", f"{toolkit}: $refs inlined at most {BOUNDED_REF_DEPTH} levels deep "
+                    f"({importer.converter.bounded_refs} cut)")
     return result
 
 
@@ -81,10 +86,21 @@ class _Importer:
         self.converter = SchemaConverter(self.resolver)
         self.credentials = _api_key_params(spec)
 
-    def tools(self) -> list[Tool]:
-        out: list[Tool] = []
+    def count(self) -> int:
+        """About how many operations there are (for the progress bar)."""
+        return sum(
+            1 for path, item in self.spec["paths"].items() if isinstance(item, dict) and not str(path).startswith("x-")
+            for method in HTTP_METHODS if method in item
+        )
+
+    def tools(self, bar: Any = None) -> Iterator[Tool]:
+        """One candidate tool per operation (a generator, so normalization runs alongside)."""
         for path, item in self.spec["paths"].items():
-            if not isinstance(item, dict) or path.startswith("x-"):
+            if str(path).startswith("x-"):
+                continue
+            if not isinstance(item, dict):
+                self.result.entries += 1
+                self.result.skip("malformed_path_item", f"{self.toolkit}/{path}: a path item must be a mapping, not {type(item).__name__}")
                 continue
             try:
                 item, item_resolver = deref(item, self.resolver)
@@ -92,21 +108,33 @@ class _Importer:
                 self.result.entries += 1
                 self.result.skip("dangling_ref" if isinstance(err, DanglingRef) else "ref_cycle", f"{path}: {err}")
                 continue
+            if not isinstance(item, dict):
+                self.result.entries += 1
+                self.result.skip("malformed_path_item", f"{self.toolkit}/{path}: a path item must be a mapping")
+                continue
             for method in HTTP_METHODS:
-                op = item.get(method)
-                if not isinstance(op, dict):
+                if method not in item:
                     continue
+                op = item[method]
                 self.result.entries += 1
                 label = f"{method.upper()} {path}"
+                if bar is not None:
+                    bar.update(1)
+                if not isinstance(op, dict):
+                    self.result.skip("malformed_operation", f"{self.toolkit}/{label}: an operation must be a mapping")
+                    continue
                 try:
-                    out.append(self.operation(path, method, item, op, item_resolver))
+                    tool = self.operation(path, method, item, op, item_resolver)
                 except DanglingRef as err:
                     self.result.skip("dangling_ref", f"{self.toolkit}/{label}: {err}")
+                    continue
                 except RefCycle as err:
                     self.result.skip("ref_cycle", f"{self.toolkit}/{label}: {err}")
-                except (TypeError, ValueError, KeyError, AttributeError) as err:
-                    self.result.skip("malformed_operation", f"{self.toolkit}/{label}: {type(err).__name__}: {err}")
-        return out
+                    continue
+                except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as err:
+                    self.result.skip("malformed_operation", f"{self.toolkit}/{label}: {type(err).__name__}: {err}"[:300])
+                    continue
+                yield tool
 
     def operation(self, path: str, method: str, item: dict[str, Any], op: dict[str, Any], resolver: Any) -> Tool:
         properties: dict[str, Any] = {}
@@ -116,10 +144,13 @@ class _Importer:
         body_required = False
         form: dict[str, Any] = {}
         form_required: list[str] = []
-        for param in self.parameters(item, op, resolver):
+        label = f"{self.toolkit}/{method.upper()} {path}"
+        form_names: list[str] = []
+        for param in self.parameters(item, op, resolver, label):
             where = param.get("in")
             name = param.get("name")
-            if not isinstance(name, str) or not name:
+            if not isinstance(name, str) or not name or where not in PARAM_LOCATIONS:
+                self.result.flag("parameter_dropped", f"{label}: parameter {name!r} in {where!r} (needs a name and a valid `in`)")
                 continue
             if (where == "header" and name.lower() in IGNORED_HEADERS) or (name.lower(), where) in self.credentials:
                 continue
@@ -129,6 +160,7 @@ class _Importer:
                 continue
             schema = self.param_schema(param)
             if self.swagger and where == "formData":
+                form_names.append(name)
                 form[name] = schema
                 if param.get("required"):
                     form_required.append(name)
@@ -137,34 +169,46 @@ class _Importer:
             properties[key] = schema
             if param.get("required") or where == "path":
                 required.append(key)
-        if form:
+        if form and body_schema is not None:
+            # Swagger 2 forbids both; the JSON body is what the operation consumes.
+            self.result.flag("body_and_formdata", f"{label}: formData parameters dropped ({', '.join(form_names)}); the body is kept")
+        elif form:
             body_schema = {"type": "object", "properties": form, **({"required": form_required} if form_required else {})}
             body_required = bool(form_required)
         if not self.swagger and op.get("requestBody") is not None:
             body_schema, body_required = self.request_body(op["requestBody"], resolver)
+        optional_body = False
         if body_schema is not None:
-            self.add_body(properties, required, body_schema, body_name, body_required)
+            optional_body = self.add_body(properties, required, body_schema, body_name, body_required)
         parameters: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
             parameters["required"] = list(dict.fromkeys(required))
+        description = _description(op, method, path)
+        if optional_body:
+            description = f"{description}\n\n{BODY_OPTIONAL_NOTE}"
         return Tool(
             toolkit=self.toolkit,
             name=str(op.get("operationId") or f"{method}_{path}"),
-            description=_description(op, method, path),
+            description=description,
             parameters=parameters,
             response=self.response(op, resolver, f"{method.upper()} {path}"),
             source=self.doc.name,
             operation=f"{method.upper()} {path}",
         )
 
-    def parameters(self, item: dict[str, Any], op: dict[str, Any], resolver: Any) -> list[dict[str, Any]]:
+    def parameters(self, item: dict[str, Any], op: dict[str, Any], resolver: Any, label: str) -> list[dict[str, Any]]:
         """Path-level then operation-level parameters; the operation's override by (name, in)."""
         merged: dict[tuple[Any, Any], dict[str, Any]] = {}
         for params in (item.get("parameters"), op.get("parameters")):
-            for raw in params if isinstance(params, list) else []:
+            if params is not None and not isinstance(params, list):
+                self.result.flag("parameter_dropped", f"{label}: `parameters` is a {type(params).__name__}, not a list")
+                continue
+            for raw in params or []:
                 param, param_resolver = deref(raw, resolver)
                 if isinstance(param, dict):
                     merged[(param.get("name"), param.get("in"))] = {**param, "_resolver": param_resolver}
+                else:
+                    self.result.flag("parameter_dropped", f"{label}: a parameter is a {type(param).__name__}, not a mapping")
         return list(merged.values())
 
     def param_schema(self, param: dict[str, Any]) -> Any:
@@ -204,7 +248,9 @@ class _Importer:
         return converted, bool(body.get("required"))
 
     @staticmethod
-    def add_body(properties: dict[str, Any], required: list[str], body: Any, name: str, body_required: bool) -> None:
+    def add_body(properties: dict[str, Any], required: list[str], body: Any, name: str, body_required: bool) -> bool:
+        """Add the request body (flattened or as one property); True when an optional
+        body's fields are marked required (the tool description must say so)."""
         flat = (
             isinstance(body, dict)
             and isinstance(body.get("properties"), dict)
@@ -214,14 +260,17 @@ class _Importer:
         )
         if flat:
             properties.update(body["properties"])
-            if body_required:
-                required.extend(r for r in body.get("required", []) if r in body["properties"])
-            return
+            # The schema's `required` holds whether or not the requestBody says `required: true`
+            # (generators often omit it); an optional body gets a note in the description.
+            body_fields = [r for r in body.get("required", []) if r in body["properties"]]
+            required.extend(body_fields)
+            return bool(body_fields) and not body_required
         while name in properties:
             name = f"{name}_"
         properties[name] = body
         if body_required:
             required.append(name)
+        return False
 
     def response(self, op: dict[str, Any], resolver: Any, label: str) -> Any:
         responses = op.get("responses")

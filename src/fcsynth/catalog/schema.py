@@ -16,6 +16,15 @@
 - `allOf` is merged into one schema when its parts agree (else it is kept);
   `oneOf`/`anyOf` are kept.
 - Request schemas drop `readOnly` properties, response schemas drop `writeOnly` ones.
+
+Cost stays linear in the spec: resolved refs and converted ref targets are memoized (a
+target's result is shared, not copied). Memoizing a target is only sound when no cycle was
+cut inside it, so in a spec whose schemas are densely interlinked (Stripe's expandable
+fields) cycle-exact inlining grows exponentially. One conversion that visits more than
+`MAX_WORK` schema nodes (or nests more than `MAX_REF_NESTING` refs) therefore switches the converter to bounded expansion for the
+rest of the spec: a `$ref` is inlined at most `BOUNDED_REF_DEPTH` levels deep, every
+(target, depth) is converted once, and a ref past the depth becomes the same stub as a
+cut cycle (counted in `bounded_refs`).
 """
 
 from __future__ import annotations
@@ -31,6 +40,11 @@ from fcsynth.schema_keywords import SCHEMA_KEYS, SCHEMA_LIST_KEYS, SCHEMA_MAP_KE
 
 Direction = Literal["request", "response"]
 _NONE: frozenset[int] = frozenset()
+# Schema nodes one cycle-exact conversion may visit before the converter switches to bounded
+# expansion (the shared specs need under 1,000; a Stripe-like spec needs millions).
+MAX_WORK = 5_000
+MAX_REF_NESTING = 32  # refs inlined inside each other; deeper also switches to bounded expansion
+BOUNDED_REF_DEPTH = 3
 
 # `$defs`/`definitions` are only ref targets: once every ref is inlined they are dropped.
 DROP_KEYS = frozenset(
@@ -93,29 +107,59 @@ def deref(node: Any, resolver: referencing.Resolver) -> tuple[Any, referencing.R
     return node, resolver
 
 
+class _TooMuchWork(Exception):
+    pass
+
+
 class SchemaConverter:
     """Inline refs and convert one source's schemas; remembers which refs were cycles."""
 
-    def __init__(self, resolver: referencing.Resolver) -> None:
+    def __init__(self, resolver: referencing.Resolver, max_work: int = MAX_WORK) -> None:
         self.resolver = resolver
         self.cycle_refs: dict[str, None] = {}  # the refs whose recursive use was cut (ordered set)
+        self.bounded = False  # True once a conversion exceeded `max_work` (see the module docstring)
+        self.bounded_refs = 0  # refs stubbed at the depth limit in bounded mode
+        self.max_work = max_work
+        self._work = 0
         self._memo: dict[tuple[int, Direction], Any] = {}
+        self._bounded_memo: dict[tuple[int, Direction, int], Any] = {}
+        self._lookups: dict[tuple[str, str], referencing._core.Resolved] = {}
 
     def convert(self, schema: Any, direction: Direction = "request", resolver: referencing.Resolver | None = None) -> Any:
         """A self-contained draft 2020-12 schema for `schema` (raises DanglingRef)."""
-        return self._convert(schema, resolver or self.resolver, direction, ())[0]
+        resolver = resolver or self.resolver
+        if not self.bounded:
+            self._work = 0
+            try:
+                return self._convert(schema, resolver, direction, ())[0]
+            except _TooMuchWork:
+                self.bounded = True
+        return self._convert(schema, resolver, direction, (), BOUNDED_REF_DEPTH)[0]
+
+    def _lookup(self, resolver: referencing.Resolver, ref: str) -> referencing._core.Resolved:
+        key = (str(getattr(resolver, "_base_uri", "")), ref)
+        if key not in self._lookups:
+            self._lookups[key] = lookup(resolver, ref)
+        return self._lookups[key]
 
     # Each step returns (schema, hits): `hits` are the enclosing ref targets whose recursive
     # occurrence was stubbed below. A ref target's result with no hits left once its own
     # frame returns does not depend on where it is used, so it is memoized: that keeps big
     # specs (Google APIs refer to the same schemas hundreds of times) fast.
-    def _convert(self, node: Any, resolver: referencing.Resolver, direction: Direction, stack: tuple[int, ...]) -> tuple[Any, frozenset[int]]:
+    # `depth` is None in cycle-exact mode, else the ref levels still to inline (bounded mode).
+    def _convert(
+        self, node: Any, resolver: referencing.Resolver, direction: Direction, stack: tuple[int, ...], depth: int | None = None
+    ) -> tuple[Any, frozenset[int]]:
         if isinstance(node, bool):
             return node, _NONE
         if not isinstance(node, dict):
             return {}, _NONE  # a malformed schema (null, a string): accept anything
+        if depth is None:
+            self._work += 1
+            if self._work > self.max_work:
+                raise _TooMuchWork
         if isinstance(node.get("$ref"), str):
-            return self._convert_ref(node, resolver, direction, stack)
+            return self._convert_ref(node, resolver, direction, stack, depth)
         out: dict[str, Any] = {}
         lifted_required: list[str] = []
         cyclic: frozenset[int] = _NONE
@@ -125,7 +169,7 @@ class SchemaConverter:
             if key in SCHEMA_MAP_KEYS and isinstance(value, dict):
                 converted = {}
                 for name, sub in value.items():
-                    sub_out, c = self._convert(sub, resolver, direction, stack)
+                    sub_out, c = self._convert(sub, resolver, direction, stack, depth)
                     cyclic |= c
                     if key == "properties" and isinstance(sub, dict) and sub.get("required") is True:
                         lifted_required.append(name)
@@ -136,7 +180,7 @@ class SchemaConverter:
             elif key in SCHEMA_LIST_KEYS and isinstance(value, list):
                 items = []
                 for sub in value:
-                    sub_out, c = self._convert(sub, resolver, direction, stack)
+                    sub_out, c = self._convert(sub, resolver, direction, stack, depth)
                     cyclic |= c
                     items.append(sub_out)
                 out[key] = items
@@ -144,12 +188,12 @@ class SchemaConverter:
                 if key == "items" and isinstance(value, list):  # draft 4 tuple form
                     items = []
                     for sub in value:
-                        sub_out, c = self._convert(sub, resolver, direction, stack)
+                        sub_out, c = self._convert(sub, resolver, direction, stack, depth)
                         cyclic |= c
                         items.append(sub_out)
                     out["prefixItems"] = items
                 else:
-                    out[key], c = self._convert(value, resolver, direction, stack)
+                    out[key], c = self._convert(value, resolver, direction, stack, depth)
                     cyclic |= c
             elif key == "required":
                 if isinstance(value, list):
@@ -176,18 +220,31 @@ class SchemaConverter:
         return out, cyclic
 
     def _convert_ref(
-        self, node: dict[str, Any], resolver: referencing.Resolver, direction: Direction, stack: tuple[int, ...]
+        self, node: dict[str, Any], resolver: referencing.Resolver, direction: Direction, stack: tuple[int, ...],
+        depth: int | None = None,
     ) -> tuple[Any, frozenset[int]]:
-        resolved = lookup(resolver, node["$ref"])
+        resolved = self._lookup(resolver, node["$ref"])
         target = resolved.contents
         key = id(target)
-        if key in stack:
+        memo_key = (key, direction)
+        if memo_key in self._memo:  # exact and acyclic: valid in either mode
+            inner, cyclic = self._memo[memo_key], _NONE
+        elif depth is not None:
+            cyclic = _NONE
+            if depth <= 0:
+                self.bounded_refs += 1
+                inner = _cycle_stub(target)
+            elif (key, direction, depth) in self._bounded_memo:
+                inner = self._bounded_memo[(key, direction, depth)]
+            else:
+                inner = self._convert(target, resolved.resolver, direction, (), depth - 1)[0]
+                self._bounded_memo[(key, direction, depth)] = inner
+        elif key in stack:
             self.cycle_refs[node["$ref"]] = None
             return _cycle_stub(target), frozenset({key})
-        memo_key = (key, direction)
-        if memo_key in self._memo:
-            inner, cyclic = self._memo[memo_key], _NONE
         else:
+            if len(stack) >= MAX_REF_NESTING:
+                raise _TooMuchWork
             inner, cyclic = self._convert(target, resolved.resolver, direction, (*stack, key))
             cyclic = cyclic - {key}
             if not cyclic:
@@ -195,7 +252,7 @@ class SchemaConverter:
         siblings = {k: v for k, v in node.items() if k != "$ref"}
         if not siblings:
             return inner, cyclic
-        extra, c = self._convert(siblings, resolver, direction, stack)
+        extra, c = self._convert(siblings, resolver, direction, stack, depth)
         if isinstance(inner, dict):
             return ({**inner, **extra} if "allOf" not in extra else merge_all_of({"allOf": [inner, extra]})), cyclic | c
         return extra, cyclic | c

@@ -5,6 +5,13 @@ strings), as OpenAPI expects. A document the safe loader rejects because of a ta
 not know (`!Ref`, `!!python/object:...`, ...) is re-read with a loader that ignores unknown
 tags and keeps the tagged node as plain data (nothing is ever constructed or executed);
 the fallback is reported as `yaml_unknown_tags`.
+
+Loading is bounded: a file over MAX_SOURCE_BYTES, data nested deeper than MAX_DEPTH, or
+YAML whose anchors and aliases would expand to more than MAX_EXPANDED_NODES nodes (a
+"billion laughs"), or that refer to themselves, is a one-line error. PyYAML and the JSON
+parser keep an alias as one shared object, so the check walks each shared object once and
+costs no more than the file. Duplicate mapping keys (JSON or YAML) keep the later value,
+as both parsers do, and are reported as `duplicate_key`.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import json
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +31,9 @@ from fcsynth.errors import FcsynthError
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _URL_RE = re.compile(r"^https?://", re.IGNORECASE)
 URL_TIMEOUT_S = 30
+MAX_SOURCE_BYTES = 32 * 1024 * 1024
+MAX_DEPTH = 200
+MAX_EXPANDED_NODES = 5_000_000  # a 4 MB JSON spec has about 300k
 
 
 def is_url(source: str) -> bool:
@@ -32,7 +42,23 @@ def is_url(source: str) -> bool:
 
 
 class SpecLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """Safe loader with YAML 1.2 booleans and no timestamp conversion."""
+    """Safe loader with YAML 1.2 booleans and no timestamp conversion; records duplicate keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicate_keys: list[str] = []
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[tuple[str, str]] = set()
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<` merges are meant to be overridden
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    self.duplicate_keys.append(f"line {key_node.start_mark.line + 1}: key {key_node.value!r}")
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 SpecLoader.yaml_implicit_resolvers = {
@@ -60,56 +86,102 @@ TolerantSpecLoader.add_multi_constructor("tag:", _untagged)
 
 @dataclass
 class Document:
-    """A loaded source: its data, a base URI for `$ref`s, and fallbacks used while reading."""
+    """A loaded source: its data, a base URI for `$ref`s, and fallbacks used while reading
+    (`fallbacks`: reasons; `warnings`: (reason, detail) pairs)."""
 
     data: Any
     uri: str
     name: str
     fallbacks: list[str]
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+    def report(self, result: Any) -> None:
+        """Count the fallbacks and warnings in an ImportResult."""
+        for fallback in self.fallbacks:
+            result.flag(fallback, self.name)
+        for reason, detail in self.warnings:
+            result.flag(reason, f"{self.name}: {detail}")
 
 
 def read_text(source: str) -> str:
     """The text of a local file or http(s) URL; a one-line error if it cannot be read."""
+    too_big = f"{source}: larger than the {MAX_SOURCE_BYTES // 2**20} MiB limit for a tool source"
     if is_url(source):
         try:
             with urllib.request.urlopen(source, timeout=URL_TIMEOUT_S) as resp:  # noqa: S310 (http(s) only)
-                return resp.read().decode("utf-8-sig")
-        except (urllib.error.URLError, TimeoutError, OSError, UnicodeDecodeError) as err:
+                raw = resp.read(MAX_SOURCE_BYTES + 1)
+        except (urllib.error.URLError, TimeoutError, OSError) as err:
             reason = getattr(err, "reason", err)
             raise FcsynthError(f"{source}: cannot fetch: {reason}") from None
+        if len(raw) > MAX_SOURCE_BYTES:
+            raise FcsynthError(too_big)
+        return _decode(raw, source)
     path = Path(source)
     if not path.is_file():
         raise FcsynthError(f"{source}: not found" if not path.exists() else f"{source}: not a file")
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise FcsynthError(f"{source}: cannot read: {err}") from None
+        if path.stat().st_size > MAX_SOURCE_BYTES:
+            raise FcsynthError(too_big)
+        return _decode(path.read_bytes(), source)
+    except OSError as err:
+        raise FcsynthError(f"{source}: cannot read: {err.strerror or err}") from None
 
 
-def parse_text(text: str, name: str) -> tuple[Any, list[str]]:
-    """Parse JSON, JSON Lines (a list), else YAML (JSON is YAML, but the JSON parser is faster)."""
+def _decode(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise FcsynthError(f"{source}: not UTF-8 text (byte {err.start})") from None
+
+
+def parse_text(text: str, name: str) -> tuple[Any, list[str], list[str]]:
+    """Parse JSON, JSON Lines (a list), else YAML (JSON is YAML, but the JSON parser is
+    faster); returns the data, fallbacks used and duplicate keys seen."""
+    duplicates: list[str] = []
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(pairs)
+        if len(out) < len(pairs):
+            seen: set[str] = set()
+            duplicates.extend(f"key {k!r}" for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        return out
+
     stripped = text.lstrip()
-    if stripped[:1] in ("{", "["):
+    try:
+        if stripped[:1] in ("{", "["):
+            try:
+                return json.loads(text, object_pairs_hook=pairs_hook), [], duplicates
+            except json.JSONDecodeError as err:
+                if err.msg == "Extra data":
+                    try:
+                        return [json.loads(line, object_pairs_hook=pairs_hook) for line in text.splitlines() if line.strip()], [], duplicates
+                    except json.JSONDecodeError:
+                        pass
+                if name.lower().endswith((".json", ".jsonl")):
+                    raise FcsynthError(f"{name}: not valid JSON: {err}") from None
+                duplicates.clear()
         try:
-            return json.loads(text), []
-        except json.JSONDecodeError as err:
-            if err.msg == "Extra data":
-                try:
-                    return [json.loads(line) for line in text.splitlines() if line.strip()], []
-                except json.JSONDecodeError:
-                    pass
-            if name.lower().endswith((".json", ".jsonl")):
-                raise FcsynthError(f"{name}: not valid JSON: {err}") from None
+            data, yaml_duplicates = _load_yaml(text, SpecLoader)
+            return data, [], yaml_duplicates
+        except yaml.constructor.ConstructorError:
+            pass
+        except yaml.YAMLError as err:
+            raise FcsynthError(f"{name}: not valid JSON or YAML: {_yaml_error_line(err)}") from None
+        try:
+            data, yaml_duplicates = _load_yaml(text, TolerantSpecLoader)
+            return data, ["yaml_unknown_tags"], yaml_duplicates
+        except yaml.YAMLError as err:
+            raise FcsynthError(f"{name}: not valid YAML: {_yaml_error_line(err)}") from None
+    except RecursionError:
+        raise FcsynthError(f"{name}: nested too deeply (the limit is {MAX_DEPTH} levels)") from None
+
+
+def _load_yaml(text: str, loader_cls: type[SpecLoader]) -> tuple[Any, list[str]]:
+    loader = loader_cls(text)
     try:
-        return yaml.load(text, Loader=SpecLoader), []  # noqa: S506 (a safe loader subclass)
-    except yaml.constructor.ConstructorError:
-        pass
-    except yaml.YAMLError as err:
-        raise FcsynthError(f"{name}: not valid JSON or YAML: {_yaml_error_line(err)}") from None
-    try:
-        return yaml.load(text, Loader=TolerantSpecLoader), ["yaml_unknown_tags"]  # noqa: S506
-    except yaml.YAMLError as err:
-        raise FcsynthError(f"{name}: not valid YAML: {_yaml_error_line(err)}") from None
+        return loader.get_single_data(), loader.duplicate_keys  # type: ignore[return-value]
+    finally:
+        loader.dispose()
 
 
 def _yaml_error_line(err: yaml.YAMLError) -> str:
@@ -125,19 +197,68 @@ def source_uri(source: str) -> str:
 
 
 def load_document(source: str | Path) -> Document:
-    """Read and parse `source` (path or URL) into a Document."""
+    """Read and parse `source` (path or URL) into a Document (bounded: see the module docstring)."""
     source = str(source)
-    data, fallbacks = parse_text(read_text(source), source)
-    return Document(data=_plain(data), uri=source_uri(source), name=source, fallbacks=fallbacks)
+    data, fallbacks, duplicates = parse_text(read_text(source), source)
+    plain = _Plain(source)
+    data = plain(data, 0)
+    warnings = [("duplicate_key", f"{d} (the later value is kept)") for d in duplicates]
+    return Document(data=data, uri=source_uri(source), name=source, fallbacks=fallbacks, warnings=warnings)
 
 
-def _plain(node: Any) -> Any:
-    """Make mapping keys strings (YAML allows `200:` or `1.0:` as keys; JSON Schema does not)."""
-    if isinstance(node, dict):
-        return {(k if isinstance(k, str) else _key_text(k)): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
+class _Plain:
+    """Make mapping keys strings (YAML allows `200:` or `1.0:` as keys; JSON Schema does
+    not), keeping shared (aliased) objects shared, and enforce the depth and expansion limits."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.done: dict[int, tuple[Any, int]] = {}  # id -> (converted, expanded node count)
+        self.active: set[int] = set()
+        self.expanded = 0
+
+    def __call__(self, node: Any, depth: int) -> Any:
+        try:
+            return self._walk(node, depth)[0]
+        except RecursionError:
+            raise FcsynthError(f"{self.name}: nested too deeply (the limit is {MAX_DEPTH} levels)") from None
+
+    def _walk(self, node: Any, depth: int) -> tuple[Any, int]:
+        if not isinstance(node, (dict, list)):
+            return node, 0  # only mappings and lists are counted
+        key = id(node)
+        if key in self.done:
+            out, count = self.done[key]
+            self._count(count)
+            return out, count
+        if key in self.active:
+            raise FcsynthError(f"{self.name}: a YAML alias refers to the mapping or list that contains it")
+        if depth >= MAX_DEPTH:
+            raise FcsynthError(f"{self.name}: nested deeper than {MAX_DEPTH} levels")
+        self.active.add(key)
+        count = 1
+        if isinstance(node, dict):
+            out: Any = {}
+            for k, v in node.items():
+                value, n = self._walk(v, depth + 1)
+                out[k if isinstance(k, str) else _key_text(k)] = value
+                count += n
+        else:
+            out = []
+            for v in node:
+                value, n = self._walk(v, depth + 1)
+                out.append(value)
+                count += n
+        self.active.discard(key)
+        self.done[key] = (out, count)
+        self._count(1)
+        return out, count
+
+    def _count(self, n: int) -> None:
+        self.expanded += n
+        if self.expanded > MAX_EXPANDED_NODES:
+            raise FcsynthError(
+                f"{self.name}: expands to more than {MAX_EXPANDED_NODES:,} nodes (YAML anchors and aliases nested too far?)"
+            )
 
 
 def _key_text(key: Any) -> str:
