@@ -167,7 +167,7 @@ def test_fcsynth_grammar_prints_what_the_conversations_stage_builds(tmp_path):
     from fcsynth.stage import StageContext
     from fcsynth.tools import Tool
 
-    data = compose(["llm=fake", "dml.max_text_chars=250", "dml.thinking=true"])
+    data = compose(["llm=fake", "dml.max_text_chars=250", "dml.thinking=true", "conversations.max_tokens=4000"])
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(data, sort_keys=False))
     row = conversation_row("gmail", 1)
@@ -177,7 +177,7 @@ def test_fcsynth_grammar_prints_what_the_conversations_stage_builds(tmp_path):
     blueprint = {**row, "tools": [tools[0].name], "distractors": [t.name for t in tools[1:]],
                  "features": json.dumps({"parallel_calls": True, "tool_error": False, "missing_argument": False})}
     ctx = StageContext(load_params(params), tmp_path)
-    request, _ = conversations.build_request(ctx, blueprint, tools)
+    request, _, _ = conversations.build_request(ctx, blueprint, tools)
 
     out = CliRunner().invoke(app, ["grammar", str(tmp_path / "tools.json"), "--params", str(params)])
     assert out.exit_code == 0, out.output

@@ -26,16 +26,19 @@ def grammar_command(
     max_text_chars: Annotated[int | None, typer.Option("--max-text-chars", help="Longest free-text span")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Most call/response steps in one assistant turn")] = None,
     require_call: Annotated[bool | None, typer.Option("--require-call/--no-require-call", help="Some assistant turn must call a tool")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Token budget the grammar is fitted to (default: conversations.max_tokens)")] = None,
 ) -> None:
     """Print the DML grammar (Lark, llguidance dialect) that constrains generation for these tools.
 
     The options are params.yaml's `dml` section (what the conversations stage uses for a
-    blueprint with parallel calls planned); each flag given overrides one of them.
+    blueprint with parallel calls planned), fitted to `conversations.max_tokens` as the stage
+    fits them; each flag given overrides one of them.
     """
     from fcsynth.config import load_params
-    from fcsynth.dml.grammar import GrammarOptions, build_grammar
+    from fcsynth.dml.grammar import GrammarOptions, build_budgeted_grammar
 
-    dml_cfg = load_params(params).dml
+    cfg = load_params(params)
+    dml_cfg = cfg.dml
     tools = _read_tools(tools_file)
     flags = {
         "thinking": thinking, "max_parallel_calls": parallel, "min_user_turns": min_turns,
@@ -44,7 +47,8 @@ def grammar_command(
     }
     base = GrammarOptions.for_conversation(dml_cfg, {"parallel_calls": True, "tool_error": tool_errors})
     options = replace(base, **{k: v for k, v in flags.items() if v is not None})
-    built = build_grammar(tools, options)
+    budget = cfg.conversations.max_tokens if max_tokens is None else max_tokens
+    built = build_budgeted_grammar(tools, options, budget, f"fcsynth grammar {tools_file}")
     typer.echo(built.lark, nl=False)
     for name in built.fallbacks:
         typer.echo(f"fallback: {name}: {built.levels[name]} ({built.errors.get(name, '')})", err=True)
