@@ -35,6 +35,7 @@ bench: setup
 	python benchmarks/grammar_build.py
 	python benchmarks/decode_throughput.py
 	python benchmarks/cpu_engine.py
+	python benchmarks/catalog_import.py
 
 clean-checkpoints:
 	rm -rf data/checkpoints

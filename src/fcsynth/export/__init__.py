@@ -6,12 +6,14 @@ from fcsynth.export.records import (
     SPLITS,
     build_record,
     conversation_shape,
+    selections_without_test,
     split_records,
     to_parquet_row,
     write_split,
 )
 
 __all__ = [
-    "PARQUET_SCHEMA", "SPLITS", "build_record", "conversation_shape", "render_card", "split_records",
+    "PARQUET_SCHEMA", "SPLITS", "build_record", "conversation_shape", "render_card", "selections_without_test",
+    "split_records",
     "to_parquet_row", "write_split",
 ]
