@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -72,29 +71,15 @@ def validate_command(
 
 
 def _read_tools(path: Path) -> list[Tool]:
-    """The tools of a tools file, or a one-line error naming the file and the bad entry."""
+    """The tools of a tools file, or a one-line error naming the file and the bad entry
+    (the record checks are `fcsynth.tools.read_tools_file`'s, as for every tools file)."""
     from fcsynth.tools import read_tools_file
 
-    try:  # a directory, a binary file or an entry that is no record: an error here, not a traceback
-        data = json.loads(read_user_text(path))
-    except json.JSONDecodeError as err:
-        raise FcsynthError(f"{path}: not valid JSON: {err}") from None
-    if isinstance(data, list):
-        for i, entry in enumerate(data):
-            if not isinstance(entry, dict):
-                raise FcsynthError(f"{path}: entry {i} is a JSON {type(entry).__name__}, not a tool record (an object)")
+    read_user_text(path)  # a directory or a binary file: a one-line error, not a traceback
     try:
         tools = read_tools_file(path)
     except FcsynthError as err:
         raise (err if str(path) in str(err) else FcsynthError(f"{path}: {err}")) from None
     if not tools:
         raise FcsynthError(f"{path}: no tools")
-    for i, tool in enumerate(tools):
-        for key, want in (("toolkit", str), ("name", str), ("parameters", dict)):
-            value = getattr(tool, key)
-            if not isinstance(value, want):
-                raise FcsynthError(
-                    f"{path}: tool {i} ({tool.name!r}): {key!r} must be a JSON {'object' if want is dict else 'string'},"
-                    f" not {type(value).__name__}"
-                )
     return tools

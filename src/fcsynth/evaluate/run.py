@@ -47,7 +47,7 @@ def write_steps(rows: list[dict[str, Any]], path: Path) -> None:
     """Write the per-step results table (sorted by step id, base before tuned; empty keeps its columns)."""
     from fcsynth.tables import write_rows
 
-    write_rows(rows, path, schema(), allow_empty=True)
+    write_rows([{"model": None, **r} for r in rows], path, schema(), allow_empty=True)
 
 
 def resolve_eval_model(cfg: Config) -> ModelConfig:

@@ -15,7 +15,7 @@ from fcsynth.errors import FcsynthError
 def tuned_model_config(base: ModelConfig) -> ModelConfig:
     """The tuned model (`data/models/<name>-sft`, a local folder), served like its base."""
     name = f"{base.name}-sft"
-    return ModelConfig(name=name, source="local", path=f"data/models/{name}",
+    return ModelConfig(name=name, source="local", path=f"data/models/{name}", gguf_package=None,
                        max_model_len=base.max_model_len, dtype=base.dtype)
 
 
