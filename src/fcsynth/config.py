@@ -413,9 +413,11 @@ def compose(overrides: list[str] | None = None, conf_dir: Path = CONF_DIR) -> di
 
 
 def write_params(overrides: list[str] | None = None, path: Path = PARAMS_FILE) -> dict[str, Any]:
-    """Compose conf/ and write params.yaml; validate before writing."""
+    """Compose conf/ and write params.yaml atomically; validate before writing."""
+    from fcsynth.atomic import write_text_atomic
+
     data = compose(overrides)
     parse_config(data, "conf/")
     header = "# Generated from conf/ by `make params` (DVC regenerates it on `dvc exp run`).\n"
-    path.write_text(header + yaml.safe_dump(data, sort_keys=False))
+    write_text_atomic(path, header + yaml.safe_dump(data, sort_keys=False))
     return data
