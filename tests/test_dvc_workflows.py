@@ -187,7 +187,7 @@ def test_sweep_and_single_experiment_on_scenarios(origin: Path, tmp_path: Path):
     assert {0.3, 0.9} <= set(temps), rows
     for temp in (0.3, 0.9):
         row = temps[temp]
-        assert row["params"]["scenarios"]["count"] == 2, "the tiny preset was kept"
+        assert row["params"]["scenarios"]["count"] == 3, "the tiny preset was kept"
         scen = row["metrics"]["metrics/scenarios.json"]
         assert scen["generated"] >= 1 and "dedup_rate" in scen
         assert scen["tokens"]["completion_tokens"] > 0, "the experiment really generated"

@@ -54,7 +54,7 @@ def test_conversations_resume_after_sigkill(repo_root, tmp_path):
     resumed = pl.read_parquet(killed / "data" / "conversations.parquet")
     for line in before:
         row = json.loads(line)
-        assert resumed.filter(pl.col("id") == row["id"])["dml"].item() == row["dml"]
+        assert resumed.filter(pl.col("id") == row["id"])["dml"].item() == row["text"]
 
     clean = make_project(repo_root, tmp_path / "clean")
     dvc(clean, "repro", "conversations")

@@ -118,7 +118,8 @@ def train(rows: list[dict[str, list[int]]], base_path: str, tokenizer: Any, cfg:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     if cfg.lora.enabled:
         model = model.merge_and_unload()
-    model = model.to(getattr(torch, save_dtype))
+    # `auto` picks the engine's dtype at load time; the stored weights stay machine-independent (bf16).
+    model = model.to(getattr(torch, "bfloat16" if save_dtype == "auto" else save_dtype))
     shutil.rmtree(work / "trainer", ignore_errors=True)
     model.save_pretrained(work, safe_serialization=True)
     tokenizer.save_pretrained(work)
