@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
-from fcsynth.config import EvaluateConfig, TrainConfig
+from fcsynth.config import TrainConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.prompting import PromptBuilder
 from fcsynth.evaluate.steps import cut_steps
 from fcsynth.train.examples import build_dataset_rows, record_examples, tokenize_example
 
-from _fabricate import TOOLS, messages_for
+from _fabricate import TOOLS, conf_section, messages_for
 
 SEL = "gmail+googlecalendar"
 
@@ -91,7 +91,6 @@ def test_train_config_has_no_defaults() -> None:
 
 @pytest.mark.slow
 def test_tiny_training_run_lowers_loss_and_vllm_serves_it(tmp_path: Path, repo_root: Path, embedded_model_dir: Path) -> None:
-    from fcsynth.config import LLMConfig
     from fcsynth.evaluate.run import evaluate
     from fcsynth.llm.vllm_backend import VLLMBackend
 
@@ -121,9 +120,9 @@ def test_tiny_training_run_lowers_loss_and_vllm_serves_it(tmp_path: Path, repo_r
     assert {"config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja"} <= {p.name for p in tuned.iterdir()}
     assert json.loads((tuned / "config.json").read_text())["dtype"] == "bfloat16"
 
-    backend = VLLMBackend(str(tuned), LLMConfig(backend="vllm", max_num_seqs=4), max_model_len=2048, dtype="bfloat16")
+    backend = VLLMBackend(str(tuned), conf_section("llm", max_num_seqs=4), max_model_len=2048, dtype="bfloat16")
     try:
-        result = evaluate(records, lambda: backend, backend.tokenizer, EvaluateConfig(max_tokens=192, temperature=0.0), seed=1)
+        result = evaluate(records, lambda: backend, backend.tokenizer, conf_section("evaluate", max_tokens=192, temperature=0.0), seed=1)
     finally:
         backend.close()
     # Served by vLLM, the tuned weights answer the trained call steps in the markup evaluate parses.
