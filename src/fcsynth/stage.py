@@ -57,9 +57,9 @@ class StageContext:
             self.backend = make_backend(self.llm_cfg, self.model_cfg, self.root)
         return self.backend
 
-    def checkpoint(self, stage: str) -> Checkpoint:
-        """The stage's row checkpoint for this model and backend."""
-        key = fingerprint(self.model_cfg.model_dump(), backend_identity(self.llm_cfg))
+    def checkpoint(self, stage: str, *key_parts: object) -> Checkpoint:
+        """The stage's row checkpoint for this model and backend (and `key_parts`, e.g. weight digests)."""
+        key = fingerprint(self.model_cfg.model_dump(), backend_identity(self.llm_cfg), *key_parts)
         return Checkpoint(stage, key, self.root / "data" / "checkpoints")
 
     def close(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fcsynth.atomic import write_text_atomic
+
 MODELS = ("base", "tuned")
 # Figures that improve upward, in the order the plot and EVALUATION.md show them.
 SCORES = ("function_call_match", "exact_match", "tool_name_accuracy", "argument_f1",
@@ -24,13 +26,12 @@ def deltas(base: dict[str, Any], tuned: dict[str, Any]) -> dict[str, float | Non
 
 def write_plot(blocks: dict[str, dict[str, Any]], path: Path) -> None:
     """`figure,score` rows, "<score> (base)" next to "<score> (tuned)": one DVC bar plot."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["figure,score"]
     for key in SCORES:
         for model in MODELS:
             value = blocks[model].get(key)
             lines.append(f"{key} ({model}),{'' if value is None else value}")
-    path.write_text("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def evaluation_markdown(metrics: dict[str, Any]) -> str:

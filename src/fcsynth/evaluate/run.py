@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fcsynth.checkpoint import Checkpoint, file_digest, fingerprint
+from fcsynth.checkpoint import Checkpoint, file_digest
 from fcsynth.config import Config, EvaluateConfig, ModelConfig, SamplingConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.metrics import canonical_calls, score_step, summarize
@@ -65,11 +65,9 @@ def resolve_eval_model(cfg: Config) -> ModelConfig:
     )
 
 
-def tuned_checkpoint(ctx: Any, folder: Path) -> Checkpoint:
+def tuned_checkpoint(ctx: StageContext, folder: Path) -> Checkpoint:
     """The tuned model's checkpoint, keyed by its weights too: retraining never reuses old answers."""
-    weights = [file_digest(p) for p in sorted(folder.glob("*.safetensors"))]
-    key = fingerprint(ctx.model_cfg.model_dump(), ctx.cfg.llm.backend, weights)
-    return Checkpoint("evaluate", key, ctx.root / "data" / "checkpoints")
+    return ctx.checkpoint(STAGE, [file_digest(p) for p in sorted(folder.glob("*.safetensors"))])
 
 
 def read_test_split(path: Path) -> list[dict[str, Any]]:

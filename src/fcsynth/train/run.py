@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fcsynth.atomic import write_text_atomic
 from fcsynth.config import ModelConfig, TrainConfig
 from fcsynth.errors import FcsynthError
 
@@ -138,4 +139,4 @@ def train(rows: list[dict[str, list[int]]], base_path: str, tokenizer: Any, cfg:
 def write_loss_curve(losses: list[dict[str, float]], path: Path) -> None:
     """The loss per optimizer step as CSV (`step,loss`), the `train` DVC plot."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("step,loss\n" + "".join(f"{int(x['step'])},{x['loss']:.6f}\n" for x in losses))
+    write_text_atomic(path, "step,loss\n" + "".join(f"{int(x['step'])},{x['loss']:.6f}\n" for x in losses))
