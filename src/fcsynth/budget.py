@@ -267,3 +267,15 @@ def fit_schema(
     schema = make(allocate_chars(budget_tokens, fixed, spans, where))
     check_fits(budget_tokens, max_json_bytes(schema), where)
     return schema
+
+
+def text_answer_schema(key: str, min_chars: int, max_chars: int, max_tokens: int, where: str) -> dict[str, Any]:
+    """`{key: text}`: a one-field answer schema whose text bound is allocated from max_tokens."""
+    return compact(fit_schema(
+        max_tokens,
+        lambda chars: {
+            "type": "object", "properties": {key: ascii_text(min_chars, chars[key])},
+            "required": [key], "additionalProperties": False,
+        },
+        {key: (1, min_chars, max_chars)}, where,
+    ))

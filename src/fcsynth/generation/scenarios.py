@@ -22,7 +22,7 @@ import numpy as np
 from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
-from fcsynth.budget import ascii_text, compact, fit_schema
+from fcsynth.budget import text_answer_schema
 from fcsynth.checkpoint import file_digest, fingerprint
 from fcsynth.errors import FcsynthError
 from fcsynth.generation.embeddings import embed, novel
@@ -47,14 +47,7 @@ class ScenarioAnswer(BaseModel):
 
 def answer_schema(max_tokens: int) -> dict[str, Any]:
     """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.budget)."""
-    return compact(fit_schema(
-        max_tokens,
-        lambda chars: {
-            "type": "object", "properties": {"scenario": ascii_text(20, chars["scenario"])},
-            "required": ["scenario"], "additionalProperties": False,
-        },
-        {"scenario": (1, 20, 500)}, "scenarios",
-    ))
+    return text_answer_schema("scenario", 20, 500, max_tokens, "scenarios")
 
 
 @dataclass

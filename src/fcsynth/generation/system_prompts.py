@@ -12,7 +12,7 @@ from typing import Any
 from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
-from fcsynth.budget import ascii_text, compact, fit_schema
+from fcsynth.budget import text_answer_schema
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Request, derive_seed
 from fcsynth.metrics import StageMetrics
@@ -32,14 +32,7 @@ class SystemPromptAnswer(BaseModel):
 
 def answer_schema(max_tokens: int) -> dict[str, Any]:
     """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.budget)."""
-    return compact(fit_schema(
-        max_tokens,
-        lambda chars: {
-            "type": "object", "properties": {"system_prompt": ascii_text(20, chars["system_prompt"])},
-            "required": ["system_prompt"], "additionalProperties": False,
-        },
-        {"system_prompt": (1, 20, 800)}, STAGE,
-    ))
+    return text_answer_schema("system_prompt", 20, 800, max_tokens, STAGE)
 
 
 def build_request(ctx: StageContext, conv: dict[str, Any]) -> Request:
