@@ -7,7 +7,7 @@ from fcsynth.model_store import resolve_model_path
 from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
 from fcsynth.stage import run_stage
 from fcsynth.train.examples import build_dataset_rows
-from fcsynth.train.run import train, tuned_model_config, write_loss_curve
+from fcsynth.train.run import compute_dtype, train, tuned_model_config, write_loss_curve
 
 TRAIN = DATA_DIR / "dataset" / "train.jsonl"
 LOSS_CSV = METRICS_DIR / "plots" / "train_loss.csv"
@@ -31,7 +31,7 @@ def main() -> None:
     metrics.extra.update(
         base_model={"name": base.name, "path": base.path},
         tuned_model={"name": tuned.name, "path": tuned.path},
-        prompt_style=style, lora=cfg.train.lora.enabled, trainable_params=result.trainable_params,
+        prompt_style=style, compute_dtype=compute_dtype(cfg.train), lora=cfg.train.lora.enabled, trainable_params=result.trainable_params,
         steps=result.steps, epochs=cfg.train.epochs, train_wall_time_s=result.train_wall_s,
         first_loss=result.losses[0]["loss"] if result.losses else None, final_loss=result.final_loss,
         loss_per_step=result.losses,

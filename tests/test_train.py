@@ -154,3 +154,21 @@ def test_lora_run_saves_merged_weights(tmp_path: Path, embedded_model_dir: Path,
     k = "model.layers.0.self_attn.k_proj.weight"  # not a LoRA target: unchanged
     assert (tuned[k] == base[k].float()).all()
     assert not out.with_name(".m-sft.partial").exists()
+
+
+@pytest.mark.parametrize(("dtype", "flags", "gpu", "compute", "weights"), [
+    ("auto", {"avx512_bf16"}, False, "bfloat16", "float32"),   # autocast over float32 weights
+    ("auto", {"avx2"}, False, "float32", "float32"),
+    ("auto", set(), True, "bfloat16", "bfloat16"),
+    ("float32", {"amx_bf16"}, False, "float32", "float32"),
+])
+def test_train_dtype_follows_the_hardware(monkeypatch: pytest.MonkeyPatch, dtype: str, flags: set[str], gpu: bool,
+                                          compute: str, weights: str) -> None:
+    from fcsynth.llm import cpu
+    from fcsynth.train import run
+
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(cpu, "on_gpu", lambda: gpu)
+    cfg = conf_section("train", dtype=dtype)
+    assert run.compute_dtype(cfg) == compute
+    assert run.weights_dtype(compute, use_cpu=not gpu) == weights

@@ -237,7 +237,7 @@ class TrainConfig(Section):
     batch_size: int = Field(gt=0)
     grad_accum: int = Field(gt=0)
     max_seq_len: int = Field(gt=0)
-    dtype: Literal["float32", "bfloat16", "float16"]
+    dtype: Literal["auto", "float32", "bfloat16", "float16"]
     gradient_checkpointing: bool
     lora: LoraConfig
 

@@ -44,8 +44,23 @@ class TrainResult:
         return self.losses[-1]["loss"] if self.losses else None
 
 
+def compute_dtype(cfg: TrainConfig) -> str:
+    """The dtype training computes in: `auto` is bfloat16 on a GPU or a bf16-native CPU, else float32."""
+    from fcsynth.llm.cpu import resolve_dtype
+
+    return resolve_dtype(cfg.dtype)
+
+
+def weights_dtype(compute: str, use_cpu: bool) -> str:
+    """On a GPU the weights are loaded in the compute dtype (memory); on a CPU they stay float32
+    and bf16/fp16 run as autocast mixed precision, so small updates are not rounded away."""
+    return "float32" if use_cpu else compute
+
+
 def _sft_config(cfg: TrainConfig, seed: int, work_dir: Path, use_cpu: bool) -> Any:
     from trl import SFTConfig
+
+    compute = compute_dtype(cfg)
 
     return SFTConfig(
         output_dir=str(work_dir),
@@ -57,8 +72,8 @@ def _sft_config(cfg: TrainConfig, seed: int, work_dir: Path, use_cpu: bool) -> A
         gradient_accumulation_steps=cfg.grad_accum,
         max_length=cfg.max_seq_len,
         gradient_checkpointing=cfg.gradient_checkpointing,
-        bf16=cfg.dtype == "bfloat16" and not use_cpu,
-        fp16=cfg.dtype == "float16" and not use_cpu,
+        bf16=compute == "bfloat16",
+        fp16=compute == "float16" and not use_cpu,
         use_cpu=use_cpu,
         seed=seed,
         data_seed=seed,
@@ -71,12 +86,13 @@ def _sft_config(cfg: TrainConfig, seed: int, work_dir: Path, use_cpu: bool) -> A
     )
 
 
-def _load_model(path: str, cfg: TrainConfig) -> Any:
+def _load_model(path: str, cfg: TrainConfig, use_cpu: bool) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
+    dtype = weights_dtype(compute_dtype(cfg), use_cpu)
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, cfg.dtype))
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
     except (OSError, ValueError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise FcsynthError(f"train: cannot load the base model from {path!r}: {first}") from None
@@ -103,10 +119,10 @@ def train(rows: list[dict[str, list[int]]], base_path: str, tokenizer: Any, cfg:
 
     if not rows:
         raise FcsynthError("data/dataset/train.jsonl: no record has an assistant message to learn")
-    model = _load_model(base_path, cfg)
+    use_cpu = not torch.cuda.is_available()
+    model = _load_model(base_path, cfg, use_cpu)
     work = out_dir.parent / f".{out_dir.name}.partial"
     shutil.rmtree(work, ignore_errors=True)
-    use_cpu = not torch.cuda.is_available()
     trainer = SFTTrainer(
         model=model, args=_sft_config(cfg, seed, work / "trainer", use_cpu),
         train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
