@@ -73,6 +73,26 @@ class LLMConfig(Section):
             raise ValueError(f"engine_kwargs: {unknown[0]} is not passed through (allowed: {', '.join(sorted(ENGINE_KWARGS))})")
         return self
 
+    @property
+    def engine(self) -> str:
+        """The engine that runs the model in this process or on a replica: vllm or fake."""
+        return self.backend
+
+
+class RayConfig(LLMConfig):
+    """Ray Data over `replicas` engine replicas (`llm=ray`); the engine keys configure each replica."""
+
+    backend: Literal["ray"]  # type: ignore[assignment]
+    replica_backend: Literal["vllm", "fake"]
+    replicas: Tokens
+    gpus_per_replica: Annotated[float, Field(ge=0)]
+    cpus_per_replica: Annotated[float, Field(gt=0)]
+    start_timeout_s: Annotated[float, Field(gt=0)]
+
+    @property
+    def engine(self) -> str:
+        return self.replica_backend
+
 
 class OpenAIConfig(Section):
     """An OpenAI-compatible server (`llm=openai`); the API key is read from `api_key_env`."""
@@ -85,8 +105,13 @@ class OpenAIConfig(Section):
     timeout_s: Annotated[float, Field(gt=0)]
     max_retries: Annotated[int, Field(ge=0)]
 
+    @property
+    def engine(self) -> str:
+        """Whatever the server runs; fcsynth loads no model for it."""
+        return self.backend
 
-LLM_BACKENDS = {*get_args(LLMConfig.model_fields["backend"].annotation), "openai"}
+
+LLM_BACKENDS = {*get_args(LLMConfig.model_fields["backend"].annotation), "ray", "openai"}
 
 
 class SamplingConfig(Section):
@@ -251,7 +276,7 @@ class Config(Section):
 
     seed: int
     model: ModelConfig
-    llm: Annotated[LLMConfig | OpenAIConfig, Field(discriminator="backend")]
+    llm: Annotated[LLMConfig | RayConfig | OpenAIConfig, Field(discriminator="backend")]
     sampling: SamplingConfig
     toolkits: ToolkitsConfig
     catalog: CatalogConfig

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fcsynth.checkpoint import Checkpoint, fingerprint
-from fcsynth.config import Config, LLMConfig, ModelConfig, OpenAIConfig, check_model_limit
+from fcsynth.config import Config, LLMConfig, ModelConfig, OpenAIConfig, RayConfig, check_model_limit
 from fcsynth.errors import debug_enabled, report_and_exit
 from fcsynth.llm import Backend, backend_identity, make_backend
 
@@ -40,7 +40,7 @@ class StageContext:
         return self.model or self.cfg.model
 
     @property
-    def llm_cfg(self) -> LLMConfig | OpenAIConfig:
+    def llm_cfg(self) -> LLMConfig | RayConfig | OpenAIConfig:
         """The LLM config; on a server, a judge/evaluate model is served under its own `name`."""
         llm = self.cfg.llm
         if isinstance(llm, OpenAIConfig) and self.model_cfg != self.cfg.model:
@@ -50,7 +50,7 @@ class StageContext:
     def get_backend(self) -> Backend:
         """The stage's backend, built on first use (after checking the model's real limit)."""
         if self.backend is None:
-            if self.cfg.llm.backend == "vllm":  # a server's model is checked by the server
+            if self.cfg.llm.engine == "vllm":  # a server's model is checked by the server
                 from fcsynth.model_store import resolve_model_path
 
                 check_model_limit(self.model_cfg, resolve_model_path(self.model_cfg, self.root))

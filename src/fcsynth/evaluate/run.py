@@ -189,7 +189,7 @@ def run(
     from fcsynth.model_store import resolve_model_path
 
     model_cfg = ctx.model_cfg
-    tokenizer = load_tokenizer(resolve_model_path(model_cfg, ctx.root)) if ctx.cfg.llm.backend == "vllm" else None
+    tokenizer = load_tokenizer(resolve_model_path(model_cfg, ctx.root)) if ctx.cfg.llm.engine == "vllm" else None
     result = evaluate(
         records, ctx.get_backend, tokenizer, ctx.cfg.evaluate, ctx.cfg.seed,
         checkpoint=checkpoint or ctx.checkpoint(STAGE), max_model_len=model_cfg.max_model_len,

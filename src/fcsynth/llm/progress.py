@@ -16,14 +16,14 @@ class Progress:
     estimated from tokens: mean tokens of the finished requests x those still running.
     """
 
-    def __init__(self, total: int, desc: str = "generate") -> None:
+    def __init__(self, total: int, desc: str = "generate", enabled: bool = True) -> None:
         self.total = total
         self.done = 0
         self.generated = 0
         self.done_tokens = 0
         self.started = time.monotonic()
         self.shown = 0.0  # when the postfix was last redrawn
-        self.bar = tqdm(total=total, desc=desc, unit="req", leave=False, dynamic_ncols=True)
+        self.bar = tqdm(total=total, desc=desc, unit="req", leave=False, dynamic_ncols=True, disable=not enabled)
 
     def tokens(self, n: int) -> None:
         """Count `n` tokens generated in the last engine step and refresh the postfix."""

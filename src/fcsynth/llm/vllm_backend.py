@@ -41,7 +41,8 @@ def engine_args(llm_cfg: LLMConfig, max_model_len: int) -> dict[str, Any]:
 class VLLMBackend:
     """One `vllm.LLM` engine with a fixed structured-output backend."""
 
-    def __init__(self, model: str, llm_cfg: LLMConfig, max_model_len: int, dtype: str) -> None:
+    def __init__(self, model: str, llm_cfg: LLMConfig, max_model_len: int, dtype: str, progress: bool = True) -> None:
+        self.progress = progress
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(llm_cfg.cpu_kvcache_gb))
         kwargs = engine_args(llm_cfg, max_model_len)
         if kwargs["distributed_executor_backend"] == "uni":
@@ -93,7 +94,7 @@ class VLLMBackend:
                 yield Completion(request.id, str(err).splitlines()[0], 0, 0, ERROR_FINISH)
                 continue
             pending += 1
-        progress = Progress(pending)
+        progress = Progress(pending, enabled=self.progress)
         texts: dict[str, list[str]] = {}
         counts: dict[str, int] = {}
         prompts: dict[str, int] = {}  # DELTA outputs may carry the prompt ids only once
