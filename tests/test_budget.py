@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fcsynth.budget import (
+    ASCII_FORMATS,
     INTEGER_BOUNDS,
     BudgetError,
     allocate_chars,
@@ -175,13 +176,62 @@ def test_dml_bound_covers_the_longest_conversation_and_fit_shrinks_the_shape():
     assert match_error(fitted.lark, longest_conversation(opt)) is None
 
 
-def test_dml_text_only_fallback_and_budget_error():
-    huge = replace(SMALL, max_json_string_chars=5000, require_tool_call=True)
-    built = build_budgeted_grammar([WEATHER], huge, 600, "conversations: x")
-    assert built.max_tokens > 600  # JSON cannot be proven; the text and markup alone fit
+def test_dml_json_bounds_tighten_before_the_text_only_fallback_and_budget_error():
+    loose = replace(SMALL, max_json_string_chars=5000, require_tool_call=True)
+    fitted = build_budgeted_grammar([WEATHER], loose, 600, "conversations: x")
+    assert fitted.max_tokens <= 600, "tightened JSON bounds make the whole conversation fit"
+    assert fitted.options.max_json_string_chars < 5000
+    # A required argument of at least 2000 chars cannot be narrowed: only text and markup fit.
+    essay = replace(WEATHER, parameters={"type": "object", "properties": {"text": {"type": "string", "minLength": 2000}},
+                                         "required": ["text"], "additionalProperties": False})
+    built = build_budgeted_grammar([essay], loose, 600, "conversations: x")
+    assert built.max_tokens > 600
     assert dml_budget.max_tokens(built.options, 0, 0) <= 600
     with pytest.raises(BudgetError, match="conversations: x: max_tokens=50"):
-        build_budgeted_grammar([WEATHER], huge, 50, "conversations: x")
+        build_budgeted_grammar([WEATHER], loose, 50, "conversations: x")
+
+
+@pytest.mark.parametrize("features", [{"parallel_calls": False, "tool_error": False},
+                                      {"parallel_calls": True, "tool_error": True}], ids=["plain", "parallel+errors"])
+def test_default_conversations_are_complete_by_construction_on_every_builtin_toolkit(features):
+    """With the default dml bounds and conversations.max_tokens, every conversation the
+    grammar allows over any built-in toolkit's tools fits the budget (JSON included), and the
+    prompt's example still matches the fitted grammar."""
+    from fcsynth.dml.example import example_messages
+
+    cfg = parse_config(compose())
+    budget = cfg.conversations.max_tokens
+    for path in sorted((Path(__file__).parents[1] / "data" / "builtin_tools").glob("*.json")):
+        tools = read_tools_file(path)
+        for k in range(0, len(tools), 5):
+            subset = tools[k : k + 5]
+            options = GrammarOptions.for_conversation(cfg.dml, features)
+            built = build_budgeted_grammar(subset, options, budget, f"conversations: {path.stem}")
+            assert built.max_tokens <= budget, (path.stem, [t.name for t in subset], built.max_tokens)
+            example = render_dml(example_messages(subset, built.options, key=path.stem))
+            assert match_error(built.lark, example) is None, (path.stem, example[:500])
+
+
+def test_json_levels_tighten_every_bound_and_keep_strings_above_the_floor():
+    configured = grammar_options(max_json_string_chars=200, max_json_items=8)
+    levels = dml_budget.json_levels(configured)
+    assert levels[0] == configured and len(levels) == len(set(levels))
+    for looser, tighter in zip(levels, levels[1:], strict=False):
+        for name in dml_budget.JSON_BOUND_FIELDS:
+            a, b = getattr(looser, name), getattr(tighter, name)
+            assert b is None and a is None or b is not None and (a is None or b <= a), name
+    assert levels[-1].max_json_string_chars == dml_budget.JSON_MIN_STRING_CHARS
+    assert levels[-1].max_argument_properties == 1
+    assert dml_budget.json_levels(grammar_options(max_json_string_chars=20))[-1].max_json_string_chars == 20
+
+
+@pytest.mark.parametrize("fmt", sorted(ASCII_FORMATS))
+def test_ascii_formats_admit_neither_non_ascii_nor_escapes(fmt):
+    from fcsynth.dml.match import match_error
+
+    lark = "%llguidance {}\nstart: j\nj: %json " + json.dumps({"type": "string", "format": fmt})
+    for bad in ('"\u00e4"', '"\\u0041"', '"a\u00e4b.co"', '"http://ex\\u00e4mple.com/a"', '"a\\nb"'):
+        assert match_error(lark, bad) is not None, (fmt, bad)
 
 
 def test_tokens_are_at_most_bytes_for_the_embedded_tokenizer():

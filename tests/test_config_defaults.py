@@ -167,7 +167,8 @@ def test_fcsynth_grammar_prints_what_the_conversations_stage_builds(tmp_path):
     from fcsynth.stage import StageContext
     from fcsynth.tools import Tool
 
-    data = compose(["llm=fake", "dml.max_text_chars=250", "dml.thinking=true", "conversations.max_tokens=4000"])
+    data = compose(["llm=fake", "dml.max_text_chars=250", "dml.thinking=true", "conversations.max_tokens=4000",
+                    "dml.max_user_turns=1", "dml.max_steps_per_turn=1"])
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(data, sort_keys=False))
     row = conversation_row("gmail", 1)

@@ -109,16 +109,6 @@ def test_rows_are_the_offline_rows_and_both_nodes_do_work(on_cluster: str, tmp_p
     assert len(backend.by_node) == 2 and sum(backend.by_node.values()) == 12, backend.by_node
 
 
-@pytest.mark.slow
-def test_a_local_cluster_too_small_for_the_replicas_is_a_one_line_error(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    with pytest.raises(FcsynthError, match=r"llm=ray: llm.replicas=64 need 1 CPU and 0 GPU each; the cluster has CPU"):
-        RayBackend(ray_config(replica_backend="fake", replicas=64), model_config(tmp_path), tmp_path)
-    import ray
-
-    assert not ray.is_initialized(), "the local cluster it started is shut down again"
-
-
 def ray_project(repo: Path, dest: Path, *extra: str) -> Path:
     return make_project(repo, dest, ["llm=ray", "llm.replica_backend=fake", "experiment=tiny", *extra])
 
@@ -191,3 +181,17 @@ def test_two_real_vllm_replicas_keep_every_rows_constraint(on_cluster: str, embe
         assert set(value) == {"city"} and isinstance(value["city"], str) and len(value["city"]) <= 24
         assert row["completion_tokens"] > 0 and row["prompt_tokens"] > 0
     assert len(backend.by_node) == 2, backend.by_node
+
+
+@pytest.mark.slow
+def test_a_local_cluster_too_small_for_the_replicas_is_a_one_line_error(repo_root: Path, tmp_path: Path) -> None:
+    """RAY_ADDRESS unset: the stage starts a local cluster (this machine's cores) and stops at once."""
+    dest = ray_project(repo_root, tmp_path / "p", "llm.replicas=64")
+    env = {k: v for k, v in project_env(dest).items() if k != "RAY_ADDRESS"}
+    stage(dest, "catalog", env)
+    proc = run(dest, sys.executable, "stages/scenarios.py", env=env, check=False)
+    assert proc.returncode == 1
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith("fcsynth scenarios: error: llm=ray: llm.replicas=64 need 1 CPU and 0 GPU each; "
+                            "the cluster has CPU "), proc.stderr[-2000:]
+    assert not (dest / "data" / "scenarios.parquet").exists()

@@ -50,8 +50,8 @@ def bounded_number(minimum: float | None = None, maximum: float | None = None) -
     if lo >= 0:
         return positive
     return {"anyOf": [{"type": "integer", "minimum": math.ceil(lo), "maximum": min(0, math.floor(hi))}, positive]}
-# Formats whose llguidance regex is ASCII (one byte a char).
-ASCII_FORMATS = frozenset({"date-time", "date", "time", "duration", "uuid", "ipv4", "ipv6"})
+# Formats whose llguidance regex is ASCII without escapes (one byte a char; tests check it).
+ASCII_FORMATS = frozenset({"date-time", "date", "time", "duration", "uuid", "ipv4", "ipv6", "email", "hostname", "uri"})
 # Compact, one-line JSON exactly as json.dumps(obj, ensure_ascii=False) writes it: no free
 # whitespace, which would make every JSON output unbounded.
 JSON_STYLE: dict[str, Any] = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}

@@ -154,6 +154,8 @@ class DMLConfig(Section):
     max_pairing_alternatives: Tokens
     max_response_properties: Annotated[int, Field(ge=0)]
     max_response_depth: Annotated[int, Field(ge=0)]
+    max_argument_properties: Annotated[int, Field(ge=0)] | None
+    max_argument_depth: Annotated[int, Field(ge=0)] | None
     min_text_chars: Tokens  # the token budget never gives a text span fewer chars
 
     @model_validator(mode="after")

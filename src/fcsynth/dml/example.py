@@ -230,13 +230,13 @@ def example_arguments(tool: Tool, key: str = "") -> dict[str, Any] | None:
 def example_response(tool: Tool, options: GrammarOptions, key: str = "") -> Any:
     """A response for `tool` (an instance of its response schema as the grammar narrows
     it, when it has one), or None."""
-    from fcsynth.dml.schemas import prune_schema
+    from fcsynth.dml.grammar import narrowed_response
     from fcsynth.llm.fake_backend import minimal_instance
 
     path = response_path(tool.name)
     if tool.response is None:
         return {"status": "ok", "result": example_string(key, f"{path}/result", "text")}
-    pruned = prune_schema(tool.response, options.max_response_properties, options.max_response_depth)
+    pruned = narrowed_response(tool, options)
     for make in (lambda: example_value(pruned, path, key=key), lambda: minimal_instance(pruned)):
         try:
             value = make()
@@ -261,8 +261,13 @@ def _first_string(value: Any) -> str | None:
 def example_messages(tools: list[Tool], options: GrammarOptions, key: str = "") -> list[dict[str, Any]]:
     """A short valid conversation over `tools` under `options` (TRL/OpenAI messages), its
     values and phrasing drawn for the conversation `key` (the record id)."""
+    from dataclasses import replace
+
+    from fcsynth.dml.grammar import narrowed_arguments
     from fcsynth.dml.render import dump_json
 
+    # Arguments drawn from the schema the grammar narrows calls to (validated against the full one).
+    tools = [replace(t, parameters=narrowed_arguments(t, options)) for t in tools]
     usable = [
         (t, a, r)
         for t in tools

@@ -64,6 +64,8 @@ class GrammarOptions:
     max_pairing_alternatives: int  # budget for tying parallel responses to their calls
     max_response_properties: int  # optional properties kept per response object
     max_response_depth: int  # below this nesting, response objects keep required ones only
+    max_argument_properties: int | None  # optional arguments per object a call may use (None: all)
+    max_argument_depth: int | None  # below this nesting, arguments keep required ones only (None: no limit)
     min_text_chars: int  # the budget never allocates a text span fewer chars than this
 
     def __post_init__(self) -> None:
@@ -112,6 +114,24 @@ class BuiltGrammar:
         """Upper bound of the completion tokens of any conversation this grammar allows."""
         assert self.options is not None
         return dml_budget.max_tokens(self.options, self.call_bytes, self.resp_bytes)
+
+
+_UNLIMITED = 1 << 30
+
+
+def narrowed_arguments(tool: Tool, opt: GrammarOptions) -> Any:
+    """The argument schema a call of `tool` is generated under: its required arguments plus
+    at most `max_argument_properties` optional ones per object (at least one where none is
+    required), none below `max_argument_depth`. A narrowing: every call it allows is valid."""
+    if opt.max_argument_properties is None and opt.max_argument_depth is None:
+        return tool.parameters
+    props = _UNLIMITED if opt.max_argument_properties is None else max(1, opt.max_argument_properties)
+    return prune_schema(tool.parameters, props, _UNLIMITED if opt.max_argument_depth is None else opt.max_argument_depth)
+
+
+def narrowed_response(tool: Tool, opt: GrammarOptions) -> Any:
+    """The response schema a response of `tool` is generated under (see `prune_schema`)."""
+    return prune_schema(tool.response, opt.max_response_properties, opt.max_response_depth)
 
 
 def _lark_string(text: str) -> str:
@@ -182,15 +202,28 @@ def build_grammar(tools: list[Tool], options: GrammarOptions) -> BuiltGrammar:
 
 
 def build_budgeted_grammar(tools: list[Tool], options: GrammarOptions, budget: int, where: str) -> BuiltGrammar:
-    """The grammar for `tools` fitted to `budget` tokens: the whole conversation when
-    dml.budget.fit can prove it (`built.max_tokens <= budget`), else its text and markup
-    (dml.budget.fit_text). Raises BudgetError when not even the text bounds fit."""
-    built = build_grammar(tools, options)
-    try:
-        fitted = dml_budget.fit(options, built.call_bytes, built.resp_bytes, budget, where)
-    except BudgetError:
-        fitted = dml_budget.fit_text(options, budget, where)
-    return built if fitted == options else build_grammar(tools, fitted)
+    """The grammar for `tools` whose longest conversation fits `budget` tokens, when that can
+    be proven: the configured shape with JSON bounds tightened level by level
+    (dml.budget.json_levels), then smaller shapes (dml.budget.smaller), the first that
+    `fit_shape` accepts. Otherwise only its text and markup are fitted (dml.budget.fit_text).
+    Raises BudgetError when not even the text bounds fit."""
+    levels = [(level, build_grammar(tools, level)) for level in dml_budget.json_levels(options)]
+    shape: GrammarOptions | None = options
+    while shape is not None:
+        fits: list[tuple[GrammarOptions, BuiltGrammar]] = []
+        for level, built in levels:
+            try:
+                fits.append((dml_budget.fit_shape(dml_budget.with_json_bounds(shape, level), built.call_bytes,
+                                                  built.resp_bytes, budget, where), built))
+            except BudgetError:
+                continue
+        if fits:
+            # The loosest JSON bounds that leave the text its configured length, else the loosest that fit.
+            fitted, built = next(((f, b) for f, b in fits if f.max_text_chars == shape.max_text_chars), fits[0])
+            return built if fitted == built.options else build_grammar(tools, fitted)
+        shape = dml_budget.smaller(shape)
+    fitted = dml_budget.fit_text(options, budget, where)
+    return levels[0][1] if fitted == options else build_grammar(tools, fitted)
 
 
 def _build(tools: list[Tool], options: GrammarOptions, verify: bool, force_any: bool = False) -> BuiltGrammar:
@@ -221,7 +254,8 @@ def _build(tools: list[Tool], options: GrammarOptions, verify: bool, force_any: 
         if force_any:
             args, level, err = any_object, "any_object", None
         else:
-            args, level, err = grammar_schema(tool.parameters, opt.max_json_string_chars, opt.max_json_items, verify)
+            args, level, err = grammar_schema(narrowed_arguments(tool, opt), opt.max_json_string_chars, opt.max_json_items,
+                                              verify)
             if max_json_bytes(args) is None:  # no length bound: the bounded any-object instead
                 args, level, err = any_object, "any_object", err or "schema has no length bound"
         note(tool.name, level, err)
@@ -233,7 +267,7 @@ def _build(tools: list[Tool], options: GrammarOptions, verify: bool, force_any: 
         if tool.response is None or force_any:
             response = any_object
         else:
-            pruned = prune_schema(tool.response, opt.max_response_properties, opt.max_response_depth)
+            pruned = narrowed_response(tool, opt)
             response, level, err = grammar_schema(pruned, opt.max_json_string_chars, opt.max_json_items, verify)
             if max_json_bytes(response) is None:
                 response, level, err = any_object, "any_object", err or "response schema has no length bound"

@@ -91,7 +91,8 @@ def error_object_schema(max_string_chars: int) -> dict[str, Any]:
 
 
 def bound_schema(schema: Any, max_string_chars: int, max_items: int) -> Any:
-    """A copy of `schema` with length/size bounds added where it has none (never looser)."""
+    """A copy of `schema` with length/size bounds of at most `max_string_chars` / `max_items`
+    (free-text strings and arrays; never below their minimum, never looser)."""
     out = copy.deepcopy(schema)
     _bound(out, max_string_chars, max_items, closable=True)
     return out
@@ -118,8 +119,12 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
     if "string" in kinds and not literal:
         # A length for every string and, where nothing else fixes its characters,
         # printable ASCII: one byte a char, so its tokens are bounded (fcsynth.budget).
-        node.setdefault("maxLength", max(max_chars, int(node.get("minLength", 0))))
-        if not ({"format", "pattern"} & node.keys()):
+        free = not ({"format", "pattern"} & node.keys())
+        # Free text is also held to max_chars when its own bound is larger (a narrowing: the
+        # budget could not fit a 4096-char message body); a pattern or format keeps its own.
+        cap = min(int(node.get("maxLength", max_chars)), max_chars) if free else node.get("maxLength", max_chars)
+        node["maxLength"] = max(int(cap), int(node.get("minLength", 0)))
+        if free:
             node["pattern"] = ASCII_JSON_PATTERN
     if "integer" in kinds and not literal:
         for key, value in INTEGER_BOUNDS.items():
@@ -132,8 +137,8 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
         number = bounded_number(node.pop("minimum", None), node.pop("maximum", None))
         node.pop("type")
         node.update(number)
-    if ("array" in kinds or "items" in node) and "maxItems" not in node and "enum" not in node:
-        node["maxItems"] = max(max_items, int(node.get("minItems", 0)))
+    if ("array" in kinds or "items" in node) and "enum" not in node:
+        node["maxItems"] = max(min(int(node.get("maxItems", max_items)), max_items), int(node.get("minItems", 0)))
     has_combinator = any(k in node for k in _COMBINATORS)
     if "properties" in node:
         # Close objects that list their properties, unless another keyword could add more

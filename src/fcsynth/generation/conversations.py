@@ -16,7 +16,7 @@ from outlines.types import CFG
 
 from fcsynth.budget import BudgetError
 from fcsynth.dml import GrammarOptions, example_messages, parse_dml, render_dml
-from fcsynth.dml.grammar import build_budgeted_grammar
+from fcsynth.dml.grammar import build_budgeted_grammar, narrowed_arguments
 from fcsynth.errors import FcsynthError
 from fcsynth.llm import Request, derive_seed
 from fcsynth.llm.base import ERROR_FINISH
@@ -47,7 +47,9 @@ def build_request(ctx: StageContext, blueprint: dict[str, Any], tools: list[Tool
         clarity=blueprint["clarity"],
         features=features,
         use_tools=blueprint["tools"],
-        tools=[{"name": t.name, "description": t.description, "parameters": t.parameters} for t in tools],
+        # The arguments the grammar lets a call use: the prompt never offers what it forbids.
+        tools=[{"name": t.name, "description": t.description, "parameters": narrowed_arguments(t, grammar.options or options)}
+               for t in tools],
         thinking=ctx.cfg.dml.thinking,
         example=example,
     )

@@ -138,14 +138,15 @@ class RayBackend:
         context.enable_progress_bars = False  # fcsynth's own bar counts requests and tokens
         context.print_on_execution_start = False
         context.target_max_block_size = STREAM_BLOCK_BYTES
-        # Start every replica before the first batch, so the work is spread over all of them.
+        # Start every replica before the first batch and give each one batch at a time (below),
+        # so the work is spread over all of them instead of queueing on the first one up.
         context.wait_for_min_actors_s = int(self.cfg.start_timeout_s)
         items = [{"id": r.id, "request": pickle.dumps(r)} for r in requests]
         return ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / size)).map_batches(
             Replica,
             fn_constructor_kwargs={"cfg": self.cfg, "model_path": self.model_path,
                                    "max_model_len": self.model_cfg.max_model_len, "dtype": self.model_cfg.dtype},
-            batch_size=size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=self.cfg.replicas),
+            batch_size=size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=self.cfg.replicas, max_tasks_in_flight_per_actor=1),
             num_cpus=self.cfg.cpus_per_replica, num_gpus=self.cfg.gpus_per_replica or None,
         )
 
