@@ -30,6 +30,7 @@ def main() -> None:
     if not records:
         raise FcsynthError(f"{TEST}: no test records to evaluate (export.test_fraction is 0?); nothing written")
     require_tuned(ROOT / tuned.path)
+    metrics = StageMetrics("evaluate", records_in=len(records))  # created first: its wall time covers both models
     rows, per_model = [], {}
     for label, model_cfg in (("base", base), ("tuned", tuned)):
         with stage_context(cfg, ROOT, model=model_cfg) as ctx:
@@ -37,7 +38,6 @@ def main() -> None:
             model_rows, per_model[label] = evaluate.run(ctx, records, checkpoint)
         rows += [{**r, "model": label} for r in model_rows]
     write_steps(rows, OUT)
-    metrics = StageMetrics("evaluate", records_in=len(records))
     for m in per_model.values():
         metrics.records_out += m.records_out
         metrics.reasons.update(m.reasons)
