@@ -47,7 +47,7 @@ CHARS_PER_TOKEN = 3
 # Inlined refs share subschemas, so a spec that reuses big schemas at many depths can
 # expand to gigabytes of JSON; past this size a schema's nesting is cut before it is copied.
 MAX_EXPANDED_CHARS = 4_000_000
-EXPANSION_BUDGET_FACTOR = 4
+EXPANSION_BUDGET_FACTOR = 2
 MAX_NAME = 64
 TRIMMED_DESCRIPTION_CHARS = 300
 Oversize = Literal["skip", "trim"]
@@ -329,36 +329,56 @@ def _drop(keys: frozenset[str], min_depth: int = 0) -> Callable[[dict[str, Any],
     return lambda s, d: {k: v for k, v in s.items() if k not in keys} if d >= min_depth else s
 
 
-def _skeleton(node: Any, depth: int = 0) -> Any:
+def _skeleton(node: Any, depth: int = 0, memo: dict[tuple[int, int], Any] | None = None) -> Any:
     """What a pruned subschema keeps: its type, enum, format and const, and (a few levels
     down) its required properties, so trimming never drops a required field."""
     if not isinstance(node, dict):
         return node
+    memo = {} if memo is None else memo
+    key = (id(node), depth)
+    if key in memo:
+        return memo[key]
     keep = {k: node[k] for k in ("type", "enum", "format", "const") if k in node}
     props = node.get("properties") if isinstance(node.get("properties"), dict) else {}
     required = [r for r in node.get("required", []) if r in props] if isinstance(node.get("required"), list) else []
     if required and depth < 8:
         keep.setdefault("type", "object")
-        keep["properties"] = {r: _skeleton(props[r], depth + 1) for r in required}
+        keep["properties"] = {r: _skeleton(props[r], depth + 1, memo) for r in required}
         keep["required"] = required
+    memo[key] = keep
     return keep
 
 
 def _prune_below(max_depth: int) -> Callable[[Any], Any]:
-    def prune(node: Any, depth: int = 0) -> Any:
-        if not isinstance(node, dict):
-            return node
-        if depth >= max_depth:
-            return _skeleton(node)
-        return {
-            k: ({n: prune(v, depth + 1) for n, v in val.items()} if k in _MAP_KEYS and isinstance(val, dict)
-                else [prune(v, depth + 1) for v in val] if k in _LIST_KEYS and isinstance(val, list)
-                else prune(val, depth + 1) if isinstance(val, dict) and k in ("items", "additionalProperties", "not", "contains")
-                else val)
-            for k, val in node.items()
-        }
+    """A function that cuts a schema's nesting at `max_depth` (deeper subschemas become
+    their `_skeleton`). A subschema shared by many places is pruned once per depth
+    (memoized by identity): the result shares it too, so the cost follows the distinct
+    (subschema, depth) pairs, not the expanded size. Callers copy the result before changing it."""
 
-    return prune
+    def prune_root(root: Any) -> Any:
+        memo: dict[tuple[int, int], Any] = {}
+        skeletons: dict[tuple[int, int], Any] = {}
+
+        def prune(node: Any, depth: int) -> Any:
+            if not isinstance(node, dict):
+                return node
+            if depth >= max_depth:
+                return _skeleton(node, 0, skeletons)
+            key = (id(node), depth)
+            if key not in memo:
+                memo[key] = {
+                    k: ({n: prune(v, depth + 1) for n, v in val.items()} if k in _MAP_KEYS and isinstance(val, dict)
+                        else [prune(v, depth + 1) for v in val] if k in _LIST_KEYS and isinstance(val, list)
+                        else prune(val, depth + 1)
+                        if isinstance(val, dict) and k in ("items", "additionalProperties", "not", "contains")
+                        else val)
+                    for k, val in node.items()
+                }
+            return memo[key]
+
+        return prune(root, 0)
+
+    return prune_root
 
 
 def _children(node: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -371,6 +391,15 @@ def _children(node: dict[str, Any]) -> list[tuple[str, Any]]:
         elif isinstance(value, dict) and key in ("items", "additionalProperties", "not", "contains"):
             out.append((key, value))
     return out
+
+
+def _json_chars(value: Any) -> int:
+    """About the JSON length of a keyword's value (strings without escapes: the sizer estimates)."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, (bool, int, float)) or value is None:
+        return len(str(value))
+    return len(json.dumps(value, default=str))
 
 
 class _Sizer:
@@ -389,7 +418,7 @@ class _Sizer:
             kids = _children(node)
             kid_ids = {id(v) for _, v in kids}
             own = sum(
-                len(k) + 4 + (0 if k in _MAP_KEYS or k in _LIST_KEYS or id(v) in kid_ids else len(json.dumps(v, default=str)))
+                len(k) + 4 + (0 if k in _MAP_KEYS or k in _LIST_KEYS or id(v) in kid_ids else _json_chars(v))
                 for k, v in node.items()
             )
             self._info[key] = (own, [(len(str(name)) + 4, child) for name, child in kids])
@@ -412,7 +441,7 @@ class _Sizer:
                         nxt[id(child)] = (child, (seen[1] if seen else 0) + mult)
                         total += extra * mult
                     else:
-                        total += (extra + len(json.dumps(child, default=str))) * mult
+                        total += (extra + _json_chars(child)) * mult
             if total > cap:
                 return max(depth, 1)
             depth += 1
