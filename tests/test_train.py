@@ -98,7 +98,7 @@ def test_tiny_training_run_lowers_loss_and_vllm_serves_it(tmp_path: Path, repo_r
     (project / "data" / "models").mkdir(parents=True)
     (project / "data" / "models" / "smollm2-135m-instruct").symlink_to(embedded_model_dir)
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
-    params["train"].update(epochs=3, learning_rate=2.0e-4, warmup=0, lr_scheduler="constant", grad_accum=1, max_seq_len=1024)
+    params["train"].update(epochs=5, learning_rate=2.0e-4, warmup=0, lr_scheduler="constant", grad_accum=1, max_seq_len=1024)
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     (project / "dvc.yaml").write_text("stages: {}\n")
     (project / "data" / "dataset").mkdir()
@@ -111,11 +111,11 @@ def test_tiny_training_run_lowers_loss_and_vllm_serves_it(tmp_path: Path, repo_r
 
     metrics = json.loads((project / "metrics" / "train.json").read_text())
     losses = [x["loss"] for x in metrics["loss_per_step"]]
-    assert metrics["steps"] == len(losses) == 6 and metrics["records_in"] == 2 and metrics["records_out"] == 2
+    assert metrics["steps"] == len(losses) == 10 and metrics["records_in"] == 2 and metrics["records_out"] == 2
     assert metrics["final_loss"] == losses[-1] < 0.5 * losses[0], losses
     assert metrics["prompt_style"] == "hermes_default" and 0 < metrics["tokens"]["loss_tokens"] < metrics["tokens"]["train_tokens"]
     curve = (project / "metrics" / "plots" / "train_loss.csv").read_text().splitlines()
-    assert curve[0] == "step,loss" and len(curve) == 7
+    assert curve[0] == "step,loss" and len(curve) == 11
     tuned = project / "data" / "models" / "smollm2-135m-instruct-sft"
     assert {"config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja"} <= {p.name for p in tuned.iterdir()}
     assert json.loads((tuned / "config.json").read_text())["dtype"] == "bfloat16"
