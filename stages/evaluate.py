@@ -10,7 +10,7 @@ from fcsynth.config import load_params
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate import run as evaluate
 from fcsynth.evaluate.compare import deltas, evaluation_markdown, write_plot
-from fcsynth.evaluate.run import read_test_split, resolve_eval_model, tuned_checkpoint, write_steps
+from fcsynth.evaluate.run import read_split, resolve_eval_model, tuned_checkpoint, write_steps
 from fcsynth.metrics import StageMetrics
 from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
 from fcsynth.stage import run_stage, stage_context
@@ -26,7 +26,7 @@ def main() -> None:
     cfg = load_params()
     base = resolve_eval_model(cfg)
     tuned = tuned_model_config(base)
-    records = read_test_split(TEST)
+    records = read_split(TEST)
     if not records:
         raise FcsynthError(f"{TEST}: no test records to evaluate (export.test_fraction is 0?); nothing written")
     require_tuned(ROOT / tuned.path)

@@ -1,7 +1,7 @@
 """DVC stage `train`: SFT of the model under test on the train split -> data/models/<name>-sft."""
 
 from fcsynth.config import load_params
-from fcsynth.evaluate.run import load_tokenizer, read_test_split, resolve_eval_model
+from fcsynth.evaluate.run import load_tokenizer, read_split, resolve_eval_model
 from fcsynth.metrics import StageMetrics
 from fcsynth.model_store import resolve_model_path
 from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
@@ -17,7 +17,7 @@ def main() -> None:
     cfg = load_params()
     base = resolve_eval_model(cfg)
     tuned = tuned_model_config(base)
-    records = read_test_split(TRAIN)
+    records = read_split(TRAIN)
     base_path = resolve_model_path(base, ROOT)
     tokenizer = load_tokenizer(base_path)
     metrics = StageMetrics("train", records_in=len(records))

@@ -17,7 +17,7 @@ from fcsynth.checkpoint import Checkpoint
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.parse import parse_completion
 from fcsynth.evaluate.prompting import PromptBuilder, hermes_messages, template_supports_tools
-from fcsynth.evaluate.run import evaluate, read_test_split, write_steps
+from fcsynth.evaluate.run import evaluate, read_split, write_steps
 from fcsynth.evaluate.steps import cut_steps
 from fcsynth.llm.base import Request
 from fcsynth.llm.fake_backend import FakeBackend
@@ -136,13 +136,13 @@ def test_cut_steps_bad_records_are_one_line_errors(record: dict, fragment: str) 
         cut_steps(record)
 
 
-def test_read_test_split_errors_name_the_line(tmp_path: Path) -> None:
+def test_read_split_errors_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "test.jsonl"
     path.write_text('{"id": "a", "messages": []}\n\nnot json\n')
     with pytest.raises(FcsynthError, match=r"test.jsonl:3: not valid JSON"):
-        read_test_split(path)
+        read_split(path)
     with pytest.raises(FcsynthError, match="not found"):
-        read_test_split(tmp_path / "nope.jsonl")
+        read_split(tmp_path / "nope.jsonl")
 
 
 # --- prompting -----------------------------------------------------------------------

@@ -70,7 +70,7 @@ def tuned_checkpoint(ctx: StageContext, folder: Path) -> Checkpoint:
     return ctx.checkpoint(STAGE, [file_digest(p) for p in sorted(folder.glob("*.safetensors"))])
 
 
-def read_test_split(path: Path) -> list[dict[str, Any]]:
+def read_split(path: Path) -> list[dict[str, Any]]:
     """Records of a JSONL split; a bad line is a one-line error naming file and line."""
     if not path.exists():
         raise FcsynthError(f"{path}: not found (run `dvc repro export`)")
