@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -48,6 +50,26 @@ def run(dest: Path, *args: str, env: dict[str, str] | None = None, check: bool =
     if check:
         assert proc.returncode == 0, f"$ {' '.join(args)}\n{proc.stdout}\n{proc.stderr}"
     return proc
+
+
+def checkpoint_lines(dest: Path, stage: str) -> list[str]:
+    """The lines of `stage`'s checkpoint in the copy ([] before it has one)."""
+    files = list((dest / "data" / "checkpoints" / stage).glob("*.jsonl"))
+    return files[0].read_text().splitlines() if files else []
+
+
+def kill_after_rows(dest: Path, args: list[str], env: dict[str, str], stage: str, rows: int = 2,
+                    timeout_s: float = 120) -> list[str]:
+    """Start `args` in the copy, SIGKILL its process group once `stage` has checkpointed `rows`
+    rows (or it ended, or `timeout_s` passed), and return the checkpoint lines left behind."""
+    proc = subprocess.Popen(args, cwd=dest, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout_s
+    while len(checkpoint_lines(dest, stage)) < rows and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return checkpoint_lines(dest, stage)
 
 
 def dvc(dest: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +19,7 @@ from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.llm.check import constraint_violation
 from fcsynth.llm.openai_backend import CANARY_ASK, VIOLATION, OpenAIBackend
 
-from project import compose_params, make_project, project_env, run
+from project import checkpoint_lines, compose_params, kill_after_rows, make_project, project_env, run
 
 S = SamplingConfig(temperature=0.7, top_p=0.9, max_tokens=48, repetition_penalty=1.1)
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3}}, "required": ["n"]}
@@ -226,25 +223,13 @@ def test_stage_refuses_a_server_that_ignores_constraints(repo_root, tmp_path):
     assert not (dest / "data" / "scenarios.parquet").exists()
 
 
-def checkpoint_lines(dest: Path, name: str) -> list[str]:
-    files = list((dest / "data" / "checkpoints" / name).glob("*.jsonl"))
-    return files[0].read_text().splitlines() if files else []
-
-
 @pytest.mark.slow
 def test_stage_resumes_after_sigkill_keeping_finished_rows(repo_root, tmp_path):
     with FakeOpenAIServer(latency_s=0.7) as server:
         dest = openai_project(repo_root, tmp_path / "p", server.base_url, "llm.max_concurrency=1",
                               "scenarios.count=6", "scenarios.similarity_threshold=0.995")
         env = {**project_env(dest), KEY_ENV: SECRET}
-        proc = subprocess.Popen([sys.executable, "stages/scenarios.py"], cwd=dest, env=env, start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 120
-        while len(checkpoint_lines(dest, "scenarios")) < 2 and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        before = checkpoint_lines(dest, "scenarios")
+        before = kill_after_rows(dest, [sys.executable, "stages/scenarios.py"], env, "scenarios")
         assert 2 <= len(before) < 6, "the kill must land halfway"
         seeds_first_run = len(server.bodies)
         done = stage(dest, "scenarios", env=env)

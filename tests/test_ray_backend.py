@@ -8,11 +8,8 @@ streaming, the same rows as offline, kill and resume); one test runs two real vL
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
@@ -28,7 +25,7 @@ from fcsynth.llm.ray_backend import RayBackend, batch_size, replica_env
 from fcsynth.runner import make_request, run_requests
 
 from _fabricate import conf_section
-from project import make_project, project_env, run
+from project import checkpoint_lines, kill_after_rows, make_project, project_env, run
 
 LLM_STAGES = ("scenarios", "blueprints", "conversations", "system_prompts", "judge")
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 24}}, "required": ["city"],
@@ -138,11 +135,6 @@ def test_tiny_pipeline_llm_stages_run_on_two_replicas_with_the_offline_rows(on_c
             theirs.drop("prompt_tokens", "completion_tokens", strict=False)), name
 
 
-def checkpoint_lines(dest: Path, name: str) -> list[str]:
-    files = list((dest / "data" / "checkpoints" / name).glob("*.jsonl"))
-    return files[0].read_text().splitlines() if files else []
-
-
 @pytest.mark.slow
 def test_a_killed_driver_resumes_without_regenerating_finished_rows(on_cluster: str, repo_root: Path,
                                                                    tmp_path: Path) -> None:
@@ -150,14 +142,7 @@ def test_a_killed_driver_resumes_without_regenerating_finished_rows(on_cluster: 
     env = {**project_env(dest), "RAY_ADDRESS": on_cluster}
     stage(dest, "catalog", env)
     slow = {**env, "FCSYNTH_FAKE_LATENCY_S": "1.5"}
-    proc = subprocess.Popen([sys.executable, "stages/scenarios.py"], cwd=dest, env=slow, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while len(checkpoint_lines(dest, "scenarios")) < 2 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = checkpoint_lines(dest, "scenarios")
+    before = kill_after_rows(dest, [sys.executable, "stages/scenarios.py"], slow, "scenarios", timeout_s=180)
     assert 2 <= len(before) < 6, "the kill must land halfway: completions stream back before their batch ends"
     stage(dest, "scenarios", env)
     after = checkpoint_lines(dest, "scenarios")

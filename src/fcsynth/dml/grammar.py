@@ -207,23 +207,35 @@ def build_budgeted_grammar(tools: list[Tool], options: GrammarOptions, budget: i
     (dml.budget.json_levels), then smaller shapes (dml.budget.smaller), the first that
     `fit_shape` accepts. Otherwise only its text and markup are fitted (dml.budget.fit_text).
     Raises BudgetError when not even the text bounds fit."""
-    levels = [(level, build_grammar(tools, level)) for level in dml_budget.json_levels(options)]
+    levels = dml_budget.json_levels(options)
+    built_at: dict[GrammarOptions, BuiltGrammar] = {}  # a level's grammar is built once, when first needed
+
+    def built_for(level: GrammarOptions) -> BuiltGrammar:
+        if level not in built_at:
+            built_at[level] = build_grammar(tools, level)
+        return built_at[level]
+
     shape: GrammarOptions | None = options
     while shape is not None:
-        fits: list[tuple[GrammarOptions, BuiltGrammar]] = []
-        for level, built in levels:
+        # The loosest JSON bounds that leave the text its configured length, else the loosest that fit.
+        first: tuple[GrammarOptions, BuiltGrammar] | None = None
+        for level in levels:
+            built = built_for(level)
             try:
-                fits.append((dml_budget.fit_shape(dml_budget.with_json_bounds(shape, level), built.call_bytes,
-                                                  built.resp_bytes, budget, where), built))
+                fitted = dml_budget.fit_shape(dml_budget.with_json_bounds(shape, level), built.call_bytes,
+                                              built.resp_bytes, budget, where)
             except BudgetError:
                 continue
-        if fits:
-            # The loosest JSON bounds that leave the text its configured length, else the loosest that fit.
-            fitted, built = next(((f, b) for f, b in fits if f.max_text_chars == shape.max_text_chars), fits[0])
+            first = first or (fitted, built)
+            if fitted.max_text_chars == shape.max_text_chars:
+                first = (fitted, built)
+                break
+        if first is not None:
+            fitted, built = first
             return built if fitted == built.options else build_grammar(tools, fitted)
         shape = dml_budget.smaller(shape)
     fitted = dml_budget.fit_text(options, budget, where)
-    return levels[0][1] if fitted == options else build_grammar(tools, fitted)
+    return built_for(options) if fitted == options else build_grammar(tools, fitted)
 
 
 def _build(tools: list[Tool], options: GrammarOptions, verify: bool, force_any: bool = False) -> BuiltGrammar:

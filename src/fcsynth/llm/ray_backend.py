@@ -46,9 +46,8 @@ def replica_env(cfg: RayConfig) -> dict[str, str]:
     not bind them, so replicas that share a machine do not pin the same cores."""
     if cfg.gpus_per_replica > 0:
         return {}
-    env = {"OMP_NUM_THREADS": str(max(1, int(cfg.cpus_per_replica)))}
-    env.setdefault("VLLM_CPU_OMP_THREADS_BIND", os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "nobind"))
-    return env
+    return {"OMP_NUM_THREADS": str(max(1, int(cfg.cpus_per_replica))),
+            "VLLM_CPU_OMP_THREADS_BIND": os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "nobind")}
 
 
 class Replica:
