@@ -157,9 +157,9 @@ def test_grammar_good_file_still_prints_a_grammar(monkeypatch, capsys, tmp_path)
 
 def test_usage_error_is_one_line_exit_2(monkeypatch, capsys, tmp_path):
     path = write(tmp_path / "tools.json", json.dumps([GOOD_TOOL]))
-    code, _, err = fcsynth(monkeypatch, capsys, "grammar", str(path), "--parallel", "many")
+    code, _, err = fcsynth(monkeypatch, capsys, "grammar", str(path), "--max-calls", "many")
     assert code == 2
-    one_line(err, "--parallel", "integer", prefix="fcsynth grammar: error: ")
+    one_line(err, "--max-calls", "integer", prefix="fcsynth grammar: error: ")
     code, _, err = fcsynth(monkeypatch, capsys, "validate")
     assert code == 2
     one_line(err, "Missing argument", prefix="fcsynth validate: error: ")

@@ -1,10 +1,8 @@
-"""Token budgets by construction (fcsynth.budget, fcsynth.dml.budget), regeneration
-rounds, wasted-token metrics, CPU dtype choice and progress (fake backend only)."""
+"""Token budgets by construction (fcsynth.budget), wasted-token metrics, CPU dtype choice and progress (fake backend only)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,23 +19,14 @@ from fcsynth.budget import (
     max_json_bytes,
     tokenizer_min_token_bytes,
 )
-from fcsynth.config import compose, parse_config
-from fcsynth.dml import GrammarOptions, build_grammar
-from fcsynth.dml import budget as dml_budget
-from fcsynth.dml.grammar import build_budgeted_grammar
 from fcsynth.dml.match import check_tokenizer, match_error
-from fcsynth.dml.render import render_dml
 from fcsynth.dml.schemas import any_object_schema, bound_schema, grammar_schema
-from fcsynth.generation import blueprints, conversations, scenarios, system_prompts
+from fcsynth.generation import blueprints, scenarios, system_prompts
 from fcsynth.judge.rubric import answer_schema as judge_schema
 from fcsynth.llm.cpu import resolve_dtype
-from fcsynth.llm.fake_backend import FakeBackend
 from fcsynth.llm.progress import Progress
-from fcsynth.stage import StageContext
-from fcsynth.tools import Tool, read_tools_file
+from fcsynth.tools import read_tools_file
 from fcsynth.waste import token_use
-
-from _fabricate import grammar_options
 
 BUILTIN = Path(__file__).resolve().parents[1] / "data" / "builtin_tools"
 
@@ -137,94 +126,6 @@ def test_json_stage_budget_too_small_is_a_clear_error():
         scenarios.answer_schema(20)
 
 
-WEATHER = Tool(
-    "demo", "get_weather", "Weather.",
-    {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1, "maximum": 7}},
-     "required": ["city"], "additionalProperties": False},
-    response={"type": "object", "properties": {"temp": {"type": "number"}}, "required": ["temp"], "additionalProperties": False},
-)
-SMALL = grammar_options(max_user_turns=2, max_steps_per_turn=3, max_parallel_calls=2, max_text_chars=200,
-                        max_json_string_chars=20, max_json_items=2, min_text_chars=10, require_tool_call=False)
-
-
-def longest_conversation(opt: GrammarOptions) -> str:
-    """A conversation at every bound: each text span full, every step full of calls."""
-    text = "x" * opt.max_text_chars
-    call = {"role": "assistant", "content": None, "tool_calls": [
-        {"id": f"c{i}", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "y" * 20, "days": 7}}}
-        for i in range(opt.max_parallel_calls)]}
-    resp = [{"role": "tool", "tool_call_id": f"c{i}", "name": "get_weather", "content": '{"temp": 999999999999998.999999}'}
-            for i in range(opt.max_parallel_calls)]
-    msgs = []
-    for _ in range(opt.max_user_turns):
-        msgs.append({"role": "user", "content": text})
-        for _ in range(opt.max_steps_per_turn):
-            msgs += [call, *resp]
-        msgs.append({"role": "assistant", "content": text})
-    return render_dml(msgs)
-
-
-def test_dml_bound_covers_the_longest_conversation_and_fit_shrinks_the_shape():
-    built = build_grammar([WEATHER], SMALL)
-    text = longest_conversation(SMALL)
-    assert match_error(built.lark, text) is None
-    assert len(text.encode()) <= dml_budget.max_bytes(SMALL, built.call_bytes, built.resp_bytes)
-    fitted = build_budgeted_grammar([WEATHER], SMALL, 900, "conversations: x")
-    assert fitted.max_tokens <= 900
-    opt = fitted.options
-    assert (opt.max_steps_per_turn, opt.max_parallel_calls) < (3, 2) or opt.max_text_chars < 200
-    assert match_error(fitted.lark, longest_conversation(opt)) is None
-
-
-def test_dml_json_bounds_tighten_before_the_text_only_fallback_and_budget_error():
-    loose = replace(SMALL, max_json_string_chars=5000, require_tool_call=True)
-    fitted = build_budgeted_grammar([WEATHER], loose, 600, "conversations: x")
-    assert fitted.max_tokens <= 600, "tightened JSON bounds make the whole conversation fit"
-    assert fitted.options.max_json_string_chars < 5000
-    # A required argument of at least 2000 chars cannot be narrowed: only text and markup fit.
-    essay = replace(WEATHER, parameters={"type": "object", "properties": {"text": {"type": "string", "minLength": 2000}},
-                                         "required": ["text"], "additionalProperties": False})
-    built = build_budgeted_grammar([essay], loose, 600, "conversations: x")
-    assert built.max_tokens > 600
-    assert dml_budget.max_tokens(built.options, 0, 0) <= 600
-    with pytest.raises(BudgetError, match="conversations: x: max_tokens=50"):
-        build_budgeted_grammar([WEATHER], loose, 50, "conversations: x")
-
-
-@pytest.mark.parametrize("features", [{"parallel_calls": False, "tool_error": False},
-                                      {"parallel_calls": True, "tool_error": True}], ids=["plain", "parallel+errors"])
-def test_default_conversations_are_complete_by_construction_on_every_builtin_toolkit(features):
-    """With the default dml bounds and conversations.max_tokens, every conversation the
-    grammar allows over any built-in toolkit's tools fits the budget (JSON included), and the
-    prompt's example still matches the fitted grammar."""
-    from fcsynth.dml.example import example_messages
-
-    cfg = parse_config(compose())
-    budget = cfg.conversations.max_tokens
-    for path in sorted((Path(__file__).parents[1] / "data" / "builtin_tools").glob("*.json")):
-        tools = read_tools_file(path)
-        for k in range(0, len(tools), 5):
-            subset = tools[k : k + 5]
-            options = GrammarOptions.for_conversation(cfg.dml, features)
-            built = build_budgeted_grammar(subset, options, budget, f"conversations: {path.stem}")
-            assert built.max_tokens <= budget, (path.stem, [t.name for t in subset], built.max_tokens)
-            example = render_dml(example_messages(subset, built.options, key=path.stem))
-            assert match_error(built.lark, example) is None, (path.stem, example[:500])
-
-
-def test_json_levels_tighten_every_bound_and_keep_strings_above_the_floor():
-    configured = grammar_options(max_json_string_chars=200, max_json_items=8)
-    levels = dml_budget.json_levels(configured)
-    assert levels[0] == configured and len(levels) == len(set(levels))
-    for looser, tighter in zip(levels, levels[1:], strict=False):
-        for name in dml_budget.JSON_BOUND_FIELDS:
-            a, b = getattr(looser, name), getattr(tighter, name)
-            assert b is None and a is None or b is not None and (a is None or b <= a), name
-    assert levels[-1].max_json_string_chars == dml_budget.JSON_MIN_STRING_CHARS
-    assert levels[-1].max_argument_properties == 1
-    assert dml_budget.json_levels(grammar_options(max_json_string_chars=20))[-1].max_json_string_chars == 20
-
-
 @pytest.mark.parametrize("fmt", sorted(ASCII_FORMATS))
 def test_ascii_formats_admit_neither_non_ascii_nor_escapes(fmt):
     from fcsynth.dml.match import match_error
@@ -236,48 +137,6 @@ def test_ascii_formats_admit_neither_non_ascii_nor_escapes(fmt):
 
 def test_tokens_are_at_most_bytes_for_the_embedded_tokenizer():
     assert tokenizer_min_token_bytes(check_tokenizer()) >= 1
-
-
-def make_ctx(tmp_path: Path, responder=None, *overrides: str) -> StageContext:
-    ctx = StageContext(parse_config(compose(["llm=fake", *overrides])), tmp_path)
-    ctx.backend = FakeBackend(responder)
-    return ctx
-
-
-def blueprint_row(tool: Tool) -> dict:
-    return {
-        "id": "demo-0000", "selection": "demo", "toolkits": ["demo"], "scenario": "Check the weather.",
-        "persona": json.dumps({"role": "r", "company": "c", "context": "x"}), "outline": "Ask, call, answer.",
-        "tools": [tool.name], "distractors": [], "clarity": "good", "status": "ok",
-        "features": json.dumps({"parallel_calls": False, "tool_error": False, "missing_argument": False}),
-    }
-
-
-def test_conversations_regenerate_failed_rows_with_a_round_seed(tmp_path):
-    seen = []
-
-    def responder(req):
-        seen.append((req.id, req.seed))
-        return req.metadata["fake_output"] if "#r2" in req.id else "<user>cut off"
-
-    ctx = make_ctx(tmp_path, responder, "conversations.max_rounds=3")
-    rows, metrics = conversations.run(ctx, [blueprint_row(WEATHER)], {"demo": [WEATHER]})
-    assert [i for i, _ in seen] == ["demo-0000", "demo-0000#r1", "demo-0000#r2"]
-    assert len({s for _, s in seen}) == 3
-    assert rows[0]["status"] == "ok" and rows[0]["round"] == 2
-    m = metrics.as_dict()
-    assert m["regenerated"] == 1 and m["rounds"] == 3 and m["records_out"] == 1
-    assert 0 < m["tokens"]["wasted_token_share"] < 1
-    # A rerun regenerates nothing: every round's row is in the checkpoint.
-    seen.clear()
-    rows, _ = conversations.run(make_ctx(tmp_path, responder, "conversations.max_rounds=3"), [blueprint_row(WEATHER)], {"demo": [WEATHER]})
-    assert seen == [] and rows[0]["round"] == 2
-
-
-def test_conversations_stage_fails_when_the_bounds_cannot_fit(tmp_path):
-    ctx = make_ctx(tmp_path, None, "conversations.max_tokens=60")
-    with pytest.raises(BudgetError, match="^conversations: demo-0000: max_tokens=60"):
-        conversations.run(ctx, [blueprint_row(WEATHER)], {"demo": [WEATHER]})
 
 
 def test_token_use():

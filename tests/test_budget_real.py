@@ -10,12 +10,11 @@ import pytest
 
 from fcsynth.budget import max_json_bytes
 from fcsynth.config import SamplingConfig
-from fcsynth.dml import parse_dml
-from fcsynth.dml.grammar import build_budgeted_grammar
 from fcsynth.generation import blueprints, scenarios, system_prompts
 from fcsynth.judge.rubric import answer_schema as judge_schema
 from fcsynth.llm import Request
 from fcsynth.llm.constraints import CFG, JsonSchema
+from fcsynth.simulation import constraints
 from fcsynth.tools import Tool
 
 from _fabricate import grammar_options
@@ -65,13 +64,18 @@ def test_every_stage_constraint_ends_inside_its_budget_on_the_longest_path(vllm_
         "system_prompts": (64, system_prompts.answer_schema(64)),
         "judge": (192, judge_schema(600, 192)),
     }
-    options = grammar_options(max_user_turns=1, max_steps_per_turn=1, max_parallel_calls=1, max_text_chars=60,
-                              max_json_string_chars=16, max_json_items=2, require_tool_call=True, min_text_chars=8)
-    grammar = build_budgeted_grammar([TOOL], options, 360, "conversations: test")
-    assert grammar.max_tokens <= 360  # proven for this shape
+    options = grammar_options(max_parallel_calls=2, max_text_chars=60, max_json_string_chars=16, max_json_items=2)
+    # The simulation's three turn constraints, each with its own proven budget.
+    turns = {
+        "assistant": constraints.assistant_grammar([TOOL], options, [], "call", (2, 2), 360),
+        "user": constraints.user_constraint(["id-4821", "ana@contoso.test"], 60),
+        "tool": constraints.environment_constraint(TOOL, options, False, 360),
+    }
+    assert all(t.max_tokens <= 360 for t in turns.values())
     reqs = [request(name, budget, JsonSchema(schema), f"Answer in JSON for the {name} stage.")
             for name, (budget, schema) in schemas.items()]
-    reqs.append(request("conversations", 360, CFG(grammar.lark), "Write a conversation in which the user asks for the weather."))
+    reqs += [request(name, t.max_tokens, CFG(t.lark) if t.lark else JsonSchema(t.schema), f"Play the {name} in a chat about the weather.")
+             for name, t in turns.items()]
     out = {c.id: c for c in vllm_engine.generate(reqs)}
 
     for name, (budget, schema) in schemas.items():
@@ -81,7 +85,9 @@ def test_every_stage_constraint_ends_inside_its_budget_on_the_longest_path(vllm_
         jsonschema.validate(answer, {k: v for k, v in schema.items() if k != "x-guidance"})
         # The bias did push towards the longest path: at least a third of the byte bound.
         assert len(c.text.encode()) >= max_json_bytes(schema) / 3, (name, c.text)
-    conv = out["conversations"]
-    assert conv.finish_reason == "stop" and conv.completion_tokens <= 360, conv
-    messages = parse_dml(conv.text)
-    assert any(m.get("tool_calls") for m in messages)
+    for name, t in turns.items():
+        c = out[name]
+        assert c.finish_reason == "stop" and c.completion_tokens <= t.max_tokens, (name, c)
+    assert out["assistant"].text.count("<tool_call>") == 2  # a parallel step: two calls
+    assert "id-4821" in out["user"].text and "ana@contoso.test" in out["user"].text  # the planned facts, verbatim
+    jsonschema.validate(json.loads(out["tool"].text), TOOL.response)

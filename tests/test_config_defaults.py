@@ -162,28 +162,34 @@ def test_the_real_model_limit_is_checked_once_the_model_is_known(tmp_path):
 
 
 def test_fcsynth_grammar_prints_what_the_conversations_stage_builds(tmp_path):
-    """Same tools, same params.yaml: the CLI's grammar is the stage's request constraint."""
-    from fcsynth.generation import conversations
-    from fcsynth.stage import StageContext
+    """Same tools, same params.yaml, same known values: the CLI's grammar is the simulated
+    assistant turn's request constraint."""
+    from fcsynth.checkpoint import Checkpoint
+    from fcsynth.simulation.identifiers import known_values
+    from fcsynth.simulation.run import Simulator
+    from fcsynth.simulation.state import Conversation
     from fcsynth.tools import Tool
 
-    data = compose(["llm=fake", "dml.max_text_chars=250", "dml.thinking=true", "conversations.max_tokens=4000",
-                    "dml.max_user_turns=1", "dml.max_steps_per_turn=1"])
+    data = compose(["llm=fake", "dml.max_text_chars=250", "dml.thinking=true", "conversations.max_tokens=1500"])
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(data, sort_keys=False))
     row = conversation_row("gmail", 1)
     tools = [Tool("gmail", t["function"]["name"], t["function"]["description"], t["function"]["parameters"])
              for t in json.loads(row["tools"])]
+    tools.append(Tool("gmail", "get_message", "Read one message.", {
+        "type": "object", "properties": {"message_id": {"type": "string"}}, "required": ["message_id"]}))
     (tmp_path / "tools.json").write_text(json.dumps([t.to_record() for t in tools]))
-    blueprint = {**row, "tools": [tools[0].name], "distractors": [t.name for t in tools[1:]],
-                 "features": json.dumps({"parallel_calls": True, "tool_error": False, "missing_argument": False})}
-    ctx = StageContext(load_params(params), tmp_path)
-    request, _, _ = conversations.build_request(ctx, blueprint, tools)
+    conv = Conversation("c1", {**row, "persona": json.dumps({"company": "Acme"})}, tools,
+                        [{"kind": "task", "steps": 1, "parallel": False, "error": False, "reveal": []}], {})
+    conv.add_text("user", "Please look at message msg-4471 for me.")
+    simulator = Simulator(load_params(params), Checkpoint("conversations", "k", None), lambda: None)
+    (action,) = simulator.actions(conv)
 
-    out = CliRunner().invoke(app, ["grammar", str(tmp_path / "tools.json"), "--params", str(params)])
+    known = [a for v in known_values(conv.messages, data["dml"]["max_json_string_chars"]) for a in ("--known", v)]
+    out = CliRunner().invoke(app, ["grammar", str(tmp_path / "tools.json"), "--params", str(params), "--mode", "call", *known])
     assert out.exit_code == 0, out.output
-    assert out.stdout == request.constraint.definition
-    assert "{0,249}" in out.stdout  # dml.max_text_chars from params.yaml, not a code default
+    assert out.stdout == action.request.constraint.definition
+    assert "msg-4471" in out.stdout and "{0,186}" in out.stdout  # the known id; dml.max_text_chars from params.yaml
     flagged = CliRunner().invoke(app, ["grammar", str(tmp_path / "tools.json"), "--params", str(params),
                                        "--max-text-chars", "90"])
-    assert "{0,89}" in flagged.stdout and "{0,249}" not in flagged.stdout  # a flag overrides params.yaml
+    assert "{0,66}" in flagged.stdout and "{0,186}" not in flagged.stdout  # a flag overrides params.yaml

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from fcsynth.dml import render_dml, validate_record
+from fcsynth.dml import validate_record
 from fcsynth.dml.match import match_error
 
 from test_dml import BASE, E_ARGS, E_RESP, TOOLS, W_ARGS, W_RESP, turn
@@ -115,17 +115,28 @@ def test_cli_validate_counts_reasons_and_exits_nonzero(tmp_path):
     assert out.returncode == 1 and out.stderr.startswith("fcsynth: error:") and "Traceback" not in out.stderr
 
 
-def test_cli_grammar_prints_a_grammar_that_accepts_a_conversation(tmp_path):
+def test_cli_grammar_prints_an_assistant_turn_grammar(tmp_path):
+    """`fcsynth grammar`: a turn of two parallel calls with known identifiers only; an
+    unknown email is rejected, and without known values the email tool is not offered."""
+    from dataclasses import replace
+
+    email = replace(TOOLS[1], parameters={**TOOLS[1].parameters, "properties": {
+        **TOOLS[1].parameters["properties"], "to": {"type": "string", "format": "email"}}})
     tools_file = tmp_path / "tools.json"
-    tools_file.write_text(json.dumps([t.to_record() for t in TOOLS]))
-    out = _fcsynth("grammar", str(tools_file), "--thinking", "--parallel", "2", "--min-turns", "1",
-                   "--max-turns", "2", "--tool-errors", "--max-text-chars", "100")
+    tools_file.write_text(json.dumps([t.to_record() for t in (TOOLS[0], email, TOOLS[2])]))
+    out = _fcsynth("grammar", str(tools_file), "--thinking", "--mode", "call", "--min-calls", "2", "--max-calls", "2",
+                   "--known", "bob@example.com", "--max-text-chars", "100")
     assert out.returncode == 0, out.stderr
     lark = out.stdout
-    assert "TEXT: /[!-;=-~][ -;=-~\\n]{0,99}/" in lark and "step_3" not in lark
-    text = render_dml(turn("Weather?", [[("get_weather", W_ARGS, '{"error": {"code": 1, "message": "x"}}')]],
-                           think="Need the weather."))
-    assert match_error(lark, text) is None
+    assert "max_tokens: " in out.stderr
+    calls = "\n".join(
+        f'<tool_call>\n{{"name": "{name}", "arguments": {json.dumps(args)}}}\n</tool_call>'
+        for name, args in (("get_weather", W_ARGS), ("send_email", E_ARGS)))
+    assert match_error(lark, "<think>Need the weather.</think>" + calls) is None
+    assert match_error(lark, "<think>x</think>" + calls.replace("bob@example.com", "eve@example.com")) is not None
+    assert match_error(lark, "<think>x</think>Just text.") is not None  # --mode call: calls only
+    unknown = _fcsynth("grammar", str(tools_file))
+    assert '"send_email"' not in unknown.stdout and "not offered" in unknown.stderr and "send_email" in unknown.stderr
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     out = _fcsynth("grammar", str(bad))

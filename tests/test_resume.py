@@ -22,23 +22,23 @@ def make_project(repo: Path, dest: Path) -> Path:
 
 
 def test_conversations_resume_after_sigkill(repo_root, tmp_path):
+    """The simulation checkpoints every turn: killed mid-round, it resumes at the first
+    unfinished turn, and the result equals an uninterrupted run's."""
     killed = make_project(repo_root, tmp_path / "killed")
     dvc(killed, "repro", "blueprints")
-    env = {**project_env(killed), "FCSYNTH_FAKE_LATENCY_S": "1.0"}
-    before = kill_after_rows(killed, ["dvc", "repro", "conversations"], env, "conversations")
-    total = pl.read_parquet(killed / "data" / "blueprints.parquet").filter(pl.col("status") == "ok").height
-    assert 2 <= len(before) < total, "the kill must land halfway"
+    env = {**project_env(killed), "FCSYNTH_FAKE_LATENCY_S": "0.3"}
+    conversations = pl.read_parquet(killed / "data" / "blueprints.parquet").filter(pl.col("status") == "ok").height
+    before = kill_after_rows(killed, ["dvc", "repro", "conversations"], env, "conversations", rows=conversations + 2)
+    assert conversations < len(before), "the kill must land after the first round (one turn per conversation)"
     assert not (killed / "data" / "conversations.parquet").exists()
 
     dvc(killed, "repro", "conversations")
     after = checkpoint_lines(killed, "conversations")
-    assert after[: len(before)] == before, "rows finished before the kill are kept byte for byte"
+    assert len(after) > len(before), "the kill must land before the last turn"
+    assert after[: len(before)] == before, "turns finished before the kill are kept byte for byte"
     ids = [json.loads(line)["id"] for line in after]
-    assert len(ids) == len(set(ids)) == total, "nothing finished was generated twice"
+    assert len(ids) == len(set(ids)), "nothing finished was generated twice"
     resumed = pl.read_parquet(killed / "data" / "conversations.parquet")
-    for line in before:
-        row = json.loads(line)
-        assert resumed.filter(pl.col("id") == row["id"])["dml"].item() == row["text"]
 
     clean = make_project(repo_root, tmp_path / "clean")
     dvc(clean, "repro", "conversations")

@@ -190,18 +190,33 @@ class BlueprintsConfig(Section):
     parallel_call_rate: Rate
     tool_error_rate: Rate
     missing_argument_rate: Rate
+    no_tool_rate: Rate
+    user_turns: Annotated[list[int], Field(min_length=2, max_length=2)]  # [min, max] user turns a conversation plans
+    steps_per_task_turn: Annotated[list[int], Field(min_length=2, max_length=2)]  # [min, max] call steps of a task turn
     max_tokens: Tokens
 
     @model_validator(mode="after")
     def _weights_usable(self) -> BlueprintsConfig:
         if any(w < 0 for w in self.clarity_weights.values()) or sum(self.clarity_weights.values()) <= 0:
             raise ValueError("clarity_weights must be non-negative with a positive sum")
+        for key in ("user_turns", "steps_per_task_turn"):
+            lo, hi = getattr(self, key)
+            if not 1 <= lo <= hi:
+                raise ValueError(f"{key} must be [min, max] with 1 <= min <= max")
         return self
 
 
 class ConversationsConfig(Section):
-    max_tokens: Tokens
-    max_rounds: Tokens  # generation rounds: the first plus regenerations of failed rows
+    max_tokens: Tokens  # the most one simulated turn may be budgeted (its proven worst case)
+    max_turn_retries: Annotated[int, Field(ge=0)]  # regenerations of a turn that fails a rule check
+    environment: Literal["simulated", "executable"]
+    environment_class: str | None  # "package.module:Class" when environment is executable
+
+    @model_validator(mode="after")
+    def _class_for_executable(self) -> ConversationsConfig:
+        if self.environment == "executable" and not self.environment_class:
+            raise ValueError("environment: executable needs environment_class ('package.module:Class')")
+        return self
 
 
 class SystemPromptsConfig(Section):

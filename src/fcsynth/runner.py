@@ -114,6 +114,7 @@ def run_requests(
                 request_key=keys[completion.id],
                 prompt_tokens=completion.prompt_tokens,
                 completion_tokens=completion.completion_tokens,
+                cached_tokens=completion.cached_tokens,
             )
             checkpoint.add(row)
         lost = [i for i in missing if checkpoint.rows.get(i, {}).get("request_key") != keys[i]]

@@ -17,40 +17,39 @@ from fcsynth.userfiles import read_user_text
 def grammar_command(
     tools_file: Annotated[Path, typer.Argument(help="JSON list of tool records (as `fcsynth import --out` writes)")],
     params: Annotated[Path, typer.Option("--params", help="The params.yaml whose `dml` section is the base")] = PARAMS_FILE,
-    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="Require a <think> block in each assistant turn")] = None,
-    parallel: Annotated[int | None, typer.Option("--parallel", help="Most parallel calls in one step")] = None,
-    min_turns: Annotated[int | None, typer.Option("--min-turns", help="Fewest user turns")] = None,
-    max_turns: Annotated[int | None, typer.Option("--max-turns", help="Most user turns")] = None,
-    tool_errors: Annotated[bool, typer.Option("--tool-errors", help="Allow error objects as tool responses (a blueprint planning a tool error)")] = False,
-    max_text_chars: Annotated[int | None, typer.Option("--max-text-chars", help="Longest free-text span")] = None,
-    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Most call/response steps in one assistant turn")] = None,
-    require_call: Annotated[bool | None, typer.Option("--require-call/--no-require-call", help="Some assistant turn must call a tool")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Token budget the grammar is fitted to (default: conversations.max_tokens)")] = None,
+    known: Annotated[list[str] | None, typer.Option("--known", help="An id, email or link known so far (repeat it); identifier arguments may only take these")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="either: text or calls; call: calls only; text: text only")] = "either",
+    min_calls: Annotated[int, typer.Option("--min-calls", help="Fewest calls in the step")] = 1,
+    max_calls: Annotated[int, typer.Option("--max-calls", help="Most calls in the step (parallel calls)")] = 1,
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="Require a <think> block first")] = None,
+    max_text_chars: Annotated[int | None, typer.Option("--max-text-chars", help="Longest text answer")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="The turn's token budget (default: conversations.max_tokens)")] = None,
 ) -> None:
-    """Print the DML grammar (Lark, llguidance dialect) that constrains generation for these tools.
-
-    The options are params.yaml's `dml` section (what the conversations stage uses for a
-    blueprint with parallel calls planned), fitted to `conversations.max_tokens` as the stage
-    fits them; each flag given overrides one of them.
-    """
+    """Print the grammar (Lark, llguidance dialect) of one assistant turn over these tools,
+    exactly as the conversations stage builds it: params.yaml's `dml` bounds, identifier
+    arguments limited to the --known values, tools whose required identifiers are unknown
+    left out, and every JSON bound fitted to the turn's budget. Its proven max_tokens is
+    printed on stderr."""
     from fcsynth.config import load_params
-    from fcsynth.dml.grammar import GrammarOptions, build_budgeted_grammar
+    from fcsynth.dml.grammar import GrammarOptions
+    from fcsynth.simulation.constraints import assistant_grammar
 
+    if mode not in ("either", "call", "text"):
+        raise FcsynthError(f"--mode: expected either, call or text, got {mode!r}")
+    if not 1 <= min_calls <= max_calls:
+        raise FcsynthError("--min-calls/--max-calls: need 1 <= min <= max")
     cfg = load_params(params)
-    dml_cfg = cfg.dml
     tools = _read_tools(tools_file)
-    flags = {
-        "thinking": thinking, "max_parallel_calls": parallel, "min_user_turns": min_turns,
-        "max_user_turns": max_turns, "max_text_chars": max_text_chars, "max_steps_per_turn": max_steps,
-        "require_tool_call": require_call,
-    }
-    base = GrammarOptions.for_conversation(dml_cfg, {"parallel_calls": True, "tool_error": tool_errors})
-    options = replace(base, **{k: v for k, v in flags.items() if v is not None})
+    flags = {"thinking": thinking, "max_text_chars": max_text_chars}
+    options = replace(GrammarOptions.from_config(cfg.dml, allow_tool_errors=True), **{k: v for k, v in flags.items() if v is not None})
     budget = cfg.conversations.max_tokens if max_tokens is None else max_tokens
-    built = build_budgeted_grammar(tools, options, budget, f"fcsynth grammar {tools_file}")
+    built = assistant_grammar(tools, options, list(known or []), mode, (min_calls, max_calls), budget)
     typer.echo(built.lark, nl=False)
-    for name in built.fallbacks:
-        typer.echo(f"fallback: {name}: {built.levels[name]} ({built.errors.get(name, '')})", err=True)
+    offered = {c.tool.name for c in built.offered}
+    left_out = [t.name for t in tools if t.name not in offered]
+    typer.echo(f"max_tokens: {built.max_tokens}", err=True)
+    if mode != "text" and left_out:
+        typer.echo(f"not offered (required identifier unknown, or too long for the budget): {', '.join(left_out)}", err=True)
 
 
 def validate_command(

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from fcsynth.budget import BudgetError, max_json_bytes
-from fcsynth.dml import budget as dml_budget
+from fcsynth.budget import max_json_bytes
 from fcsynth.dml.schemas import (
     any_object_schema,
     compile_error,
@@ -108,12 +107,6 @@ class BuiltGrammar:
     options: GrammarOptions | None = None  # the options it was built with (after budget fitting)
     call_bytes: int = 0  # the longest call markup of any tool (bytes)
     resp_bytes: int = 0  # the longest response markup of any class (bytes)
-
-    @property
-    def max_tokens(self) -> int:
-        """Upper bound of the completion tokens of any conversation this grammar allows."""
-        assert self.options is not None
-        return dml_budget.max_tokens(self.options, self.call_bytes, self.resp_bytes)
 
 
 _UNLIMITED = 1 << 30
@@ -199,43 +192,6 @@ def build_grammar(tools: list[Tool], options: GrammarOptions) -> BuiltGrammar:
     if final_error is not None:
         raise FcsynthError(f"DML grammar does not compile ({', '.join(t.name for t in tools)}): {final_error}")
     return loose
-
-
-def build_budgeted_grammar(tools: list[Tool], options: GrammarOptions, budget: int, where: str) -> BuiltGrammar:
-    """The grammar for `tools` whose longest conversation fits `budget` tokens, when that can
-    be proven: the configured shape with JSON bounds tightened level by level
-    (dml.budget.json_levels), then smaller shapes (dml.budget.smaller), the first that
-    `fit_shape` accepts. Otherwise only its text and markup are fitted (dml.budget.fit_text).
-    Raises BudgetError when not even the text bounds fit."""
-    levels = dml_budget.json_levels(options)
-    built_at: dict[GrammarOptions, BuiltGrammar] = {}  # a level's grammar is built once, when first needed
-
-    def built_for(level: GrammarOptions) -> BuiltGrammar:
-        if level not in built_at:
-            built_at[level] = build_grammar(tools, level)
-        return built_at[level]
-
-    shape: GrammarOptions | None = options
-    while shape is not None:
-        # The loosest JSON bounds that leave the text its configured length, else the loosest that fit.
-        first: tuple[GrammarOptions, BuiltGrammar] | None = None
-        for level in levels:
-            built = built_for(level)
-            try:
-                fitted = dml_budget.fit_shape(dml_budget.with_json_bounds(shape, level), built.call_bytes,
-                                              built.resp_bytes, budget, where)
-            except BudgetError:
-                continue
-            first = first or (fitted, built)
-            if fitted.max_text_chars == shape.max_text_chars:
-                first = (fitted, built)
-                break
-        if first is not None:
-            fitted, built = first
-            return built if fitted == built.options else build_grammar(tools, fitted)
-        shape = dml_budget.smaller(shape)
-    fitted = dml_budget.fit_text(options, budget, where)
-    return built_for(options) if fitted == options else build_grammar(tools, fitted)
 
 
 def _build(tools: list[Tool], options: GrammarOptions, verify: bool, force_any: bool = False) -> BuiltGrammar:

@@ -21,6 +21,7 @@ from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render
 from fcsynth.rows import OK, PARSE_FAILURES
 from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
+from fcsynth.simulation.plan import FEATURES, draw_facts, draw_turns
 from fcsynth.stage import StageContext
 from fcsynth.tools import Tool
 from fcsynth.waste import token_use
@@ -83,7 +84,8 @@ def _schema(tool_names: list[str], chars: dict[str, int]) -> dict[str, Any]:
 
 
 def plan(cfg: Config, scenario: dict[str, Any], selection_tools: list[Tool]) -> dict[str, Any]:
-    """The seeded part of a blueprint: clarity, features and distractors."""
+    """The seeded part of a blueprint: clarity, features, distractors, the facts the user
+    knows and the turn plan (fcsynth.simulation.plan)."""
     bp = cfg.blueprints
     rng = rng_for(cfg.seed, scenario["id"], "blueprint")
     levels = sorted(bp.clarity_weights)
@@ -92,10 +94,19 @@ def plan(cfg: Config, scenario: dict[str, Any], selection_tools: list[Tool]) -> 
         "parallel_calls": rng.random() < bp.parallel_call_rate,
         "tool_error": rng.random() < bp.tool_error_rate,
         "missing_argument": rng.random() < bp.missing_argument_rate,
+        "no_tool_request": rng.random() < bp.no_tool_rate,
     }
+    if cfg.dml.max_parallel_calls < 2:
+        features["parallel_calls"] = False
     pool = sorted(t.name for t in selection_tools if t.name not in scenario["tools"])
     distractors = sorted(rng.sample(pool, min(bp.distractors, len(pool))))
-    return {"clarity": clarity, "features": features, "distractors": distractors}
+    by_name = {t.name: t for t in selection_tools}
+    facts = draw_facts(scenario["id"], [by_name[n] for n in scenario["tools"] if n in by_name])
+    n_turns = rng.randint(*bp.user_turns)
+    steps = (min(bp.steps_per_task_turn[0], cfg.dml.max_steps_per_turn), min(bp.steps_per_task_turn[1], cfg.dml.max_steps_per_turn))
+    turns, unplaced = draw_turns(rng, n_turns, features, steps, sorted(facts), clarity)
+    return {"clarity": clarity, "features": features, "distractors": distractors, "facts": facts,
+            "plan": {"features": features, "turns": turns, "unplaced": unplaced}}
 
 
 def build_request(ctx: StageContext, scenario: dict[str, Any], planned: dict[str, Any], tools: dict[str, Tool]) -> Request:
@@ -129,7 +140,8 @@ def schema() -> dict[str, Any]:
     return {
         "id": pl.String, "selection": pl.String, "toolkits": pl.List(pl.String), "scenario": pl.String,
         "persona": pl.String, "outline": pl.String, "tools": pl.List(pl.String), "distractors": pl.List(pl.String),
-        "clarity": pl.String, "features": pl.String, "status": pl.String, "reason": pl.String, "raw": pl.String,
+        "clarity": pl.String, "features": pl.String, "facts": pl.String, "plan": pl.String,
+        "status": pl.String, "reason": pl.String, "raw": pl.String,
     }
 
 
@@ -157,6 +169,8 @@ def run(
             "distractors": planned["distractors"],
             "clarity": planned["clarity"],
             "features": json.dumps(planned["features"], sort_keys=True),
+            "facts": json.dumps(planned["facts"], sort_keys=True),
+            "plan": json.dumps(planned["plan"], sort_keys=True),
             "status": status,
             "reason": reason,
             "raw": None if answer else r["text"],
@@ -168,7 +182,8 @@ def run(
     ok = [r for r in rows if r["status"] == OK]
     metrics.extra.update(
         clarity={k: sum(r["clarity"] == k for r in ok) for k in sorted(CLARITY_MEANING)},
-        planned_features={f: sum(json.loads(r["features"])[f] for r in ok) for f in ("parallel_calls", "tool_error", "missing_argument")},
+        planned_features={f: sum(json.loads(r["features"])[f] for r in ok) for f in FEATURES},
+        mean_planned_user_turns=round(sum(len(json.loads(r["plan"])["turns"]) for r in ok) / len(ok), 3) if ok else 0.0,
         mean_tools_used=round(sum(len(r["tools"]) for r in ok) / len(ok), 3) if ok else 0.0,
     )
     return rows, metrics

@@ -1,94 +1,31 @@
-"""The `conversations` stage: each blueprint generated in DML under its own grammar.
+"""The `conversations` stage: each blueprint simulated turn by turn (fcsynth.simulation).
 
-Every request carries the grammar built from that conversation's tools (used +
-distractors) and planned features, so the output is structurally valid and its tool
-calls schema-valid by construction; all requests go to the engine as one batch.
+A user simulator, an assistant that sees only what a deployed one sees, and a tool
+environment take turns; every round is one engine batch over all unfinished
+conversations, every turn is checkpointed, and every turn's constraint is proven to fit
+its own budget. The row keeps the transcript (`messages`, and `dml` for the downstream
+stages), the plan and what of it was realized.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from dataclasses import replace
 from typing import Any
 
-from outlines.types import CFG
-
-from fcsynth.budget import BudgetError
-from fcsynth.dml import GrammarOptions, example_messages, parse_dml, render_dml
-from fcsynth.dml.grammar import build_budgeted_grammar, narrowed_arguments
-from fcsynth.errors import FcsynthError
-from fcsynth.llm import Request, derive_seed
-from fcsynth.llm.base import ERROR_FINISH
+from fcsynth.dml import parse_dml, render_dml
 from fcsynth.metrics import StageMetrics
-from fcsynth.prompts import render
-from fcsynth.rows import CONVERSATION_FAILURES, GRAMMAR_ERROR, OK, UPSTREAM_FAILED
-from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
+from fcsynth.rows import CONVERSATION_FAILURES, OK, TRUNCATED, UPSTREAM_FAILED
+from fcsynth.runner import token_totals
+from fcsynth.simulation import environment
+from fcsynth.simulation.plan import FEATURES
+from fcsynth.simulation.realized import realized, shape
+from fcsynth.simulation.run import Simulator
+from fcsynth.simulation.state import Conversation
 from fcsynth.stage import StageContext
 from fcsynth.tools import Tool
 from fcsynth.waste import token_use
 
 STAGE = "conversations"
-TEMPLATE = "conversation.j2"
-
-
-def build_request(ctx: StageContext, blueprint: dict[str, Any], tools: list[Tool]) -> tuple[Request, list[str], int]:
-    """The request for one blueprint, the tools that fell back to a looser schema, and the
-    longest output its grammar allows (tokens)."""
-    features = json.loads(blueprint["features"])
-    options = GrammarOptions.for_conversation(ctx.cfg.dml, features)
-    grammar = build_budgeted_grammar(tools, options, ctx.cfg.conversations.max_tokens, f"conversations: {blueprint['id']}")
-    example = render_dml(example_messages(tools, grammar.options or options, key=blueprint["id"]))
-    prompt = render(
-        TEMPLATE,
-        scenario=blueprint["scenario"],
-        persona=json.loads(blueprint["persona"]),
-        outline=blueprint["outline"],
-        clarity=blueprint["clarity"],
-        features=features,
-        use_tools=blueprint["tools"],
-        # The arguments the grammar lets a call use: the prompt never offers what it forbids.
-        tools=[{"name": t.name, "description": t.description, "parameters": narrowed_arguments(t, grammar.options or options)}
-               for t in tools],
-        thinking=ctx.cfg.dml.thinking,
-        example=example,
-    )
-    request = make_request(
-        blueprint["id"], prompt, CFG(grammar.lark), ctx.cfg.sampling, ctx.cfg.conversations.max_tokens,
-        derive_seed(ctx.cfg.seed, f"conversation:{blueprint['id']}"), metadata={"fake_output": example},
-    )
-    return request, list(grammar.fallbacks), grammar.max_tokens
-
-
-def _round_suffix(rnd: int) -> str:
-    return f"#r{rnd}" if rnd else ""
-
-
-def generate_rounds(ctx: StageContext, requests: list[Request]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """Generate every request; regenerate the failed ones (not parsed) with a seed of the
-    round, for at most `conversations.max_rounds` rounds in all. Round r > 0 rows are
-    checkpointed as `<id>#r<r>`. Returns (last row per request id, every generated row)."""
-    checkpoint = ctx.checkpoint(STAGE)
-    final: dict[str, dict[str, Any]] = {}
-    generated: list[dict[str, Any]] = []
-    todo = list(requests)
-    for rnd in range(ctx.cfg.conversations.max_rounds):
-        if not todo:
-            break
-        batch = {
-            f"{r.id}{_round_suffix(rnd)}": (r.id, r if rnd == 0 else replace(
-                r, id=f"{r.id}{_round_suffix(rnd)}", seed=derive_seed(ctx.cfg.seed, f"conversation:{r.id}:round{rnd}")))
-            for r in todo
-        }
-        raw = run_requests([req for _, req in batch.values()], checkpoint, ctx.get_backend)
-        generated += raw.values()
-        failed = set()
-        for rid, (base_id, _) in batch.items():
-            final[base_id] = {**raw[rid], "round": rnd}
-            if parse_completion(raw[rid]["text"], raw[rid]["finish_reason"], parse_dml)[1] != OK:
-                failed.add(base_id)
-        todo = [r for r in todo if r.id in failed]
-    return final, generated
 
 
 def schema() -> dict[str, Any]:
@@ -98,9 +35,27 @@ def schema() -> dict[str, Any]:
     return {
         "id": pl.String, "selection": pl.String, "toolkits": pl.List(pl.String), "scenario": pl.String,
         "persona": pl.String, "outline": pl.String, "clarity": pl.String, "features": pl.String, "tools": pl.String,
+        "facts": pl.String, "plan": pl.String, "realized": pl.String, "end": pl.String,
         "dml": pl.String, "messages": pl.String, "status": pl.String, "reason": pl.String,
-        "prompt_tokens": pl.Int64, "completion_tokens": pl.Int64, "round": pl.Int64,
+        "prompt_tokens": pl.Int64, "completion_tokens": pl.Int64, "turn_retries": pl.Int64,
     }
+
+
+def _tokenizer(ctx: StageContext) -> Any:
+    """The generator's tokenizer where prompts are rendered here (local engines), else None."""
+    if ctx.backend is not None:  # an engine handed in (tests share one)
+        return getattr(ctx.backend, "tokenizer", None)
+    if ctx.cfg.llm.engine != "vllm":
+        return None
+    from fcsynth.evaluate.run import load_tokenizer
+    from fcsynth.model_store import resolve_model_path
+
+    return load_tokenizer(resolve_model_path(ctx.model_cfg, ctx.root))
+
+
+def start(blueprint: dict[str, Any], tools: list[Tool]) -> Conversation:
+    plan = json.loads(blueprint["plan"])
+    return Conversation(blueprint["id"], blueprint, tools, plan["turns"], json.loads(blueprint["facts"]))
 
 
 def run(
@@ -114,53 +69,85 @@ def run(
     metrics.reject(UPSTREAM_FAILED, len(blueprints) - len(usable))
     by_name = {sel: {t.name: t for t in tools} for sel, tools in tools_by_selection.items()}
     tools_of = {b["id"]: [by_name[b["selection"]][n] for n in sorted({*b["tools"], *b["distractors"]})] for b in usable}
-    fallbacks: Counter[str] = Counter()
-    requests, grammar_errors, proven = [], {}, 0
-    for b in usable:
-        try:
-            request, fell_back, worst = build_request(ctx, b, tools_of[b["id"]])
-        except BudgetError:
-            raise  # the configured bounds cannot fit max_tokens: the whole stage fails
-        except FcsynthError as err:  # one conversation's tools, never the whole batch
-            grammar_errors[b["id"]] = str(err)
-            continue
-        fallbacks.update(fell_back)
-        requests.append(request)
-        proven += int(worst <= ctx.cfg.conversations.max_tokens)
+    conf = ctx.cfg.conversations
+    env_class = environment.load_class(conf.environment_class) if conf.environment == "executable" and conf.environment_class else None
+    convs = [start(b, tools_of[b["id"]]) for b in usable]
+    simulator = Simulator(
+        ctx.cfg, ctx.checkpoint(STAGE), ctx.get_backend, _tokenizer(ctx), env_class,
+    )
+    simulator.run(convs)
 
-    final, generated = generate_rounds(ctx, requests)
-    rows = []
-    for b in usable:
-        r = final.get(b["id"], {"text": "", "finish_reason": ERROR_FINISH, "prompt_tokens": 0, "completion_tokens": 0, "round": 0})
-        if b["id"] in grammar_errors:
-            messages, status, reason = None, GRAMMAR_ERROR, grammar_errors[b["id"]]
+    rows, delivered, shapes, features = [], [], [], {f: {"planned": 0, "realized": 0} for f in FEATURES}
+    for b, conv in zip(usable, convs, strict=True):
+        messages = None
+        status, reason = OK, conv.end_detail
+        if conv.user_turns == 0:
+            status, reason = TRUNCATED, f"{conv.end}: {conv.end_detail}"
         else:
-            messages, status, reason = parse_completion(r["text"], r["finish_reason"], parse_dml)
+            try:
+                dml = render_dml(conv.messages)
+                messages = parse_dml(dml)
+            except ValueError as err:  # a bug, never a user error: keep the row, say why
+                status, reason, dml = "unparseable", str(err)[:300], ""
+        plan = json.loads(b["plan"])
+        done = realized(plan, conv.messages, conv.facts) if messages else {}
+        if messages is not None:
+            delivered += conv.accepted
+            shapes.append(shape(messages, conv.tools))
+            for f, entry in done.items():
+                features[f]["planned"] += entry["planned"]
+                features[f]["realized"] += entry["realized"]
         rows.append({
             "id": b["id"], "selection": b["selection"], "toolkits": b["toolkits"], "scenario": b["scenario"],
             "persona": b["persona"], "outline": b["outline"], "clarity": b["clarity"], "features": b["features"],
-            "tools": json.dumps([t.to_openai() for t in tools_of[b["id"]]], sort_keys=True),
-            "dml": r["text"],
+            "tools": json.dumps([t.to_openai() for t in conv.tools], sort_keys=True),
+            "facts": b["facts"], "plan": b["plan"], "realized": json.dumps(done, sort_keys=True), "end": conv.end,
+            "dml": dml if messages is not None else None,
             "messages": json.dumps(messages, ensure_ascii=False) if messages is not None else None,
             "status": status, "reason": reason,
-            "prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"],
-            "round": r["round"],
+            "prompt_tokens": sum(int(r.get("prompt_tokens") or 0) for r in simulator.generated if r["id"].startswith(f"{b['id']}/")),
+            "completion_tokens": sum(int(r.get("completion_tokens") or 0) for r in simulator.generated if r["id"].startswith(f"{b['id']}/")),
+            "turn_retries": sum(conv.attempts.values()),
         })
     metrics.count(rows, reasons=CONVERSATION_FAILURES)
-    ok = [json.loads(r["messages"]) for r in rows if r["status"] == OK]
-    metrics.tokens = token_totals(generated)
-    metrics.tokens.update(token_use(generated, [f"{r['id']}{_round_suffix(r['round'])}" for r in rows if r["status"] == OK]))
+    metrics.tokens = token_totals(simulator.generated)
+    metrics.tokens.update(token_use(simulator.generated, delivered))
+    prompt = sum(int(r.get("prompt_tokens") or 0) for r in simulator.generated)
+    cached = sum(int(r.get("cached_tokens") or 0) for r in simulator.generated)
+    metrics.extra.update(_shape_metrics(shapes))
     metrics.extra.update(
-        parse_rate=round(len(ok) / len(rows), 4) if rows else 0.0,
-        schema_fallbacks=dict(sorted(fallbacks.items())),
-        regenerated=sum(r["round"] > 0 for r in rows),
-        rounds=max([r["round"] + 1 for r in rows], default=0),
-        budget_proven=proven,
-        mean_user_turns=_mean([sum(m["role"] == "user" for m in msgs) for msgs in ok]),
-        mean_tool_calls=_mean([sum(len(m.get("tool_calls") or []) for m in msgs) for msgs in ok]),
+        rounds=simulator.rounds,
+        features={f: {**v, "share": round(v["realized"] / v["planned"], 4) if v["planned"] else None} for f, v in features.items()},
+        ends={e: sum(c.end == e for c in convs) for e in sorted({str(c.end) for c in convs})},
+        turn_retries=sum(r["turn_retries"] for r in rows),
+        kept_failing_checks=sum(c.kept_failing_checks for c in convs),
+        tightened_values=sum(c.tightened for c in convs),
+        prefix_cache_hit_rate=round(cached / prompt, 4) if prompt else 0.0,
+        prompt_tokens_per_delivered=round(prompt / len(shapes), 1) if shapes else 0.0,
     )
     return rows, metrics
 
 
-def _mean(values: list[int]) -> float:
-    return round(sum(values) / len(values), 3) if values else 0.0
+def _shape_metrics(shapes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means over delivered conversations and the pooled shares."""
+    if not shapes:
+        return {}
+    n = len(shapes)
+
+    def mean(key: str) -> float:
+        return round(sum(s[key] for s in shapes) / n, 3)
+
+    ids = sum(s["identifier_values"] for s in shapes)
+    texts = sum(s["texts"] for s in shapes)
+    calls = sum(s["tool_calls"] for s in shapes)
+    return {
+        "mean_messages": mean("messages"),
+        "mean_user_turns": mean("user_turns"),
+        "mean_tool_calls": mean("tool_calls"),
+        "mean_arguments_per_call": round(sum(s["arguments"] for s in shapes) / calls, 3) if calls else 0.0,
+        "parallel_steps": sum(s["parallel_steps"] for s in shapes),
+        "error_responses": sum(s["error_responses"] for s in shapes),
+        "identifier_values": ids,
+        "identifier_grounding": round(sum(s["grounded_identifier_values"] for s in shapes) / ids, 4) if ids else None,
+        "sentence_end_share": round(sum(s["sentence_ends"] for s in shapes) / texts, 4) if texts else None,
+    }

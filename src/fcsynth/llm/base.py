@@ -50,6 +50,7 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str  # "stop" | "length" | ERROR_FINISH
+    cached_tokens: int = 0  # prompt tokens served from the engine's prefix cache
 
 
 class Backend(Protocol):

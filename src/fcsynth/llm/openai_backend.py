@@ -132,6 +132,7 @@ class OpenAIBackend:
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             finish_reason=resp.choices[0].finish_reason or "stop",
+            cached_tokens=int(getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", 0) or 0),
         )
 
     async def checked(self, request: Request, gate: asyncio.Semaphore) -> Completion:

@@ -24,7 +24,7 @@ from fcsynth.errors import FcsynthError
 from fcsynth.llm.base import Backend, Completion, Request
 from fcsynth.llm.progress import Progress
 
-COMPLETION_FIELDS = ("id", "text", "prompt_tokens", "completion_tokens", "finish_reason")
+COMPLETION_FIELDS = ("id", "text", "prompt_tokens", "completion_tokens", "finish_reason", "cached_tokens")
 # A replica's batch holds up to this many engine batches (max_num_seqs each): enough that the
 # engine rarely drains between batches, few enough that replicas share the work evenly.
 ENGINE_BATCHES_PER_TASK = 8
@@ -162,6 +162,7 @@ class RayBackend:
                 yield Completion(
                     id=str(row["id"]), text=str(row["text"]), prompt_tokens=int(row["prompt_tokens"]),
                     completion_tokens=int(row["completion_tokens"]), finish_reason=str(row["finish_reason"]),
+                    cached_tokens=int(row["cached_tokens"]),
                 )
         except Exception as err:
             if isinstance(err, FcsynthError):

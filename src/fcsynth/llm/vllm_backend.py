@@ -98,6 +98,7 @@ class VLLMBackend:
         texts: dict[str, list[str]] = {}
         counts: dict[str, int] = {}
         prompts: dict[str, int] = {}  # DELTA outputs may carry the prompt ids only once
+        cached: dict[str, int] = {}
         try:
             while engine.has_unfinished_requests():
                 step_tokens = 0
@@ -108,6 +109,8 @@ class VLLMBackend:
                     step_tokens += len(choice.token_ids)
                     if out.prompt_token_ids:
                         prompts.setdefault(out.request_id, len(out.prompt_token_ids))
+                    if out.num_cached_tokens:
+                        cached[out.request_id] = out.num_cached_tokens
                     if not out.finished:
                         continue
                     progress.finished()
@@ -117,6 +120,7 @@ class VLLMBackend:
                         prompt_tokens=prompts.pop(out.request_id, 0),
                         completion_tokens=counts.pop(out.request_id),
                         finish_reason=choice.finish_reason or "stop",
+                        cached_tokens=cached.pop(out.request_id, 0),
                     )
                 progress.tokens(step_tokens)
         finally:

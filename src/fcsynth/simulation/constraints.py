@@ -1,0 +1,255 @@
+"""Each simulated turn's constraint and the longest output it allows (its max_tokens).
+
+- Assistant: text, or 1..n `<tool_call>` blocks in the Hermes form the assistant's
+  prompt shows (`fcsynth.evaluate.prompting`): tool names from the conversation, arguments
+  under the tool's schema with the configured JSON bounds (`dml.*`), identifier-like
+  arguments limited to the values known so far. A tool whose required identifier has no
+  known value is not offered.
+- User: free text; the facts planned for the turn follow its first ':' verbatim.
+- Tool environment: the tool's bounded response schema, or the error object.
+
+The bound is the proof of fcsynth.budget: printable-ASCII text and bounded JSON, one token
+at most per byte, plus EOS. A tool whose longest call or answer exceeds
+the turn's budget gets tighter JSON bounds in that turn only, the other tools keep the
+configured ones (calls and responses made so are counted as `tightened_values`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+
+from fcsynth.budget import max_json_bytes, tokens_for_bytes
+from fcsynth.dml.grammar import GrammarOptions, narrowed_arguments, narrowed_response
+from fcsynth.dml.schemas import any_object_schema, error_object_schema, grammar_schema, styled
+from fcsynth.simulation.identifiers import is_identifier
+from fcsynth.tools import Tool
+
+CALL_HEAD = '<tool_call>\n{{"name": {name}, "arguments": '
+CALL_TAIL = "}\n</tool_call>"
+MIN_STRING_CHARS = 8  # the tightest string bound a tool is narrowed to
+MAX_CANDIDATES = 32  # known values offered per identifier argument (most recent first)
+# Free text, printable ASCII without '<' (markup cannot be forged). Past 3/4 of its bound it
+# may only go on to the end of its sentence: the bound never cuts a sentence.
+_TEXT = "/[!-;=-~][ -;=-~\\n]{{0,{soft}}}([ \"-\\-\\/-;=>@-~\\n]{{0,{rest}}}[.!?])?/"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A turn's constraint: Lark grammar or JSON schema, and its proven max_tokens."""
+
+    lark: str | None
+    schema: dict[str, Any] | None
+    max_tokens: int
+    tightened: bool = False
+    offered: tuple[Any, ...] = ()  # assistant: the Callable tools its calls may use
+    calls: tuple[int, int] = (0, 0)  # assistant: calls per step (lo, hi); (0, 0): text only
+
+
+def text_terminal(max_chars: int) -> str:
+    """The TEXT terminal of at most `max_chars` chars (see _TEXT)."""
+    soft = max(1, max_chars * 3 // 4)
+    return _TEXT.format(soft=soft - 1, rest=max(0, max_chars - soft - 1))
+
+
+def _lark(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _accepts(schema: dict[str, Any], value: str) -> bool:
+    """True when `value` satisfies `schema`, its `format` included."""
+    try:
+        validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        return validator.is_valid(value)
+    except jsonschema.SchemaError:
+        return False
+
+
+def ground(parameters: dict[str, Any], known: list[str]) -> dict[str, Any] | None:
+    """`parameters` with every identifier-like argument an enum of the `known` values its
+    schema accepts; an optional one without such values is dropped; None when a required
+    one has none."""
+    out = copy.deepcopy(parameters)
+
+    def walk(schema: dict[str, Any]) -> bool:
+        props = schema.get("properties")
+        if not isinstance(props, dict):
+            return True
+        required = set(schema.get("required") or [])
+        for name in list(props):
+            sub = props[name]
+            if is_identifier(name, sub):
+                item = sub["items"] if sub.get("type") == "array" else sub
+                values = [v for v in known if _accepts(item, v)][:MAX_CANDIDATES]
+                if not values:
+                    if name in required:
+                        return False
+                    del props[name]
+                    continue
+                grounded = {"type": "string", "enum": values}
+                if sub.get("type") == "array":
+                    props[name] = {**{k: v for k, v in sub.items() if k in ("type", "minItems", "maxItems")},
+                                   "items": grounded}
+                else:
+                    props[name] = grounded
+            elif isinstance(sub, dict) and sub.get("type") == "object":
+                if not walk(sub):
+                    if name in required:
+                        return False
+                    del props[name]
+        return True
+
+    return out if walk(out) else None
+
+
+def _args_schema(tool: Tool, opt: GrammarOptions, known: tuple[str, ...]) -> dict[str, Any] | None:
+    grounded = ground(narrowed_arguments(tool, opt), list(known))
+    if grounded is None:
+        return None
+    args, _, _ = grammar_schema(grounded, opt.max_json_string_chars, opt.max_json_items, verify=True)
+    if max_json_bytes(args) is None:
+        return None
+    return args
+
+
+def _call_rule(i: int, tool: Tool, args: dict[str, Any]) -> tuple[list[str], int]:
+    head = CALL_HEAD.format(name=json.dumps(tool.name, ensure_ascii=False))
+    rules = [f"call_{i}: {_lark(head)} args_{i} {_lark(CALL_TAIL)}", f"args_{i}: %json {json.dumps(args, ensure_ascii=False)}"]
+    return rules, len(head.encode()) + int(max_json_bytes(args) or 0) + len(CALL_TAIL)
+
+
+@dataclass(frozen=True)
+class Callable:
+    """A tool a call can use now: its grounded argument schema and longest call (bytes)."""
+
+    tool: Tool
+    args: dict[str, Any]
+    call_bytes: int
+    tightened: bool
+
+
+def _levels(opt: GrammarOptions) -> list[GrammarOptions]:
+    """The configured bounds, then tighter ones, down to the tightest."""
+    out = [opt]
+    while out[-1].max_json_string_chars > MIN_STRING_CHARS or out[-1].max_json_items > 1 or (
+            out[-1].max_argument_properties or 2) > 1 or out[-1].max_response_properties > 1:
+        out.append(tightened(out[-1]))
+    return out
+
+
+def callable_tools(tools: list[Tool], opt: GrammarOptions, known: list[str], budget: int) -> list[Callable]:
+    """The tools a call can use now, each at the configured JSON bounds when its longest
+    call fits `budget` tokens, else at the first tighter level that fits (or left out)."""
+    out = []
+    for tool in tools:
+        for level in _levels(opt):
+            args = _args_schema(tool, level, tuple(known))
+            if args is None:
+                break
+            size = _call_rule(0, tool, args)[1]
+            if tokens_for_bytes(size) <= budget:
+                out.append(Callable(tool, args, size, level != opt))
+                break
+    return out
+
+
+def assistant_constraint(usable: list[Callable], opt: GrammarOptions, mode: str, calls: tuple[int, int], budget: int) -> Constraint:
+    """The assistant turn's grammar. `mode`: "call", "text" or "either"; `calls`: how many
+    calls a call step makes (lo, hi), cut down to what fits `budget` (a parallel step
+    offers only the tools of which `lo` calls fit)."""
+    think_rule, think_bytes = "", 0
+    head = "start: "
+    if opt.thinking:
+        think_rule = f'think: "<think>" {text_terminal(opt.think_chars)} "</think>"\n'
+        head, think_bytes = "start: think ", len("<think></think>") + opt.think_chars
+    room = budget - 1 - think_bytes
+    lo, hi = calls
+    if lo > 1:
+        fitting = [c for c in usable if lo * (c.call_bytes + 1) - 1 <= room]
+        usable, lo = (fitting, lo) if fitting else (usable, 1)
+    if usable:
+        hi = max(lo, min(hi, (room + 1) // (max(c.call_bytes for c in usable) + 1)))
+    if lo > hi:
+        usable, lo, hi = [], 1, 1
+    rules: list[str] = []
+    for i, c in enumerate(usable):
+        rules += _call_rule(i, c.tool, c.args)[0]
+    body = {"text": "TEXT", "call": "calls", "either": "calls | TEXT"}[mode if usable else "text"]
+    lines = [f"{head}body", f"body: {body}"]
+    worst = opt.max_text_chars if "TEXT" in body else 0
+    if "calls" in body:
+        lines.append("call: " + " | ".join(f"call_{i}" for i in range(len(usable))))
+        rep = f'("\\n" call){{{lo - 1},{hi - 1}}}' if hi > 1 else ""
+        lines.append(f"calls: call {rep}".rstrip())
+        lines += rules
+        worst = max(worst, hi * max(c.call_bytes for c in usable) + (hi - 1))
+    lines.append(f"TEXT: {text_terminal(opt.max_text_chars)}")
+    lark = "%llguidance {}\n" + think_rule + "\n".join(lines) + "\n"
+    offered = tuple(usable) if "calls" in body else ()
+    return Constraint(lark, None, tokens_for_bytes(think_bytes + worst), any(c.tightened for c in offered), offered,
+                      (lo, hi) if offered else (0, 0))
+
+
+def assistant_grammar(
+    tools: list[Tool], opt: GrammarOptions, known: list[str], mode: str, calls: tuple[int, int], budget: int,
+) -> Constraint:
+    """The assistant turn's constraint over `tools` given the values `known` so far."""
+    usable = callable_tools(tools, opt, known, budget) if mode != "text" else []
+    return assistant_constraint(usable, opt, mode, calls, budget)
+
+
+def user_constraint(facts: list[str], max_chars: int) -> Constraint:
+    """Free text; with facts: text without ':', then ': ' and the facts, then a sentence end."""
+    if not facts:
+        return Constraint(f"%llguidance {{}}\nstart: TEXT\nTEXT: {text_terminal(max_chars)}\n", None, tokens_for_bytes(max_chars))
+    listed = ' ", " '.join(_lark(f) for f in facts)
+    tail_chars = max(2, max_chars // 4)
+    lark = (
+        "%llguidance {}\n"
+        f'start: LEAD ": " {listed} TAIL\n'
+        f"LEAD: /[!-9;=-~][ -9;=-~]{{0,{max_chars - 1}}}/\n"
+        f"TAIL: /[.!?]( [ -;=-~]{{1,{tail_chars}}})?/\n"
+    )
+    worst = max_chars + 2 + sum(len(f) + 2 for f in facts) + 2 + tail_chars
+    return Constraint(lark, None, tokens_for_bytes(worst))
+
+
+@lru_cache(maxsize=4096)
+def _response_schema(tool_json: str, opt: GrammarOptions) -> dict[str, Any]:
+    tool = Tool.from_record(json.loads(tool_json))
+    fallback = styled(any_object_schema(opt.max_json_string_chars, opt.max_json_items))
+    if tool.response is None:
+        return fallback
+    schema, _, _ = grammar_schema(narrowed_response(tool, opt), opt.max_json_string_chars, opt.max_json_items, verify=True)
+    return schema if max_json_bytes(schema) is not None else fallback
+
+
+def environment_constraint(tool: Tool, opt: GrammarOptions, error: bool, budget: int) -> Constraint:
+    """The simulated tool's answer: its bounded response schema (tighter where its longest
+    answer exceeds `budget` tokens), or the error object."""
+    if error:
+        schema = styled(error_object_schema(opt.max_json_string_chars))
+        return Constraint(None, schema, tokens_for_bytes(int(max_json_bytes(schema) or 0)))
+    record = json.dumps(tool.to_record(), sort_keys=True)
+    for level in _levels(opt):
+        schema = _response_schema(record, level)
+        tokens = tokens_for_bytes(int(max_json_bytes(schema) or 0))
+        if tokens <= budget:
+            return Constraint(None, schema, tokens, level != opt)
+    return Constraint(None, schema, tokens, True)
+
+
+def tightened(opt: GrammarOptions) -> GrammarOptions:
+    """The next tighter JSON bounds, for a tool whose longest call or answer exceeds its budget."""
+    return replace(
+        opt,
+        max_json_string_chars=max(MIN_STRING_CHARS, opt.max_json_string_chars // 2),
+        max_json_items=max(1, opt.max_json_items // 2),
+        max_argument_properties=1 if opt.max_argument_properties is None else max(1, opt.max_argument_properties // 2),
+        max_response_properties=max(1, opt.max_response_properties // 2),
+    )

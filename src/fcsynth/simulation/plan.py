@@ -1,0 +1,108 @@
+"""The plan of one conversation, drawn by the blueprints stage (seeded per scenario).
+
+A plan is a list of user turns, each with a kind:
+- `task`: the user asks for something the tools do; the assistant makes at least `steps`
+  call steps before it answers. `parallel`: its first step calls 2..max_parallel_calls
+  tools at once. `error`: the first call of its first step returns an error object and
+  the next step calls again (the recovery).
+- `missing`: the user asks for a task but leaves out a fact the call needs (`withheld`);
+  the assistant answers in text (it asks), and the next turn, a task, gives the fact.
+- `no_tool`: the user asks for something no tool can do; the assistant answers in text.
+
+`reveal` lists the facts (identifier values the user knows) the user states in that turn:
+all in the first turn at clarity `excellent`, spread over the first half at `good`, over
+turns after the first at `average`.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from fcsynth.dml.example import example_string, string_kind
+from fcsynth.dml.validate import argument_errors
+from fcsynth.simulation.identifiers import identifier_arguments
+from fcsynth.tools import Tool
+
+FEATURES = ("parallel_calls", "tool_error", "missing_argument", "no_tool_request")
+MAX_FACTS = 6
+
+
+def draw_facts(key: str, tools: list[Tool]) -> dict[str, str]:
+    """name -> value of the identifier-like arguments of `tools` the user knows: made-up
+    values (`.test` domains, random ids) that satisfy every schema using that name."""
+    schemas: dict[str, list[dict[str, Any]]] = {}
+    for tool in tools:
+        for name, schema in identifier_arguments(tool.parameters).items():
+            schemas.setdefault(name, []).append(schema.get("items", schema) if schema.get("type") == "array" else schema)
+    facts: dict[str, str] = {}
+    for name in sorted(schemas):
+        first = schemas[name][0]
+        kind = string_kind(first, name)
+        value = example_string(f"fact|{key}", name, kind if kind != "text" else "id")
+        if all(not argument_errors(s, value) for s in schemas[name]):
+            facts[name] = value
+        if len(facts) == MAX_FACTS:
+            break
+    return facts
+
+
+def draw_turns(
+    rng: random.Random, n_turns: int, features: dict[str, bool], steps: tuple[int, int], facts: list[str], clarity: str,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The turns of a conversation and, per planned feature that does not fit, why."""
+    turns: list[dict[str, Any]] = [
+        {"kind": "task", "steps": rng.randint(*steps), "parallel": False, "error": False, "reveal": []}
+        for _ in range(n_turns)
+    ]
+    unplaced: dict[str, str] = {}
+    free = list(range(n_turns))  # turns whose kind is still open
+
+    def take(candidates: list[int], feature: str) -> int | None:
+        options = [i for i in candidates if i in free]
+        if not options:
+            unplaced[feature] = "too few user turns"
+            return None
+        return rng.choice(options)
+
+    if features.get("missing_argument"):
+        if not facts:
+            unplaced["missing_argument"] = "no identifier argument to leave out"
+        elif (i := take([i for i in range(n_turns - 1) if i + 1 in free], "missing_argument")) is not None:
+            turns[i] = {"kind": "missing", "withheld": rng.choice(facts), "reveal": []}
+            free = [j for j in free if j not in (i, i + 1)]
+    if features.get("no_tool_request") and (i := take(list(range(1, n_turns)), "no_tool_request")) is not None:
+        turns[i] = {"kind": "no_tool", "reveal": []}
+        free.remove(i)
+    task_turns = [i for i, t in enumerate(turns) if t["kind"] == "task"]
+    for feature, flag in (("parallel_calls", "parallel"), ("tool_error", "error")):
+        if features.get(feature):
+            i = take([j for j in task_turns if not turns[j][flag]], feature)
+            if i is not None:
+                turns[i][flag] = True
+                if flag == "error":
+                    turns[i]["steps"] = max(turns[i]["steps"], 2)  # the failed call, then the recovery
+    _schedule_facts(rng, turns, facts, clarity)
+    return turns, unplaced
+
+
+def _schedule_facts(rng: random.Random, turns: list[dict[str, Any]], facts: list[str], clarity: str) -> None:
+    speaking = [i for i, t in enumerate(turns) if t["kind"] != "no_tool"]
+    for fact in facts:
+        if clarity == "excellent":
+            choices = speaking[:1]
+        elif clarity == "good":
+            choices = speaking[: max(1, (len(speaking) + 1) // 2)]
+        else:
+            choices = speaking[1:] or speaking[:1]
+        i = rng.choice(choices)
+        if turns[i]["kind"] == "missing" and turns[i]["withheld"] == fact:
+            i += 1
+        turns[i]["reveal"].append(fact)
+    for i, t in enumerate(turns):  # the withheld fact is said right after the question
+        if t["kind"] == "missing":
+            for j in range(i + 1):
+                if t["withheld"] in turns[j]["reveal"]:
+                    turns[j]["reveal"].remove(t["withheld"])
+            if t["withheld"] not in turns[i + 1]["reveal"]:
+                turns[i + 1]["reveal"].append(t["withheld"])

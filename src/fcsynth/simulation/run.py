@@ -1,0 +1,356 @@
+"""The simulation: rounds over all unfinished conversations, one engine batch per round.
+
+Each round asks every unfinished conversation for its next action (a user message, an
+assistant turn, or the responses to a call step), sends all of them to the engine as
+one batch, checks each finished turn and appends it to its conversation. A turn whose
+output fails a rule check (`fcsynth.curate.checks`: placeholders, repeated calls,
+degenerate text) is generated again with a new seed, at most `conversations.max_turn_retries`
+times; then the last attempt is kept and counted. Every request's row is checkpointed by
+its request key, so a killed run replays its finished turns from the checkpoint and
+resumes at the first unfinished one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from outlines.types import CFG, JsonSchema
+
+from fcsynth.checkpoint import Checkpoint
+from fcsynth.config import Config
+from fcsynth.curate.checks.degenerate import markup_fragments, repeated_ngram_share
+from fcsynth.curate.checks.placeholders import placeholders
+from fcsynth.curate.checks.repeats import repeated_calls
+from fcsynth.dml.example import example_value
+from fcsynth.dml.grammar import GrammarOptions, narrowed_response
+from fcsynth.dml.render import dump_json
+from fcsynth.dml.validate import tool_schemas
+from fcsynth.evaluate.prompting import PromptBuilder, hermes_messages
+from fcsynth.llm import Backend, Request, derive_seed
+from fcsynth.llm.base import ERROR_FINISH
+from fcsynth.prompts import render
+from fcsynth.runner import make_request, run_requests
+from fcsynth.simulation import constraints, environment
+from fcsynth.simulation.constraints import Constraint
+from fcsynth.simulation.identifiers import known_values
+from fcsynth.simulation.state import ASSISTANT, CONTEXT_FULL, TOOL, TURN_FAILED, USER, Conversation
+
+USER_TEMPLATE, ASSISTANT_TEMPLATE, TOOL_TEMPLATE = "user.j2", "assistant.j2", "tool_environment.j2"
+CLARITY = {
+    "excellent": "you state every detail up front",
+    "good": "you state the goal clearly but give some details only later",
+    "average": "you are vague at first and give details only when asked",
+}
+MAX_STATE_CALLS = 8  # earlier calls the simulated tool sees (the most recent)
+_CALL_BLOCK = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.DOTALL)
+
+
+@dataclass
+class Action:
+    """One request of a round, and what its output becomes."""
+
+    conv: Conversation
+    role: str
+    key: str
+    request: Request
+    call_index: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Simulator:
+    """Runs the rounds for a set of conversations with one backend factory."""
+
+    def __init__(
+        self, cfg: Config, checkpoint: Checkpoint, backend: Callable[[], Backend], tokenizer: Any = None,
+        environment_class: type | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.checkpoint = checkpoint
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.builder = PromptBuilder(tokenizer) if tokenizer is not None else None
+        self.env_class = environment_class
+        self.options = GrammarOptions.from_config(cfg.dml, allow_tool_errors=True)
+        self.generated: list[dict[str, Any]] = []
+        self.rounds = 0
+
+    # ---- prompts -------------------------------------------------------------------------
+    def _chat(self, text: str) -> tuple[Any, bool]:
+        if self.tokenizer is None:
+            return text, False
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True), True
+
+    def _budget(self, prompt: Any, raw: bool) -> int:
+        """A turn's budget: `conversations.max_tokens`, or less where the prompt leaves less
+        of the model's context (counted with the tokenizer where prompts are rendered here)."""
+        cap = self.cfg.conversations.max_tokens
+        if not raw or self.tokenizer is None:
+            return cap
+        n = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        return min(cap, self.cfg.model.max_model_len - n)
+
+    def _fits(self, conv: Conversation, constraint: Constraint, budget: int) -> bool:
+        """True when the turn's longest output fits its budget; else the conversation ends
+        with its complete turns (context_full)."""
+        if constraint.max_tokens <= budget:
+            return True
+        conv.finish(CONTEXT_FULL, f"a {conv.phase() or 'next'} turn needs {constraint.max_tokens} tokens, {budget} left")
+        return False
+
+    def _request(self, conv: Conversation, key: str, prompt: Any, raw: bool, constraint: Constraint, fake: str | None) -> Request:
+        attempt = conv.attempts.get(key, 0)
+        rid = f"{conv.id}/{key}" + (f"#a{attempt}" if attempt else "")
+        output = CFG(constraint.lark) if constraint.lark is not None else JsonSchema(constraint.schema)
+        return make_request(
+            rid, prompt, output, self.cfg.sampling, constraint.max_tokens, derive_seed(self.cfg.seed, f"simulation:{rid}"),
+            raw_prompt=raw, metadata={"fake_output": fake} if fake is not None else None,
+        )
+
+    # ---- actions -------------------------------------------------------------------------
+    def actions(self, conv: Conversation) -> list[Action]:
+        """The requests that advance `conv` by one turn (none when it is over)."""
+        phase = conv.phase()
+        if phase == USER:
+            return self._user(conv)
+        if phase == ASSISTANT:
+            return self._assistant(conv)
+        if phase == TOOL:
+            return self._tool(conv)
+        return []
+
+    def _user(self, conv: Conversation) -> list[Action]:
+        number = conv.user_turns + 1
+        turn = conv.turns[number - 1]
+        reveal = [conv.facts[name] for name in turn.get("reveal", []) if name in conv.facts]
+        transcript = []
+        for m in conv.messages:
+            if m["role"] == USER:
+                transcript.append({"role": "You", "content": m["content"]})
+            elif m["role"] == ASSISTANT and m.get("tool_calls"):
+                names = ", ".join(c["function"]["name"] for c in m["tool_calls"])
+                transcript.append({"role": "Assistant", "content": f"(uses {names})"})
+            elif m["role"] == ASSISTANT:
+                transcript.append({"role": "Assistant", "content": m["content"]})
+        bp = conv.blueprint
+        text = render(
+            USER_TEMPLATE, persona=json.loads(bp["persona"]), scenario=bp["scenario"], outline=bp["outline"],
+            clarity=CLARITY.get(bp["clarity"], bp["clarity"]), transcript=transcript, number=number, total=len(conv.turns),
+            kind=turn["kind"], withheld=turn.get("withheld", ""), reveal=[n for n in turn.get("reveal", []) if n in conv.facts],
+        )
+        constraint = constraints.user_constraint(reveal, self.cfg.dml.max_text_chars)
+        prompt, raw = self._chat(text)
+        if not self._fits(conv, constraint, self._budget(prompt, raw)):
+            return []
+        fake = f"Please help me with the next part of this task: {', '.join(reveal)}." if reveal else "Please help me with the next part of my task."
+        key = f"m{len(conv.messages)}"
+        return [Action(conv, USER, key, self._request(conv, key, prompt, raw, constraint, fake))]
+
+    def _assistant_mode(self, conv: Conversation) -> tuple[str, tuple[int, int]]:
+        turn, steps, dml = conv.turn, conv.steps, self.cfg.dml
+        if turn["kind"] != "task":
+            return "text", (1, 1)
+        calls = (2, dml.max_parallel_calls) if turn.get("parallel") and steps == 0 and dml.max_parallel_calls > 1 else (1, 1)
+        if turn.get("error") and conv.last_step_failed() and steps < dml.max_steps_per_turn:
+            return "call", calls
+        if steps < turn["steps"]:
+            return "call", calls
+        if steps < dml.max_steps_per_turn:
+            return "either", calls
+        return "text", calls
+
+    def _assistant(self, conv: Conversation) -> list[Action]:
+        mode, calls = self._assistant_mode(conv)
+        system = render(ASSISTANT_TEMPLATE, company=json.loads(conv.blueprint["persona"]).get("company"))
+        history = [{"role": "system", "content": system}, *conv.messages]
+        tools = [t.to_openai() for t in conv.tools]
+        if self.builder is not None:
+            prompt, raw = self.builder.render(history, tools), True
+        else:
+            prompt, raw = hermes_messages(history, tools), False
+        budget = self._budget(prompt, raw)
+        known = known_values(conv.messages, self.options.max_json_string_chars)
+        constraint = constraints.assistant_grammar(conv.tools, self.options, known, mode, calls, budget)
+        if not self._fits(conv, constraint, budget):
+            return []
+        key = f"m{len(conv.messages)}"
+        fake = _fake_assistant(constraint, conv.id, key)
+        tight = {c.tool.name for c in constraint.offered if c.tightened}
+        return [Action(conv, ASSISTANT, key, self._request(conv, key, prompt, raw, constraint, fake), extra={"tightened": tight})]
+
+    def _tool(self, conv: Conversation) -> list[Action]:
+        calls = conv.pending_calls()
+        by_name = {t.name: t for t in conv.tools}
+        out = []
+        for j, c in enumerate(calls):
+            if j in conv.partial:
+                continue
+            tool, args = by_name[c["function"]["name"]], c["function"]["arguments"]
+            if self.env_class is not None:
+                history = [*conv.messages[:-1], {"role": ASSISTANT, "tool_calls": calls[:j]}]
+                result = environment.respond(self.env_class, history, tool.name, args)
+                conv.partial[j] = {"content": dump_json(result)}
+                continue
+            error = conv.error_planned(j)
+            text = render(
+                TOOL_TEMPLATE, tool=tool, response_schema=None if error else narrowed_response(tool, self.options),
+                state=_world_state(conv.messages[:-1]), call={"name": tool.name, "arguments": args}, error=error,
+            )
+            prompt, raw = self._chat(text)
+            budget = self._budget(prompt, raw)
+            constraint = constraints.environment_constraint(tool, self.options, error, budget)
+            if not self._fits(conv, constraint, budget):
+                return []
+            key = f"m{len(conv.messages)}.{j}"
+            out.append(Action(conv, TOOL, key, self._request(conv, key, prompt, raw, constraint, None), call_index=j,
+                              extra={"tightened": constraint.tightened}))
+        if self.env_class is not None:
+            conv.add_responses()
+            return self.actions(conv)
+        return out
+
+    # ---- results -------------------------------------------------------------------------
+    def apply(self, action: Action, row: dict[str, Any]) -> None:
+        """Check one finished request and append its turn, or count a failed attempt."""
+        conv = action.conv
+        if conv.done:
+            return
+        text, finish = row["text"], row["finish_reason"]
+        if finish != "stop":
+            reason = "max_tokens reached" if finish == "length" else text if finish == ERROR_FINISH else finish
+            self._failed(action, f"{action.role} turn: {reason}"[:300], fatal_after_retries=True)
+            return
+        try:
+            candidate = _parse(action.role, text)
+        except ValueError as err:
+            self._failed(action, f"{action.role} turn unparseable: {err}"[:300], fatal_after_retries=True)
+            return
+        if action.role == TOOL:
+            conv.partial[action.call_index] = {"content": dump_json(candidate)}
+            conv.accepted.append(action.request.id)
+            conv.tightened += bool(action.extra.get("tightened"))
+            conv.add_responses()
+            return
+        problems = self._problems(conv, candidate)
+        if problems and not self._failed(action, "; ".join(problems), fatal_after_retries=False):
+            return
+        conv.accepted.append(action.request.id)
+        if "calls" in candidate:
+            conv.tightened += sum(c["name"] in action.extra.get("tightened", ()) for c in candidate["calls"])
+            conv.add_calls(candidate["calls"], candidate.get("reasoning"))
+        else:
+            conv.add_text(action.role, candidate["text"], candidate.get("reasoning"))
+
+    def _failed(self, action: Action, reason: str, fatal_after_retries: bool) -> bool:
+        """Count a failed attempt; True when the attempt is to be kept anyway (out of retries)."""
+        conv = action.conv
+        conv.attempts[action.key] = conv.attempts.get(action.key, 0) + 1
+        if conv.attempts[action.key] <= self.cfg.conversations.max_turn_retries:
+            return False
+        if fatal_after_retries:
+            conv.finish(TURN_FAILED, reason)
+            return False
+        conv.kept_failing_checks += 1
+        return True
+
+    def _problems(self, conv: Conversation, candidate: dict[str, Any]) -> list[str]:
+        """The rule checks a new user or assistant turn fails (curate's checks and limits)."""
+        cur = self.cfg.curate
+        if "calls" in candidate:
+            message = {"role": ASSISTANT, "content": "", "tool_calls": [
+                {"id": f"check_{i}", "type": "function", "function": c} for i, c in enumerate(candidate["calls"])]}
+        else:
+            message = {"role": USER if "user" in candidate else ASSISTANT, "content": candidate["text"]}
+        problems = []
+        if message["content"]:
+            texts = [message["content"]]
+            if repeated_ngram_share(texts, cur.ngram_size) > cur.max_repeated_ngram_share:
+                problems.append("degenerate_text")
+            asked = "\n".join([conv.blueprint["scenario"], *(m["content"] for m in conv.messages if m["role"] == USER)])
+            if cur.reject_markup and markup_fragments(texts, asked):
+                problems.append("markup")
+        schemas = tool_schemas([t.to_openai() for t in conv.tools])
+        _, found = placeholders(conv.id, [message], schemas, cur.example_similarity)
+        if cur.max_placeholder_values is not None and len(found) > cur.max_placeholder_values:
+            problems.append("placeholder: " + found[0])
+        if message.get("tool_calls") and cur.max_repeated_calls is not None:
+            _, before = repeated_calls(conv.messages)
+            _, after = repeated_calls([*conv.messages, message])
+            if len(after) > len(before) and len(after) > cur.max_repeated_calls:
+                problems.append("repeated_call: " + after[-1])
+        return problems
+
+    # ---- rounds --------------------------------------------------------------------------
+    def run(self, conversations: list[Conversation]) -> None:
+        """Simulate until every conversation is over."""
+        limit = 1 + sum(len(c.turns) for c in conversations) * (4 + 3 * self.cfg.dml.max_steps_per_turn) * (
+            1 + self.cfg.conversations.max_turn_retries)
+        for _ in range(limit):
+            actions = [a for c in conversations if not c.done for a in self.actions(c)]
+            if not actions:
+                return
+            self.rounds += 1
+            rows = run_requests([a.request for a in actions], self.checkpoint, self.backend)
+            for a in actions:
+                row = rows[a.request.id]
+                self.generated.append(row)
+                self.apply(a, row)
+        for c in conversations:  # unreachable with a correct plan; never loop forever
+            if not c.done:
+                c.finish(TURN_FAILED, "round limit reached")
+
+
+def _parse(role: str, text: str) -> dict[str, Any]:
+    """A turn's output as {"text"} / {"calls"} (+ "reasoning"), or {"response"} for a tool."""
+    if role == TOOL:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(str(err)) from None
+    if role == USER:
+        return {"user": True, "text": text.strip()}
+    reasoning = None
+    if text.startswith("<think>"):
+        reasoning, _, text = text[len("<think>"):].partition("</think>")
+    if not text.startswith("<tool_call>"):
+        out: dict[str, Any] = {"text": text.strip()}
+    else:
+        calls = []
+        for block in _CALL_BLOCK.findall(text):
+            try:
+                call = json.loads(block)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"tool call is not JSON: {err}") from None
+            calls.append({"name": call["name"], "arguments": call["arguments"]})
+        if not calls:
+            raise ValueError("no complete <tool_call> block")
+        out = {"calls": calls}
+    if reasoning is not None:
+        out["reasoning"] = reasoning
+    return out
+
+
+def _world_state(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier calls of the conversation with their responses (the most recent ones)."""
+    calls = {c["id"]: c["function"] for m in messages for c in m.get("tool_calls") or []}
+    state = [
+        {"name": calls[m["tool_call_id"]]["name"], "arguments": calls[m["tool_call_id"]]["arguments"], "response": m["content"]}
+        for m in messages if m["role"] == TOOL and m.get("tool_call_id") in calls
+    ]
+    return state[-MAX_STATE_CALLS:]
+
+
+def _fake_assistant(constraint: Constraint, cid: str, key: str) -> str:
+    """What the fake backend answers for an assistant turn (unit tests only): the fewest
+    calls its grammar allows, or text."""
+    if not constraint.offered:
+        return f"I have taken care of that for you ({key})."
+    blocks = []
+    for k in range(constraint.calls[0]):
+        c = constraint.offered[k % len(constraint.offered)]
+        value = example_value(c.args, f"{c.tool.name}/arguments", key=f"{cid}/{key}/{k}")
+        blocks.append(constraints.CALL_HEAD.format(name=json.dumps(c.tool.name)) + json.dumps(value, ensure_ascii=False) + constraints.CALL_TAIL)
+    return "\n".join(blocks)

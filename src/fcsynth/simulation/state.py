@@ -1,0 +1,140 @@
+"""One simulated conversation: its plan, its transcript so far, and what happens next.
+
+The transcript is TRL/OpenAI messages (no system message). What comes next follows from
+the last message and the plan: a user turn after an assistant's text (until the planned
+turns are used), an assistant turn after a user message or after the tool responses,
+tool responses after a call step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from fcsynth.tools import Tool
+
+USER, ASSISTANT, TOOL = "user", "assistant", "tool"
+PLAN_COMPLETE = "plan_complete"  # every planned user turn happened
+CONTEXT_FULL = "context_full"  # the next turn's prompt plus its budget exceeds max_model_len
+TURN_FAILED = "turn_failed"  # a turn failed every attempt (engine error or bad output)
+
+
+def is_error(content: Any) -> bool:
+    """True when a tool message's content is the error object."""
+    try:
+        value = json.loads(content) if isinstance(content, str) else content
+    except json.JSONDecodeError:
+        return False
+    return isinstance(value, dict) and set(value) == {"error"}
+
+
+@dataclass
+class Conversation:
+    """A conversation being simulated."""
+
+    id: str
+    blueprint: dict[str, Any]
+    tools: list[Tool]
+    turns: list[dict[str, Any]]
+    facts: dict[str, str]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    partial: dict[int, dict[str, Any]] = field(default_factory=dict)  # tool responses of the open step
+    accepted: list[str] = field(default_factory=list)  # request ids whose output is in the transcript
+    attempts: dict[str, int] = field(default_factory=dict)  # action key -> failed attempts
+    end: str | None = None
+    end_detail: str | None = None
+    kept_failing_checks: int = 0
+    tightened: int = 0  # calls and responses generated under JSON bounds tighter than dml.*
+    calls_made: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.end is not None
+
+    @property
+    def user_turns(self) -> int:
+        return sum(m["role"] == USER for m in self.messages)
+
+    @property
+    def turn(self) -> dict[str, Any]:
+        """The plan of the current user turn."""
+        return self.turns[self.user_turns - 1]
+
+    def turn_messages(self) -> list[dict[str, Any]]:
+        """The messages since the current turn's user message."""
+        for i in range(len(self.messages) - 1, -1, -1):
+            if self.messages[i]["role"] == USER:
+                return self.messages[i + 1:]
+        return []
+
+    @property
+    def steps(self) -> int:
+        """Call steps the assistant made in the current turn."""
+        return sum(bool(m.get("tool_calls")) for m in self.turn_messages())
+
+    def last_step_failed(self) -> bool:
+        tail = self.turn_messages()
+        return bool(tail) and tail[-1]["role"] == TOOL and any(m["role"] == TOOL and is_error(m["content"]) for m in tail[-3:])
+
+    def pending_calls(self) -> list[dict[str, Any]]:
+        """The calls of the last assistant message that have no response yet."""
+        if not self.messages or not self.messages[-1].get("tool_calls"):
+            return []
+        return self.messages[-1]["tool_calls"]
+
+    def phase(self) -> str | None:
+        """Who acts next: USER, ASSISTANT, TOOL, or None when the conversation is over."""
+        if self.done:
+            return None
+        if not self.messages:
+            return USER
+        last = self.messages[-1]
+        if last["role"] == USER or last["role"] == TOOL:
+            return ASSISTANT
+        if last.get("tool_calls"):
+            return TOOL
+        if self.user_turns >= len(self.turns):
+            self.end = PLAN_COMPLETE
+            return None
+        return USER
+
+    def finish(self, reason: str, detail: str | None = None) -> None:
+        """End now, keeping only complete turns (the transcript ends on the assistant's text)."""
+        while self.messages and (self.messages[-1]["role"] != ASSISTANT or self.messages[-1].get("tool_calls")):
+            self.messages.pop()
+        self.partial.clear()
+        self.end, self.end_detail = reason, detail
+
+    def error_planned(self, call_index: int) -> bool:
+        """True when the plan makes this response of the open step an error object."""
+        t = self.turn
+        return bool(t.get("error")) and self.steps == 1 and call_index == 0
+
+    def add_calls(self, calls: list[dict[str, Any]], reasoning: str | None) -> None:
+        message: dict[str, Any] = {"role": ASSISTANT, "content": "", "tool_calls": []}
+        for c in calls:
+            self.calls_made += 1
+            message["tool_calls"].append(
+                {"id": f"call_{self.calls_made}", "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            )
+        if reasoning is not None:
+            message["reasoning_content"] = reasoning
+        self.messages.append(message)
+
+    def add_text(self, role: str, text: str, reasoning: str | None = None) -> None:
+        message: dict[str, Any] = {"role": role, "content": text}
+        if reasoning is not None:
+            message["reasoning_content"] = reasoning
+        self.messages.append(message)
+
+    def add_responses(self) -> None:
+        """Append the open step's responses, in call order, once all have arrived."""
+        calls = self.pending_calls()
+        if len(self.partial) < len(calls):
+            return
+        for j, call in enumerate(calls):
+            self.messages.append(
+                {"role": TOOL, "tool_call_id": call["id"], "name": call["function"]["name"], "content": self.partial[j]["content"]}
+            )
+        self.partial.clear()
