@@ -144,7 +144,7 @@ def test_a_second_top_level_block_is_an_error_naming_key_and_line(tmp_path):
 
 
 def test_a_duplicate_nested_key_is_an_error(tmp_path):
-    text = _params_text().replace("  max_text_chars: 400\n", "  max_text_chars: 400\n  max_text_chars: 600\n")
+    text = _params_text().replace("  max_text_chars: 300\n", "  max_text_chars: 300\n  max_text_chars: 600\n")
     path = tmp_path / "params.yaml"
     path.write_text(text)
     with pytest.raises(FcsynthError, match=r"duplicate key 'max_text_chars'"):

@@ -18,7 +18,7 @@ from fcsynth.tools import read_tools_file, write_catalog
 pytestmark = pytest.mark.slow
 
 
-def test_generation_chain_on_embedded_model(vllm_engine, repo_root, tmp_path):
+def test_generation_chain_on_embedded_model(vllm_engine, repo_root, tmp_path, monkeypatch):
     tools = [t for name in ("gmail", "googledrive") for t in read_tools_file(repo_root / "data" / "builtin_tools" / f"{name}.json")]
     catalog = tmp_path / "tools.parquet"
     write_catalog(tools, catalog)
@@ -39,8 +39,26 @@ def test_generation_chain_on_embedded_model(vllm_engine, repo_root, tmp_path):
         subset = next(s["tools"] for s in scen if s["id"] == b["id"])
         assert set(b["tools"]) <= set(subset)  # the JSON schema limited tool names to the subset
 
+    sent = []  # every simulation request, to check what each role was shown
+    generate = vllm_engine.generate
+
+    def recording(requests):
+        requests = list(requests)
+        sent.extend(requests)
+        return generate(requests)
+
+    monkeypatch.setattr(vllm_engine, "generate", recording)
     convs, m_conv = conversations.run(ctx, bps, selections)
     statuses = Counter(c["status"] for c in convs)
+    assistant = [r.prompt for r in sent if "<tools>" in (r.prompt or "")]
+    assert assistant, "assistant turns are rendered with the tools, as evaluate and train render them"
+    scenario_texts = [b["scenario"] for b in ok_bps] + [b["outline"] for b in ok_bps]
+    assert not any(text in p for text in scenario_texts for p in assistant)  # the assistant never sees the plan
+    users = [r.prompt for r in sent if "You play the user" in (r.prompt or "")]
+    assert users and all(any(text in p for text in scenario_texts) for p in users)
+    m = m_conv.as_dict()
+    assert m["mean_user_turns"] >= 2 and m["identifier_grounding"] in (None, 1.0), m  # grounded by construction
+    assert m["rejected"]["truncated"] == 0 and m["tokens"]["completion_tokens"] > 0
     assert statuses["unparseable"] == 0, [c["reason"] for c in convs if c["status"] == "unparseable"]
     ok = [c for c in convs if c["status"] == "ok"]
     assert ok, statuses

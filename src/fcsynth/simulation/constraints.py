@@ -204,18 +204,20 @@ def assistant_grammar(
 
 
 def user_constraint(facts: list[str], max_chars: int) -> Constraint:
-    """Free text; with facts: text without ':', then ': ' and the facts, then a sentence end."""
+    """Free text (TEXT). With facts: text without ':' (at most 3/4 of the bound), then ': '
+    and the facts verbatim, then the end of the sentence, optionally one more sentence."""
     if not facts:
         return Constraint(f"%llguidance {{}}\nstart: TEXT\nTEXT: {text_terminal(max_chars)}\n", None, tokens_for_bytes(max_chars))
     listed = ' ", " '.join(_lark(f) for f in facts)
-    tail_chars = max(2, max_chars // 4)
+    lead = max(1, max_chars * 3 // 4)
+    tail = max(2, max_chars - lead)
     lark = (
         "%llguidance {}\n"
         f'start: LEAD ": " {listed} TAIL\n'
-        f"LEAD: /[!-9;=-~][ -9;=-~]{{0,{max_chars - 1}}}/\n"
-        f"TAIL: /[.!?]( [ -;=-~]{{1,{tail_chars}}})?/\n"
+        f"LEAD: /[!-9;=-~][ -9;=-~]{{0,{lead - 1}}}/\n"
+        f"TAIL: /[.!?]( [!-;=-~][ -;=-~]{{0,{tail - 2}}}[.!?])?/\n"
     )
-    worst = max_chars + 2 + sum(len(f) + 2 for f in facts) + 2 + tail_chars
+    worst = lead + 2 + sum(len(f) + 2 for f in facts) + 1 + 1 + tail
     return Constraint(lark, None, tokens_for_bytes(worst))
 
 

@@ -141,7 +141,7 @@ class Simulator:
             clarity=CLARITY.get(bp["clarity"], bp["clarity"]), transcript=transcript, number=number, total=len(conv.turns),
             kind=turn["kind"], withheld=turn.get("withheld", ""), reveal=[n for n in turn.get("reveal", []) if n in conv.facts],
         )
-        constraint = constraints.user_constraint(reveal, self.cfg.dml.max_text_chars)
+        constraint = constraints.user_constraint(reveal, self.cfg.conversations.user_text_chars)
         prompt, raw = self._chat(text)
         if not self._fits(conv, constraint, self._budget(prompt, raw)):
             return []
