@@ -1,9 +1,10 @@
-"""Decoding throughput on the embedded model: per-conversation DML grammars vs unconstrained.
+"""Decoding throughput on the embedded model: per-turn assistant grammars vs unconstrained.
 
 One vllm engine (the embedded SmolLM2-135M, guidance backend), the same batch of 16
-conversation prompts twice: unconstrained, then each request under the grammar built from
-its own tools. Both runs ignore EOS and generate exactly --max-tokens tokens per request,
-so they decode the same number of tokens; throughput = completion tokens / wall time.
+assistant-turn prompts (rendered as the simulation renders them) twice: unconstrained, then
+each request under the turn grammar the simulation builds from its own tools (text or a
+call step of 1..dml.max_parallel_calls calls). Both runs ignore EOS up to --max-tokens; a
+grammar that is complete ends its request earlier; throughput = completion tokens / wall time.
 A warm-up batch runs first. Target: constrained >= 0.9 x unconstrained.
 
 Run: python benchmarks/decode_throughput.py -> benchmarks/results/decode_throughput.json
@@ -59,7 +60,9 @@ def main() -> None:
     from vllm import LLM
 
     from fcsynth.config import load_params
-    from fcsynth.dml import GrammarOptions, build_grammar, example_messages, render_dml
+    from fcsynth.dml import GrammarOptions
+    from fcsynth.evaluate.prompting import PromptBuilder
+    from fcsynth.simulation.constraints import assistant_grammar
     from fcsynth.tools import read_tools_file
 
     kits = sorted((ROOT / "data" / "builtin_tools").glob("*.json"))
@@ -68,23 +71,20 @@ def main() -> None:
         tools = read_tools_file(kits[i % len(kits)])
         start = (i // len(kits)) % max(1, len(tools) - 3)
         toolsets.append(tools[start:start + 4])
-    # min 3 user turns: no grammar can be complete within --max-tokens, so EOS is never forced
-    dml_cfg = load_params(ROOT / "params.yaml").dml  # the pipeline's dml options, a few changed per request
-    options = [
-        GrammarOptions.from_config(dml_cfg, allow_tool_errors=i % 3 == 0, thinking=i % 4 == 1, min_user_turns=3, max_user_turns=3)
-        for i in range(args.batch)
-    ]
-    grammars = [build_grammar(t, o).lark for t, o in zip(toolsets, options, strict=True)]
+    # Simulated assistant turns as the conversations stage builds them: text or a call step of
+    # 1..max_parallel_calls calls, identifiers limited to known values, thinking on for some.
+    cfg = load_params(ROOT / "params.yaml")
+    options = [GrammarOptions.from_config(cfg.dml, thinking=i % 4 == 1) for i in range(args.batch)]
+    known = ["abc123def", "ana.ridge@contoso.test", "https://contoso.test/items/42"]
+    grammars = [assistant_grammar(t, o, known, "either", (1, o.max_parallel_calls), cfg.conversations.max_tokens).lark
+                for t, o in zip(toolsets, options, strict=True)]
 
     llm = LLM(model=str(model_dir()), max_model_len=4096, max_num_seqs=args.batch, enforce_eager=True,
               dtype="bfloat16", structured_outputs_config={"backend": "guidance"}, seed=0)
     tok = llm.get_tokenizer()
-    prompts = []
-    for tools, opt in zip(toolsets, options, strict=True):
-        example = render_dml(example_messages(tools, opt))
-        listing = "\n".join(f"- {t.name}: {t.description}" for t in tools)
-        text = f"Write a conversation in this markup:\n{example}\n\nTools:\n{listing}\n\nWrite a new conversation."
-        prompts.append(tok.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True))
+    builder = PromptBuilder(tok)
+    ask = "Please check my open items, ana.ridge@contoso.test, and tell me what is due (item abc123def)."
+    prompts = [builder.render([{"role": "user", "content": ask}], [t.to_openai() for t in tools]) for tools in toolsets]
 
     run_batch(llm, prompts, grammars, 32)  # warm-up: compiles, caches, first steps
     run_batch(llm, prompts, [None] * len(prompts), 32)

@@ -60,7 +60,7 @@ def main() -> None:
     for i in range(args.n):
         sample = list({t.name: t for t in rnd.sample(tools, 3)}.values())
         schemas = {t.name: t.parameters for t in sample}
-        msgs = example_messages(sample, GrammarOptions.from_config(load_params().dml, allow_tool_errors=False), key=f"k-{i}")
+        msgs = example_messages(sample, GrammarOptions.from_config(load_params().dml), key=f"k-{i}")
         n = strings_of(msgs, schemas)
         if not n:
             continue

@@ -1,10 +1,13 @@
-"""Grammar build + llguidance compile time per conversation, for 3, 10 and 20 tools.
+"""Per-turn assistant grammar build + llguidance compile time, for 3, 10 and 20 tools.
 
 Tools come from the real OpenAPI specs in ../shared/openapi (imported with
 fcsynth.catalog.openapi). For each size, N random tool sets are built twice: "cold"
 (schema caches cleared before every build: each tool seen for the first time) and "warm"
-(caches filled, as in a pipeline run where catalog tools recur). Reported per build:
-`build_ms` = fcsynth.dml.build_grammar (Python + its own llguidance compile check),
+(caches filled, as in a simulation where every turn of a conversation rebuilds over the
+same tools). Each build is a parallel call step (1..dml.max_parallel_calls calls) with four
+known identifier values, as `fcsynth.simulation.constraints.assistant_grammar` builds it
+for a turn. Reported per build:
+`build_ms` = assistant_grammar (grounding, bounds, budget fitting, per-schema checks),
 `compile_ms` = one more llguidance compile of the result into a matcher (what vLLM's
 guidance backend pays per request). Each timing is the best of `--repeat` runs, to keep
 other processes on a shared machine out of the figures. Target: p95 of build_ms < 50 ms.
@@ -43,22 +46,24 @@ def main() -> None:
 
     from fcsynth.catalog.openapi import import_openapi
     from fcsynth.config import load_params
-    from fcsynth.dml import GrammarOptions, build_grammar, schemas
+    from fcsynth.dml import GrammarOptions, schemas
     from fcsynth.dml.match import check_tokenizer, grammar_error
+    from fcsynth.simulation.constraints import assistant_grammar
 
     check_tokenizer()  # load once, outside the timings
     tools = [t for spec in SPECS if (args.shared / spec).exists() for t in import_openapi(args.shared / spec).tools]
     by_name = {t.name: t for t in tools}  # names are unique per conversation
     pool = list(by_name.values())
-    # the pipeline's dml options (params.yaml) for a conversation planning parallel calls and tool errors
-    options = GrammarOptions.for_conversation(load_params(ROOT / "params.yaml").dml, {"parallel_calls": True, "tool_error": True})
+    cfg = load_params(ROOT / "params.yaml")  # the pipeline's dml bounds and turn budget
+    options = GrammarOptions.from_config(cfg.dml)
+    known = ["abc123def", "ana.ridge@contoso.test", "https://contoso.test/items/42", "2026-03-04"]
     rng = random.Random(0)
     results: dict[str, dict] = {}
     for size in (3, 10, 20):
         sets = [rng.sample(pool, size) for _ in range(args.n)]
         row: dict[str, dict] = {}
         for mode in ("cold", "warm"):
-            build, compile_, fallbacks = [], [], 0
+            build, compile_, offered = [], [], 0
             for tool_set in sets:
                 best_build = best_compile = float("inf")
                 for _ in range(args.repeat):
@@ -66,20 +71,21 @@ def main() -> None:
                         schemas._VERIFIED.clear()
                         schemas.schema_compile_error.cache_clear()
                     start = time.perf_counter()
-                    built = build_grammar(tool_set, options)
+                    built = assistant_grammar(tool_set, options, known, "either", (1, options.max_parallel_calls),
+                                              cfg.conversations.max_tokens)
                     best_build = min(best_build, (time.perf_counter() - start) * 1000)
                     start = time.perf_counter()
                     assert grammar_error(built.lark) is None
                     best_compile = min(best_compile, (time.perf_counter() - start) * 1000)
                 build.append(best_build)
                 compile_.append(best_compile)
-                fallbacks += len(built.fallbacks)
+                offered += len(built.offered)
             row[mode] = {
                 "build_ms_p50": round(statistics.median(build), 2),
                 "build_ms_p95": round(pct(build, 0.95), 2),
                 "compile_ms_p50": round(statistics.median(compile_), 2),
                 "compile_ms_p95": round(pct(compile_, 0.95), 2),
-                "fallback_tools_per_set": round(fallbacks / len(sets), 2),
+                "tools_offered_per_set": round(offered / len(sets), 2),
             }
         results[str(size)] = row
         print(f"{size:>2} tools: {json.dumps(row)}")
@@ -89,7 +95,7 @@ def main() -> None:
         "specs": [s for s in SPECS if (args.shared / s).exists()],
         "sets_per_size": args.n,
         "repeat": args.repeat,
-        "options": {"max_parallel_calls": options.max_parallel_calls, "allow_tool_errors": options.allow_tool_errors},
+        "options": {"max_parallel_calls": options.max_parallel_calls, "turn_budget": cfg.conversations.max_tokens},
         "target": "build_ms_p95 < 50 (warm: tools recur across a run; cold: each tool new)",
         "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
         "results": results,

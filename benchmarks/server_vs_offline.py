@@ -25,12 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_requests(batch: int, max_tokens: int, seed: int) -> list:
-    """`batch` conversation requests over the built-in toolkits, as the conversations stage builds them."""
+    """`batch` assistant-turn requests over the built-in toolkits, under the grammars the simulation builds."""
     from outlines.types import CFG
 
     from fcsynth.config import SamplingConfig, load_params
-    from fcsynth.dml import GrammarOptions, build_grammar
+    from fcsynth.dml import GrammarOptions
     from fcsynth.llm import Request, derive_seed
+    from fcsynth.simulation.constraints import assistant_grammar
     from fcsynth.tools import read_tools_file
 
     kits = sorted((ROOT / "data" / "builtin_tools").glob("*.json"))
@@ -38,7 +39,8 @@ def build_requests(batch: int, max_tokens: int, seed: int) -> list:
     requests = []
     for i in range(batch):
         tools = read_tools_file(kits[i % len(kits)])[:3]
-        grammar = build_grammar(tools, GrammarOptions.from_config(load_params().dml, allow_tool_errors=False, max_user_turns=2))
+        cfg = load_params()
+        grammar = assistant_grammar(tools, GrammarOptions.from_config(cfg.dml), [], "either", (1, 2), cfg.conversations.max_tokens)
         names = ", ".join(t.name for t in tools)
         ask = f"Write a short conversation in which a user asks an assistant for help; the assistant can call {names}."
         requests.append(Request(

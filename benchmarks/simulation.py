@@ -84,7 +84,7 @@ def measure(blueprints_file: Path, prefix_caching: bool, count: int) -> dict:
     m = metrics.as_dict()
     delivered = [r for r in rows if r["status"] == "ok"]
     # Re-time the assistant grammar of every assistant turn state of the delivered conversations.
-    opt = GrammarOptions.from_config(cfg.dml, allow_tool_errors=True)
+    opt = GrammarOptions.from_config(cfg.dml)
     by_name = {t.name: t for tools in selections.values() for t in tools}
     times = []
     for r in delivered:

@@ -110,7 +110,7 @@ def grammar_options(**changes: Any):
     from fcsynth.config import conf_defaults
     from fcsynth.dml import GrammarOptions
 
-    return GrammarOptions.from_config(conf_defaults().dml, **{"allow_tool_errors": False, **changes})
+    return GrammarOptions.from_config(conf_defaults().dml, **changes)
 
 
 def conf_section(name: str, **changes: Any):

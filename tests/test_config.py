@@ -35,6 +35,16 @@ def test_experiment_group_composes():
     assert data["toolkits"]["toolkits"] == ["gmail", "googledrive"]
 
 
+def test_funcdex_preset_composes_and_validates():
+    """The seed's full run: a real model on GPUs, 6-16 user turns, thinking, long bounds."""
+    cfg = parse_config(compose(["experiment=funcdex"]))
+    assert cfg.model.name == "qwen3-8b" and cfg.model.source == "hub" and cfg.model.max_model_len == 32768
+    assert cfg.llm.engine_kwargs["tensor_parallel_size"] == 4 and cfg.train.lora.enabled
+    assert cfg.blueprints.user_turns == [6, 16] and cfg.dml.thinking
+    assert cfg.conversations.max_tokens < cfg.model.max_model_len
+    assert parse_config(compose(["experiment=funcdex", "dml.thinking=false"])).dml.thinking is False
+
+
 def test_unknown_key_names_it():
     data = compose()
     data["sampling"]["temprature"] = 0.5
@@ -51,8 +61,8 @@ def test_ill_typed_key_names_it():
 
 def test_cross_field_check():
     data = compose()
-    data["dml"]["min_user_turns"], data["dml"]["max_user_turns"] = 3, 1
-    with pytest.raises(FcsynthError, match=r"dml: .*max_user_turns must be >= min_user_turns"):
+    data["blueprints"]["user_turns"] = [3, 1]
+    with pytest.raises(FcsynthError, match=r"blueprints: .*user_turns must be \[min, max\] with 1 <= min <= max"):
         parse_config(data)
 
 

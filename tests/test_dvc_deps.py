@@ -88,8 +88,8 @@ def test_stage_deps_cover_its_import_closure_and_templates(stage):
 def test_closure_follows_lazy_imports_and_package_inits(tmp_path):
     """The checker itself: a lazy import inside a function and a parent package count."""
     script = tmp_path / "s.py"
-    script.write_text("def main():\n    from fcsynth.dml.match import match_error\n")
+    script.write_text("def main():\n    from fcsynth.simulation.constraints import assistant_grammar\n")
     closure = {str(p.relative_to(SRC)) for p in import_closure(script)}
-    assert {"fcsynth/__init__.py", "fcsynth/dml/__init__.py", "fcsynth/dml/match.py"} <= closure
-    assert "fcsynth/dml/grammar.py" in closure  # via fcsynth/dml/__init__.py
-    assert REPO / "grammars" / "dml.lark.j2" in data_files(import_closure(script))
+    assert {"fcsynth/__init__.py", "fcsynth/simulation/__init__.py", "fcsynth/simulation/constraints.py"} <= closure
+    assert "fcsynth/dml/grammar.py" in closure  # imported by constraints.py
+    assert REPO / "grammars" / "assistant_turn.lark.j2" in data_files(import_closure(script))

@@ -112,7 +112,7 @@ def test_grounding_limits_identifiers_to_known_values():
     grounded = constraints.ground(GET.parameters, ["note-3", "not an email"])
     assert grounded["properties"]["note_id"] == {"type": "string", "enum": ["note-3", "not an email"]}
     assert "owner_email" not in grounded["properties"]  # optional, and no known value is an email
-    opt = grammar_options(allow_tool_errors=True)
+    opt = grammar_options()
     built = constraints.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (1, 1), 2048)
     call = '<tool_call>\n{"name": "get_note", "arguments": {"note_id": "%s"}}\n</tool_call>'
     assert match_error(built.lark, call % "note-3") is None
@@ -125,7 +125,7 @@ def test_grounding_limits_identifiers_to_known_values():
 
 def test_turn_bounds_are_the_configured_ones_and_proven(tmp_path):
     """Calls keep dml.* bounds when they fit; the proven max_tokens covers the longest call."""
-    opt = grammar_options(allow_tool_errors=True, max_json_string_chars=30, max_parallel_calls=3)
+    opt = grammar_options(max_json_string_chars=30, max_parallel_calls=3)
     built = constraints.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (2, 3), 2048)
     assert not built.tightened and built.calls == (2, 3)
     longest = "\n".join(['<tool_call>\n{"name": "create_note", "arguments": {"title": "%s"}}\n</tool_call>' % ("x" * 30)] * 3)

@@ -142,29 +142,16 @@ class CatalogConfig(Section):
 
 class DMLConfig(Section):
     thinking: bool
-    min_user_turns: Annotated[int, Field(ge=1)]
-    max_user_turns: Annotated[int, Field(ge=1)]
     max_parallel_calls: Annotated[int, Field(ge=1)]
-    max_text_chars: Tokens
-    max_think_chars: Tokens | None
-    max_steps_per_turn: Annotated[int, Field(ge=0)]
-    require_tool_call: bool
+    max_text_chars: Annotated[int, Field(ge=8)]
+    max_think_chars: Annotated[int, Field(ge=8)] | None
+    max_steps_per_turn: Annotated[int, Field(ge=1)]
     max_json_string_chars: Tokens
     max_json_items: Tokens
-    max_pairing_alternatives: Tokens
     max_response_properties: Annotated[int, Field(ge=0)]
     max_response_depth: Annotated[int, Field(ge=0)]
     max_argument_properties: Annotated[int, Field(ge=0)] | None
     max_argument_depth: Annotated[int, Field(ge=0)] | None
-    min_text_chars: Tokens  # the token budget never gives a text span fewer chars
-
-    @model_validator(mode="after")
-    def _turns_ordered(self) -> DMLConfig:
-        if self.max_user_turns < self.min_user_turns:
-            raise ValueError("max_user_turns must be >= min_user_turns")
-        if self.require_tool_call and self.max_steps_per_turn < 1:
-            raise ValueError("require_tool_call needs max_steps_per_turn >= 1")
-        return self
 
 
 class ScenariosConfig(Section):

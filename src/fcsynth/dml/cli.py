@@ -41,7 +41,7 @@ def grammar_command(
     cfg = load_params(params)
     tools = _read_tools(tools_file)
     flags = {"thinking": thinking, "max_text_chars": max_text_chars}
-    options = replace(GrammarOptions.from_config(cfg.dml, allow_tool_errors=True), **{k: v for k, v in flags.items() if v is not None})
+    options = replace(GrammarOptions.from_config(cfg.dml), **{k: v for k, v in flags.items() if v is not None})
     budget = cfg.conversations.max_tokens if max_tokens is None else max_tokens
     built = assistant_grammar(tools, options, list(known or []), mode, (min_calls, max_calls), budget)
     typer.echo(built.lark, nl=False)

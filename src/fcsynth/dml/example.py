@@ -276,7 +276,7 @@ def example_messages(tools: list[Tool], options: GrammarOptions, key: str = "") 
     if options.max_steps_per_turn == 0:
         usable = []
     rng = _rng(key, "messages", "phrasing")
-    n_turns = max(options.min_user_turns, min(2, options.max_user_turns))
+    n_turns = 2
     text, think = options.max_text_chars, options.think_chars
     messages: list[dict[str, Any]] = []
     n_calls = 0

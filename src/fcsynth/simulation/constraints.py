@@ -22,14 +22,18 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+import jinja2
 import jsonschema
 
 from fcsynth.budget import max_json_bytes, tokens_for_bytes
 from fcsynth.dml.grammar import GrammarOptions, narrowed_arguments, narrowed_response
 from fcsynth.dml.schemas import any_object_schema, error_object_schema, grammar_schema, styled
+from fcsynth.errors import FcsynthError
+from fcsynth.paths import GRAMMARS_DIR
 from fcsynth.simulation.identifiers import is_identifier
 from fcsynth.tools import Tool
 
+ASSISTANT_GRAMMAR, USER_GRAMMAR = "assistant_turn.lark.j2", "user_turn.lark.j2"
 CALL_HEAD = '<tool_call>\n{{"name": {name}, "arguments": '
 CALL_TAIL = "}\n</tool_call>"
 MIN_STRING_CHARS = 8  # the tightest string bound a tool is narrowed to
@@ -49,6 +53,22 @@ class Constraint:
     tightened: bool = False
     offered: tuple[Any, ...] = ()  # assistant: the Callable tools its calls may use
     calls: tuple[int, int] = (0, 0)  # assistant: calls per step (lo, hi); (0, 0): text only
+
+
+_TEMPLATES: dict[str, jinja2.Template] = {}
+
+
+def _template(name: str) -> jinja2.Template:
+    """A grammar template of `grammars/` (loaded once)."""
+    if name not in _TEMPLATES:
+        path = GRAMMARS_DIR / name
+        try:
+            source = path.read_text()
+        except FileNotFoundError:
+            raise FcsynthError(f"{path}: grammar template not found (run inside the project, or set FCSYNTH_ROOT)") from None
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+        _TEMPLATES[name] = env.from_string(source)
+    return _TEMPLATES[name]
 
 
 def text_terminal(max_chars: int) -> str:
@@ -162,11 +182,7 @@ def assistant_constraint(usable: list[Callable], opt: GrammarOptions, mode: str,
     """The assistant turn's grammar. `mode`: "call", "text" or "either"; `calls`: how many
     calls a call step makes (lo, hi), cut down to what fits `budget` (a parallel step
     offers only the tools of which `lo` calls fit)."""
-    think_rule, think_bytes = "", 0
-    head = "start: "
-    if opt.thinking:
-        think_rule = f'think: "<think>" {text_terminal(opt.think_chars)} "</think>"\n'
-        head, think_bytes = "start: think ", len("<think></think>") + opt.think_chars
+    think_bytes = len("<think></think>") + opt.think_chars if opt.thinking else 0
     room = budget - 1 - think_bytes
     lo, hi = calls
     if lo > 1:
@@ -176,20 +192,18 @@ def assistant_constraint(usable: list[Callable], opt: GrammarOptions, mode: str,
         hi = max(lo, min(hi, (room + 1) // (max(c.call_bytes for c in usable) + 1)))
     if lo > hi:
         usable, lo, hi = [], 1, 1
-    rules: list[str] = []
-    for i, c in enumerate(usable):
-        rules += _call_rule(i, c.tool, c.args)[0]
     body = {"text": "TEXT", "call": "calls", "either": "calls | TEXT"}[mode if usable else "text"]
-    lines = [f"{head}body", f"body: {body}"]
     worst = opt.max_text_chars if "TEXT" in body else 0
+    rules: list[str] = []
     if "calls" in body:
-        lines.append("call: " + " | ".join(f"call_{i}" for i in range(len(usable))))
-        rep = f'("\\n" call){{{lo - 1},{hi - 1}}}' if hi > 1 else ""
-        lines.append(f"calls: call {rep}".rstrip())
-        lines += rules
+        for i, c in enumerate(usable):
+            rules += _call_rule(i, c.tool, c.args)[0]
         worst = max(worst, hi * max(c.call_bytes for c in usable) + (hi - 1))
-    lines.append(f"TEXT: {text_terminal(opt.max_text_chars)}")
-    lark = "%llguidance {}\n" + think_rule + "\n".join(lines) + "\n"
+    lark = _template(ASSISTANT_GRAMMAR).render(
+        think=text_terminal(opt.think_chars) if opt.thinking else None, body=body,
+        call_names=[f"call_{i}" for i in range(len(usable))], call_rules=rules,
+        repeat=f' ("\\n" call){{{lo - 1},{hi - 1}}}' if hi > 1 else "", text=text_terminal(opt.max_text_chars),
+    )
     offered = tuple(usable) if "calls" in body else ()
     return Constraint(lark, None, tokens_for_bytes(think_bytes + worst), any(c.tightened for c in offered), offered,
                       (lo, hi) if offered else (0, 0))
@@ -206,18 +220,13 @@ def assistant_grammar(
 def user_constraint(facts: list[str], max_chars: int) -> Constraint:
     """Free text (TEXT). With facts: text without ':' (at most 3/4 of the bound), then ': '
     and the facts verbatim, then the end of the sentence, optionally one more sentence."""
-    if not facts:
-        return Constraint(f"%llguidance {{}}\nstart: TEXT\nTEXT: {text_terminal(max_chars)}\n", None, tokens_for_bytes(max_chars))
-    listed = ' ", " '.join(_lark(f) for f in facts)
     lead = max(1, max_chars * 3 // 4)
     tail = max(2, max_chars - lead)
-    lark = (
-        "%llguidance {}\n"
-        f'start: LEAD ": " {listed} TAIL\n'
-        f"LEAD: /[!-9;=-~][ -9;=-~]{{0,{lead - 1}}}/\n"
-        f"TAIL: /[.!?]( [!-;=-~][ -;=-~]{{0,{tail - 2}}}[.!?])?/\n"
+    lark = _template(USER_GRAMMAR).render(
+        facts=[_lark(f) for f in facts], text=text_terminal(max_chars),
+        lead=f"/[!-9;=-~][ -9;=-~]{{0,{lead - 1}}}/", tail=f"/[.!?]( [!-;=-~][ -;=-~]{{0,{tail - 2}}}[.!?])?/",
     )
-    worst = lead + 2 + sum(len(f) + 2 for f in facts) + 1 + 1 + tail
+    worst = lead + 2 + sum(len(f) + 2 for f in facts) + 1 + 1 + tail if facts else max_chars
     return Constraint(lark, None, tokens_for_bytes(worst))
 
 

@@ -74,7 +74,7 @@ class Simulator:
         self.tokenizer = tokenizer
         self.builder = PromptBuilder(tokenizer) if tokenizer is not None else None
         self.env_class = environment_class
-        self.options = GrammarOptions.from_config(cfg.dml, allow_tool_errors=True)
+        self.options = GrammarOptions.from_config(cfg.dml)
         self.generated: list[dict[str, Any]] = []
         self.rounds = 0
 
