@@ -195,7 +195,7 @@ def test_simulation_runs_the_plan_with_three_separate_views(tmp_path):
     assert done["no_tool_request"] == {"planned": True, "realized": True, "why": None}
     m = metrics.as_dict()
     assert m["features"]["no_tool_request"] == {"planned": 1, "realized": 1, "share": 1.0}
-    assert m["mean_user_turns"] == 3 and m["identifier_grounding"] == 1.0 and m["rounds"] > 6
+    assert m["mean_user_turns"] == 3 and m["identifier_grounding"] == 1.0 and m["scheduling"] == "stream"
     assert 0.0 <= m["tokens"]["wasted_token_share"] < 1.0
 
 
@@ -208,6 +208,22 @@ def test_rounds_batch_every_conversation_and_rerun_generates_nothing(tmp_path):
     again = make_ctx(tmp_path)
     rows2, _ = conversations.run(again, bps, {"notes": [CREATE, GET]})
     assert again.backend.calls == [] and rows2 == rows  # every turn came from the checkpoint
+
+
+def test_stream_and_rounds_make_the_same_conversations(tmp_path, monkeypatch):
+    """Streamed (a turn's follow-up joins the running batch) or in rounds (openai, ray):
+    the same requests, so the same transcripts; rounds batch every conversation's turn."""
+    from fcsynth.simulation import run as sim_run
+
+    features = {"parallel_calls": True, "tool_error": True, "missing_argument": False, "no_tool_request": False}
+    bps = [blueprint(f"notes-{k:04d}", [task(2, error=True), task(1, parallel=True)], features=features) for k in range(3)]
+    streamed, _ = conversations.run(make_ctx(tmp_path / "a"), bps, {"notes": [CREATE, GET]})
+    monkeypatch.setattr(sim_run, "STREAMING_BACKENDS", ())
+    ctx = make_ctx(tmp_path / "b")
+    rounds, metrics = conversations.run(ctx, bps, {"notes": [CREATE, GET]})
+    assert [r["messages"] for r in rounds] == [r["messages"] for r in streamed]
+    assert metrics.as_dict()["scheduling"] == "rounds" and metrics.as_dict()["rounds"] == len(ctx.backend.calls)
+    assert all(len({i.split("/")[0] for i in batch}) == 3 for batch in ctx.backend.calls[:3])
 
 
 def test_a_turn_failing_a_rule_check_is_generated_again(tmp_path):

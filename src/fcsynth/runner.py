@@ -5,6 +5,9 @@
   checkpointed row is reused only when it was made by the very same request (same prompt,
   constraint, sampling and seed: its `request_key`), so changed params, templates or
   inputs regenerate exactly the rows they affect.
+- `stream_requests`: the same checkpointed rows, for requests whose follow-ups depend on
+  their answers (the simulation's turns): each finished row's follow-ups join the running
+  batch at once on a streaming backend.
 - `parse_completion`: a raw row's text -> (value, status, reason), statuses from
   fcsynth.rows.
 """
@@ -18,7 +21,7 @@ from fcsynth.checkpoint import Checkpoint, fingerprint
 from fcsynth.config import SamplingConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.llm import Backend, Completion, Request
-from fcsynth.llm.base import ERROR_FINISH
+from fcsynth.llm.base import ERROR_FINISH, RequestFeed
 from fcsynth.llm.constraints import structured_output_kwargs
 from fcsynth.rows import ENGINE_ERROR, OK, TRUNCATED, UNPARSEABLE
 
@@ -109,18 +112,64 @@ def run_requests(
     if missing:
         backend = backend_factory()
         for completion in backend.generate(by_id[i] for i in missing):
-            row = to_row(by_id[completion.id], completion)
-            row.update(
-                request_key=keys[completion.id],
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-                cached_tokens=completion.cached_tokens,
-            )
-            checkpoint.add(row)
+            checkpoint.add(_checkpoint_row(by_id[completion.id], completion, keys[completion.id], to_row))
         lost = [i for i in missing if checkpoint.rows.get(i, {}).get("request_key") != keys[i]]
         if lost:
             raise FcsynthError(f"the backend returned no completion for {len(lost)} request(s), e.g. {lost[0]}")
     return {i: _with_text(checkpoint.rows[i]) for i in by_id}
+
+
+def _checkpoint_row(request: Request, completion: Completion, key: str, to_row: RowBuilder = raw_row) -> dict[str, Any]:
+    row = to_row(request, completion)
+    row.update(
+        request_key=key,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        cached_tokens=completion.cached_tokens,
+    )
+    return row
+
+
+def stream_requests(
+    requests: list[Request],
+    checkpoint: Checkpoint,
+    backend_factory: Callable[[], Backend],
+    follow_up: Callable[[Request, dict[str, Any]], list[Request]],
+) -> None:
+    """Run `requests` and, for each finished one, the requests `follow_up(request, row)`
+    returns, until none is left. A request checkpointed by the very same request is answered
+    from the checkpoint at once; the rest stream through one `generate` call of a backend
+    built on first need (backends that take a RequestFeed add follow-ups to the running batch)."""
+    feed = RequestFeed()
+    waiting: dict[str, tuple[Request, str]] = {}
+    ready: list[tuple[Request, dict[str, Any]]] = []
+
+    def submit(new: list[Request]) -> None:
+        for r in new:
+            key = request_key(r)
+            row = checkpoint.rows.get(r.id)
+            if row is not None and row.get("request_key") == key:
+                ready.append((r, _with_text(row)))
+            else:
+                waiting[r.id] = (r, key)
+                feed.push(r)
+
+    def answer_ready() -> None:
+        while ready:
+            submit(follow_up(*ready.pop(0)))
+
+    submit(requests)
+    answer_ready()
+    if not feed:
+        return
+    for completion in backend_factory().generate(feed):
+        request, key = waiting.pop(completion.id)
+        row = _checkpoint_row(request, completion, key)
+        checkpoint.add(row)
+        submit(follow_up(request, _with_text(row)))
+        answer_ready()
+    if waiting:
+        raise FcsynthError(f"the backend returned no completion for {len(waiting)} request(s), e.g. {next(iter(waiting))}")
 
 
 def token_totals(rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -10,6 +10,7 @@ stages), the plan and what of it was realized.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from fcsynth.dml import parse_dml, render_dml
@@ -116,10 +117,12 @@ def run(
     cached = sum(int(r.get("cached_tokens") or 0) for r in simulator.generated)
     metrics.extra.update(_shape_metrics(shapes))
     metrics.extra.update(
+        scheduling="stream" if simulator.streaming else "rounds",
         rounds=simulator.rounds,
         features={f: {**v, "share": round(v["realized"] / v["planned"], 4) if v["planned"] else None} for f, v in features.items()},
         ends={e: sum(c.end == e for c in convs) for e in sorted({str(c.end) for c in convs})},
         turn_retries=sum(r["turn_retries"] for r in rows),
+        turn_failures=dict(sorted(sum((c.failures for c in convs), Counter()).items())),
         kept_failing_checks=sum(c.kept_failing_checks for c in convs),
         tightened_values=sum(c.tightened for c in convs),
         prefix_cache_hit_rate=round(cached / prompt, 4) if prompt else 0.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -51,6 +52,27 @@ class Completion:
     completion_tokens: int
     finish_reason: str  # "stop" | "length" | ERROR_FINISH
     cached_tokens: int = 0  # prompt tokens served from the engine's prefix cache
+
+
+class RequestFeed:
+    """Requests handed to a streaming backend while it runs: whoever consumes `generate`
+    pushes follow-up requests between completions, and the backend takes them into the
+    running batch at its next step (a simulated conversation's next turn joins at once)."""
+
+    def __init__(self, requests: Iterable[Request] = ()) -> None:
+        self._queue: deque[Request] = deque(requests)
+
+    def push(self, request: Request) -> None:
+        self._queue.append(request)
+
+    def take(self) -> list[Request]:
+        """Every request pushed so far (and not taken yet)."""
+        out = list(self._queue)
+        self._queue.clear()
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self._queue)
 
 
 class Backend(Protocol):

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from fcsynth.llm.base import Completion, Request
+from fcsynth.llm.base import Completion, Request, RequestFeed
 from fcsynth.llm.constraints import structured_output_kwargs
 
 Responder = Callable[[Request], str]
@@ -92,15 +92,19 @@ class FakeBackend:
         self.responder = responder or default_responder
         self.calls: list[list[str]] = []
 
-    def generate(self, requests: Iterable[Request]) -> Iterator[Completion]:
-        batch = list(requests)
-        self.calls.append([r.id for r in batch])
+    def generate(self, requests: Iterable[Request] | RequestFeed) -> Iterator[Completion]:
+        """Completions in order; a RequestFeed is read again after each one (`calls` records
+        every batch taken)."""
+        feed = requests if isinstance(requests, RequestFeed) else RequestFeed(requests)
         latency = float(os.environ.get("FCSYNTH_FAKE_LATENCY_S", "0"))
-        for request in batch:
-            time.sleep(latency)
-            text = self.responder(request)
-            prompt = request.prompt or json.dumps(request.messages)
-            yield Completion(request.id, text, len(prompt.split()), len(text.split()), "stop")
+        while feed:
+            batch = feed.take()
+            self.calls.append([r.id for r in batch])
+            for request in batch:
+                time.sleep(latency)
+                text = self.responder(request)
+                prompt = request.prompt or json.dumps(request.messages)
+                yield Completion(request.id, text, len(prompt.split()), len(text.split()), "stop")
 
     def close(self) -> None:
         pass

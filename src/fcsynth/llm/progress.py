@@ -25,6 +25,12 @@ class Progress:
         self.shown = 0.0  # when the postfix was last redrawn
         self.bar = tqdm(total=total, desc=desc, unit="req", leave=False, dynamic_ncols=True, disable=not enabled)
 
+    def add(self, n: int) -> None:
+        """`n` more requests to wait for (a stream's follow-ups)."""
+        self.total += n
+        self.bar.total = self.total
+        self.bar.refresh()
+
     def tokens(self, n: int) -> None:
         """Count `n` tokens generated in the last engine step and refresh the postfix."""
         self.generated += n

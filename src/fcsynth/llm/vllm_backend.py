@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fcsynth.config import LLMConfig
-from fcsynth.llm.base import ERROR_FINISH, Completion, Request
+from fcsynth.llm.base import ERROR_FINISH, Completion, Request, RequestFeed
 from fcsynth.llm.constraints import structured_output_kwargs
 from fcsynth.llm.cpu import resolve_dtype, set_thread_env
 from fcsynth.llm.progress import Progress
@@ -84,23 +84,30 @@ class VLLMBackend:
             output_kind=RequestOutputKind.DELTA,  # new tokens every step: live progress
         )
 
-    def generate(self, requests: Iterable[Request]) -> Iterator[Completion]:
+    def generate(self, requests: Iterable[Request] | RequestFeed) -> Iterator[Completion]:
+        """Completions as they finish. A RequestFeed is read again after every engine step,
+        so requests pushed to it meanwhile join the running batch."""
         engine = self.llm.llm_engine
-        pending = 0
-        for request in requests:
-            try:
-                engine.add_request(request.id, self.render_prompt(request), self.sampling_params(request))
-            except ValueError as err:  # e.g. a constraint the structured-output backend rejects
-                yield Completion(request.id, str(err).splitlines()[0], 0, 0, ERROR_FINISH)
-                continue
-            pending += 1
-        progress = Progress(pending, enabled=self.progress)
+        feed = requests if isinstance(requests, RequestFeed) else RequestFeed(requests)
+        progress = Progress(0, enabled=self.progress)
         texts: dict[str, list[str]] = {}
         counts: dict[str, int] = {}
         prompts: dict[str, int] = {}  # DELTA outputs may carry the prompt ids only once
         cached: dict[str, int] = {}
         try:
-            while engine.has_unfinished_requests():
+            while True:
+                new = feed.take()
+                progress.add(len(new))
+                for request in new:
+                    try:
+                        engine.add_request(request.id, self.render_prompt(request), self.sampling_params(request))
+                    except ValueError as err:  # e.g. a constraint the structured-output backend rejects
+                        progress.finished()
+                        yield Completion(request.id, str(err).splitlines()[0], 0, 0, ERROR_FINISH)
+                if not engine.has_unfinished_requests():
+                    if feed:
+                        continue
+                    break
                 step_tokens = 0
                 for out in engine.step():
                     choice = out.outputs[0]

@@ -33,7 +33,7 @@ from fcsynth.evaluate.prompting import PromptBuilder, hermes_messages
 from fcsynth.llm import Backend, Request, derive_seed
 from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.prompts import render
-from fcsynth.runner import make_request, run_requests
+from fcsynth.runner import make_request, run_requests, stream_requests
 from fcsynth.simulation import constraints, environment
 from fcsynth.simulation.constraints import Constraint
 from fcsynth.simulation.identifiers import known_values
@@ -45,6 +45,7 @@ CLARITY = {
     "good": "you state the goal clearly but give some details only later",
     "average": "you are vague at first and give details only when asked",
 }
+STREAMING_BACKENDS = ("vllm", "fake")  # backends whose generate takes follow-ups into its running batch
 MAX_STATE_CALLS = 8  # earlier calls the simulated tool sees (the most recent)
 _CALL_BLOCK = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.DOTALL)
 
@@ -76,7 +77,8 @@ class Simulator:
         self.env_class = environment_class
         self.options = GrammarOptions.from_config(cfg.dml)
         self.generated: list[dict[str, Any]] = []
-        self.rounds = 0
+        self.rounds = 0  # in round mode
+        self.streaming = cfg.llm.backend in STREAMING_BACKENDS
 
     # ---- prompts -------------------------------------------------------------------------
     def _chat(self, text: str) -> tuple[Any, bool]:
@@ -221,11 +223,13 @@ class Simulator:
         text, finish = row["text"], row["finish_reason"]
         if finish != "stop":
             reason = "max_tokens reached" if finish == "length" else text if finish == ERROR_FINISH else finish
+            action.conv.failures["length" if finish == "length" else "engine_error"] += 1
             self._failed(action, f"{action.role} turn: {reason}"[:300], fatal_after_retries=True)
             return
         try:
             candidate = _parse(action.role, text)
         except ValueError as err:
+            conv.failures["unparseable"] += 1
             self._failed(action, f"{action.role} turn unparseable: {err}"[:300], fatal_after_retries=True)
             return
         if action.role == TOOL:
@@ -235,6 +239,7 @@ class Simulator:
             conv.add_responses()
             return
         problems = self._problems(conv, candidate)
+        conv.failures.update(p.split(":")[0] for p in problems)
         if problems and not self._failed(action, "; ".join(problems), fatal_after_retries=False):
             return
         conv.accepted.append(action.request.id)
@@ -283,9 +288,40 @@ class Simulator:
                 problems.append("repeated_call: " + after[-1])
         return problems
 
-    # ---- rounds --------------------------------------------------------------------------
+    # ---- rounds or a stream -----------------------------------------------------------------
     def run(self, conversations: list[Conversation]) -> None:
-        """Simulate until every conversation is over."""
+        """Simulate until every conversation is over: streamed where the backend takes follow-ups
+        into its running batch (offline vLLM, fake), else in rounds."""
+        if self.streaming:
+            self.stream(conversations)
+        else:
+            self.rounds_of(conversations)
+        for c in conversations:  # unreachable with a correct plan; never leave one open
+            if not c.done:
+                c.finish(TURN_FAILED, "no next turn")
+
+    def stream(self, conversations: list[Conversation]) -> None:
+        """Each conversation's next turn is requested as soon as its last one is back."""
+        in_flight: dict[str, int] = {}
+        by_id: dict[str, Action] = {}
+
+        def next_requests(conv: Conversation) -> list[Request]:
+            actions = self.actions(conv)
+            by_id.update((a.request.id, a) for a in actions)
+            in_flight[conv.id] = len(actions)
+            return [a.request for a in actions]
+
+        def follow_up(request: Request, row: dict[str, Any]) -> list[Request]:
+            action = by_id.pop(request.id)
+            self.generated.append(row)
+            self.apply(action, row)
+            in_flight[action.conv.id] -= 1
+            return [] if in_flight[action.conv.id] or action.conv.done else next_requests(action.conv)
+
+        stream_requests([r for c in conversations for r in next_requests(c)], self.checkpoint, self.backend, follow_up)
+
+    def rounds_of(self, conversations: list[Conversation]) -> None:
+        """Round by round: every unfinished conversation's next turn, one batch per round."""
         limit = 1 + sum(len(c.turns) for c in conversations) * (4 + 3 * self.cfg.dml.max_steps_per_turn) * (
             1 + self.cfg.conversations.max_turn_retries)
         for _ in range(limit):
@@ -298,9 +334,6 @@ class Simulator:
                 row = rows[a.request.id]
                 self.generated.append(row)
                 self.apply(a, row)
-        for c in conversations:  # unreachable with a correct plan; never loop forever
-            if not c.done:
-                c.finish(TURN_FAILED, "round limit reached")
 
 
 def _parse(role: str, text: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ tool responses after a call step.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ class Conversation:
     end: str | None = None
     end_detail: str | None = None
     kept_failing_checks: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # failed attempts by reason
     tightened: int = 0  # calls and responses generated under JSON bounds tighter than dml.*
     calls_made: int = 0
 
