@@ -36,6 +36,7 @@ bench: setup
 	python benchmarks/decode_throughput.py
 	python benchmarks/cpu_engine.py
 	python benchmarks/catalog_import.py
+	python benchmarks/simulation.py
 
 clean-checkpoints:
 	rm -rf data/checkpoints

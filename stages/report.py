@@ -6,7 +6,7 @@ from fcsynth.curate import reason_keys
 from fcsynth.metrics import StageMetrics
 from fcsynth.paths import DATA_DIR, METRICS_DIR
 from fcsynth.report import page_data, render_page, write_plots
-from fcsynth.report.token_use import write_token_use
+from fcsynth.report.token_use import delivered_token_share, write_token_use
 from fcsynth.stage import run_stage
 from fcsynth.tables import read_rows
 
@@ -25,6 +25,7 @@ def main() -> None:
     run = write_token_use(METRICS_DIR, METRICS_DIR / "plots" / "token_use.csv")
     metrics.extra["wasted_token_share"] = run.get("wasted_token_share")
     metrics.extra["tokens_per_delivered_conversation"] = run.get("tokens_per_delivered_conversation")
+    metrics.extra["delivered_token_share"] = delivered_token_share(METRICS_DIR, sum(bool(d["accepted"]) for d in decisions))
     metrics.write()
 
 

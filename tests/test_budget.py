@@ -177,3 +177,14 @@ def test_report_token_use_per_stage_and_run(tmp_path):
                    "wasted_token_share": 0.02, "tokens_per_delivered_conversation": 100.0}
     lines = (tmp_path / "plots" / "token_use.csv").read_text().splitlines()
     assert lines[0].startswith("stage,completion_tokens") and lines[1].startswith("scenarios,100,80,0.2,10.0")
+
+
+def test_delivered_token_share_counts_what_reaches_the_dataset(tmp_path):
+    from fcsynth.report.token_use import delivered_token_share
+
+    assert delivered_token_share(tmp_path, 5) is None
+    for name, spent, passed, out in (("scenarios", 100, 80, 10), ("conversations", 900, 800, 10), ("judge", 200, 200, 10)):
+        m = {"stage": name, "records_out": out, "tokens": {"completion_tokens": spent, "completion_tokens_passed_on": passed}}
+        (tmp_path / f"{name}.json").write_text(json.dumps(m))
+    assert delivered_token_share(tmp_path, 10) == round(1080 / 1200, 4)  # all delivered: only waste is lost
+    assert delivered_token_share(tmp_path, 5) == round(540 / 1200, 4)  # half the records curated away

@@ -168,7 +168,7 @@ def test_simulation_runs_the_plan_with_three_separate_views(tmp_path):
 
     def responder(request):
         text = json.dumps(request.messages)
-        role = "assistant" if "<tools>" in text else "tool" if "You simulate the tool" in text else "user"
+        role = "assistant" if "<tools>" in text else "tool" if "You simulate a tool" in text else "user"
         prompts[role].append(text)
         return (role == "assistant" and offered_get_note(request)) or default_responder(request)
 
@@ -190,7 +190,10 @@ def test_simulation_runs_the_plan_with_three_separate_views(tmp_path):
                 i = messages.index(m)
                 assert any(c["function"]["arguments"]["note_id"] in (p.get("content") or "") for p in messages[:i])
     third = messages[[i for i, m in enumerate(messages) if m["role"] == "user"][2]:]
-    assert sum(bool(m.get("tool_calls")) for m in third) >= 2  # the plan's two steps
+    assert sum(bool(m.get("tool_calls")) for m in third) >= 1  # a call step (the fake's second would repeat it)
+    from fcsynth.curate.checks.repeats import repeated_calls
+
+    assert repeated_calls(messages)[1] == []  # a repeat is retried, then replaced by text
     done = json.loads(row["realized"])
     assert done["no_tool_request"] == {"planned": True, "realized": True, "why": None}
     m = metrics.as_dict()
@@ -320,3 +323,41 @@ def test_realized_and_shape_read_the_transcript():
     s = shape(messages, [GET])
     assert s["tool_calls"] == 1 and s["identifier_values"] == 1 and s["grounded_identifier_values"] == 1
     assert s["texts"] == 4 and s["sentence_ends"] == 3
+
+
+def test_a_call_repeated_past_its_retries_becomes_text_never_a_repeat(tmp_path):
+    """The assistant keeps repeating its call: after the retries the turn answers in text."""
+    call = '<tool_call>\n{"name": "create_note", "arguments": {"title": "Dock survey"}}\n</tool_call>'
+
+    def responder(request):
+        return call if "<tools>" in json.dumps(request.messages) and "calls" in request.constraint.definition.split("\n")[2] \
+            else default_responder(request)
+
+    rows, metrics = conversations.run(make_ctx(tmp_path, responder), [blueprint("notes-0001", [task(3)])], {"notes": [CREATE, GET]})
+    messages = json.loads(rows[0]["messages"])
+    calls = [c for m in messages for c in m.get("tool_calls") or []]
+    assert len(calls) == 1 and messages[-1]["role"] == "assistant" and messages[-1]["content"]
+    m = metrics.as_dict()
+    assert m["turn_failures"]["repeated_call"] == 2 and m["kept_failing_checks"] == 0
+
+
+def test_retrying_a_failed_call_is_a_recovery_not_a_repeat():
+    from fcsynth.curate.checks.repeats import repeated_calls
+
+    call = {"id": "c1", "type": "function", "function": {"name": "get_note", "arguments": {"note_id": "n-1"}}}
+    again = {**call, "id": "c2"}
+    failed = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "", "tool_calls": [call]},
+              {"role": "tool", "tool_call_id": "c1", "name": "get_note", "content": '{"error": {"code": 503, "message": "busy"}}'},
+              {"role": "assistant", "content": "", "tool_calls": [again]}]
+    assert repeated_calls(failed)[1] == []
+    ok = [*failed[:2], {**failed[2], "content": '{"title": "x"}'}, failed[3]]
+    assert len(repeated_calls(ok)[1]) == 1
+
+
+def test_identifiers_inside_arrays_of_objects_are_grounded():
+    params = {"type": "object", "properties": {"attendees": {"type": "array", "items": {
+        "type": "object", "properties": {"email": {"type": "string", "format": "email"}}, "required": ["email"]}}},
+        "required": ["attendees"]}
+    assert constraints.ground(params, []) is None
+    grounded = constraints.ground(params, ["ana@contoso.test"])
+    assert grounded["properties"]["attendees"]["items"]["properties"]["email"]["enum"] == ["ana@contoso.test"]

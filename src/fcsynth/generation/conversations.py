@@ -124,7 +124,8 @@ def run(
         turn_retries=sum(r["turn_retries"] for r in rows),
         turn_failures=dict(sorted(sum((c.failures for c in convs), Counter()).items())),
         kept_failing_checks=sum(c.kept_failing_checks for c in convs),
-        tightened_values=sum(c.tightened for c in convs),
+        tightened_calls=sum(c.tightened_calls for c in convs),
+        tightened_responses=sum(c.tightened_responses for c in convs),
         prefix_cache_hit_rate=round(cached / prompt, 4) if prompt else 0.0,
         prompt_tokens_per_delivered=round(prompt / len(shapes), 1) if shapes else 0.0,
     )

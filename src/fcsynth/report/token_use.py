@@ -40,6 +40,23 @@ def _row(stage: str, spent: int, passed: int, delivered: int) -> dict[str, Any]:
     }
 
 
+def delivered_token_share(metrics_dir: Path, delivered: int) -> float | None:
+    """The share of every LLM stage's completion tokens that ends up in the `delivered`
+    (curated, exported) records: each stage's passed-on tokens pro rata of its records that
+    were delivered, over all completion tokens spent (None before any LLM stage ran)."""
+    spent = kept = 0.0
+    for stage in LLM_STAGES:
+        path = metrics_dir / f"{stage}.json"
+        if not path.exists():
+            continue
+        m = json.loads(path.read_text())
+        tokens = m.get("tokens", {})
+        spent += int(tokens.get("completion_tokens", 0))
+        out = int(m.get("records_out", 0))
+        kept += int(tokens.get("completion_tokens_passed_on", 0)) * (min(1.0, delivered / out) if out else 0.0)
+    return round(kept / spent, 4) if spent else None
+
+
 def write_token_use(metrics_dir: Path, out: Path) -> dict[str, Any]:
     """Write the CSV; return the `run` row (empty when no LLM stage has metrics)."""
     rows = token_use_rows(metrics_dir)

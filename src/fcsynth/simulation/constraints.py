@@ -117,8 +117,9 @@ def ground(parameters: dict[str, Any], known: list[str]) -> dict[str, Any] | Non
                                    "items": grounded}
                 else:
                     props[name] = grounded
-            elif isinstance(sub, dict) and sub.get("type") == "object":
-                if not walk(sub):
+            elif isinstance(sub, dict) and (sub.get("type") == "object" or isinstance(sub.get("items"), dict)):
+                nested = sub if sub.get("type") == "object" else sub["items"]
+                if not walk(nested):  # a nested object, or the objects of an array
                     if name in required:
                         return False
                     del props[name]

@@ -153,9 +153,10 @@ class Simulator:
 
     def _assistant_mode(self, conv: Conversation) -> tuple[str, tuple[int, int]]:
         turn, steps, dml = conv.turn, conv.steps, self.cfg.dml
-        if turn["kind"] != "task":
+        if turn["kind"] != "task" or conv.text_only_turn == conv.user_turns:
             return "text", (1, 1)
-        calls = (2, dml.max_parallel_calls) if turn.get("parallel") and steps == 0 and dml.max_parallel_calls > 1 else (1, 1)
+        parallel = turn.get("parallel") and steps == 0 and dml.max_parallel_calls > 1 and conv.single_call_turn != conv.user_turns
+        calls = (2, dml.max_parallel_calls) if parallel else (1, 1)
         if turn.get("error") and conv.last_step_failed() and steps < dml.max_steps_per_turn:
             return "call", calls
         if steps < turn["steps"]:
@@ -235,16 +236,26 @@ class Simulator:
         if action.role == TOOL:
             conv.partial[action.call_index] = {"content": dump_json(candidate)}
             conv.accepted.append(action.request.id)
-            conv.tightened += bool(action.extra.get("tightened"))
+            conv.tightened_responses += bool(action.extra.get("tightened"))
             conv.add_responses()
             return
         problems = self._problems(conv, candidate)
         conv.failures.update(p.split(":")[0] for p in problems)
         if problems and not self._failed(action, "; ".join(problems), fatal_after_retries=False):
             return
+        if any(p.startswith("repeated_call") for p in problems):
+            # Out of retries and still repeating a call: never keep the repeat. A parallel step
+            # becomes a single call; otherwise the assistant has nothing new to call in this
+            # turn and answers in text (generated next).
+            if len(candidate["calls"]) > 1:
+                conv.single_call_turn = conv.user_turns
+            else:
+                conv.text_only_turn = conv.user_turns
+            conv.kept_failing_checks -= 1
+            return
         conv.accepted.append(action.request.id)
         if "calls" in candidate:
-            conv.tightened += sum(c["name"] in action.extra.get("tightened", ()) for c in candidate["calls"])
+            conv.tightened_calls += sum(c["name"] in action.extra.get("tightened", ()) for c in candidate["calls"])
             conv.add_calls(candidate["calls"], candidate.get("reasoning"))
         else:
             conv.add_text(action.role, candidate["text"], candidate.get("reasoning"))

@@ -8,26 +8,17 @@ tool responses after a call step.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from fcsynth.curate.checks.repeats import is_error_response as is_error
 from fcsynth.tools import Tool
 
 USER, ASSISTANT, TOOL = "user", "assistant", "tool"
 PLAN_COMPLETE = "plan_complete"  # every planned user turn happened
 CONTEXT_FULL = "context_full"  # the next turn's prompt plus its budget exceeds max_model_len
 TURN_FAILED = "turn_failed"  # a turn failed every attempt (engine error or bad output)
-
-
-def is_error(content: Any) -> bool:
-    """True when a tool message's content is the error object."""
-    try:
-        value = json.loads(content) if isinstance(content, str) else content
-    except json.JSONDecodeError:
-        return False
-    return isinstance(value, dict) and set(value) == {"error"}
 
 
 @dataclass
@@ -47,7 +38,10 @@ class Conversation:
     end_detail: str | None = None
     kept_failing_checks: int = 0
     failures: Counter[str] = field(default_factory=Counter)  # failed attempts by reason
-    tightened: int = 0  # calls and responses generated under JSON bounds tighter than dml.*
+    tightened_calls: int = 0  # calls generated under JSON bounds tighter than dml.*
+    tightened_responses: int = 0  # simulated responses generated so
+    text_only_turn: int | None = None  # the user turn whose assistant may only answer in text now
+    single_call_turn: int | None = None  # the user turn whose parallel step became a single call
     calls_made: int = 0
 
     @property

@@ -1,5 +1,6 @@
 """Repeated calls: an identical call (same tool, same arguments) made again in the same
-user turn with nothing new in between: no user turn and no response of a different call."""
+user turn with nothing new in between: no user turn, no response of a different call and no
+error response (retrying a call that failed is a recovery, not a repeat)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,25 @@ def _key(call: dict[str, Any]) -> str:
     return fn["name"] + " " + (args if isinstance(args, str) else json.dumps(args, sort_keys=True, ensure_ascii=False))
 
 
+def is_error_response(content: Any) -> bool:
+    """True when a tool response is the error object `{"error": ...}`."""
+    try:
+        value = json.loads(content) if isinstance(content, str) else content
+    except json.JSONDecodeError:
+        return False
+    return isinstance(value, dict) and set(value) == {"error"}
+
+
 def repeated_calls(messages: list[dict[str, Any]]) -> tuple[int, list[str]]:
     """(tool calls, descriptions of the repeated ones)."""
-    events: list[tuple[str, str]] = []  # ("call" | "response", call key) since the last user turn
+    events: list[tuple[str, str]] = []  # ("call" | "response" | "error", call key) since the last user turn
     keys: dict[str, str] = {}  # call id -> key
     total, found = 0, []
     for m in messages:
         if m["role"] == "user":
             events = []
         elif m["role"] == "tool":
-            events.append(("response", keys.get(m.get("tool_call_id"), "")))
+            events.append(("error" if is_error_response(m.get("content")) else "response", keys.get(m.get("tool_call_id"), "")))
         for c in m.get("tool_calls") or []:
             total += 1
             key = _key(c)
@@ -31,7 +41,7 @@ def repeated_calls(messages: list[dict[str, Any]]) -> tuple[int, list[str]]:
                 if earlier == key and kind == "call":
                     found.append(key[:120])
                     break
-                if kind == "response" and earlier != key:
+                if kind == "error" or (kind == "response" and earlier != key):
                     break  # new information arrived since
             events.append(("call", key))
     return total, found
