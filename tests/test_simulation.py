@@ -126,10 +126,12 @@ def test_grounding_limits_identifiers_to_known_values():
 def test_turn_bounds_are_the_configured_ones_and_proven(tmp_path):
     """Calls keep dml.* bounds when they fit; the proven max_tokens covers the longest call."""
     opt = grammar_options(max_json_string_chars=30, max_parallel_calls=3)
-    built = constraints.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (2, 3), 2048)
+    built = constraints.assistant_grammar([CREATE], opt, ["note-3"], "call", (2, 3), 2048)
     assert not built.tightened and built.calls == (2, 3)
     longest = "\n".join(['<tool_call>\n{"name": "create_note", "arguments": {"title": "%s"}}\n</tool_call>' % ("x" * 30)] * 3)
     assert match_error(built.lark, longest) is None and len(longest) + 1 <= built.max_tokens
+    two = constraints.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (2, 3), 2048)
+    assert two.calls == (2, 2)  # a parallel step calls different tools: two tools, two calls
     small = constraints.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (2, 3), 140)
     assert small.calls[1] < 3 or small.tightened  # the budget cut the step down
     assert small.max_tokens <= 140

@@ -71,6 +71,16 @@ def test_mutated_steps_are_rejected(case):
     assert match_error(step_grammar(**options), text) is not None, f"{case} was accepted:\n{text}"
 
 
+def test_a_planned_parallel_step_calls_different_tools():
+    lark = step_grammar("call", (2, 3))
+    weather, mail = call("get_weather", W_ARGS), call("send_email", E_ARGS)
+    assert match_error(lark, weather + "\n" + mail) is None
+    assert match_error(lark, weather + "\n" + call("get_weather", {"city": "Rome", "unit": "C"})) is not None
+    assert match_error(lark, weather) is not None  # a parallel step: two calls at least
+    one_tool = constraints.assistant_grammar(TOOLS[:1], grammar_options(), KNOWN, "call", (2, 3), 4000)
+    assert match_error(one_tool.lark, weather + "\n" + call("get_weather", {"city": "Rome", "unit": "C"})) is None
+
+
 def test_text_answers_are_bounded_ascii_without_markup_and_end_their_sentence():
     lark = step_grammar("text", max_text_chars=40)
     assert match_error(lark, "It is 21.5 C and clear in Paris today.") is None

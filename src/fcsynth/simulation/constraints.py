@@ -17,6 +17,7 @@ configured ones (calls and responses made so are counted as `tightened_values`).
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -36,6 +37,7 @@ from fcsynth.tools import Tool
 ASSISTANT_GRAMMAR, USER_GRAMMAR = "assistant_turn.lark.j2", "user_turn.lark.j2"
 CALL_HEAD = '<tool_call>\n{{"name": {name}, "arguments": '
 CALL_TAIL = "}\n</tool_call>"
+MAX_PARALLEL_ALTERNATIVES = 256  # distinct-tool combinations a parallel step's rule may list
 MIN_STRING_CHARS = 8  # the tightest string bound a tool is narrowed to
 MAX_CANDIDATES = 32  # known values offered per identifier argument (most recent first)
 # Free text, printable ASCII without '<' (markup cannot be forged). Past 3/4 of its bound it
@@ -193,6 +195,14 @@ def assistant_constraint(usable: list[Callable], opt: GrammarOptions, mode: str,
         hi = max(lo, min(hi, (room + 1) // (max(c.call_bytes for c in usable) + 1)))
     if lo > hi:
         usable, lo, hi = [], 1, 1
+    calls_rule = "call" + (f' ("\\n" call){{{lo - 1},{hi - 1}}}' if hi > 1 else "")
+    if lo > 1 and len(usable) >= lo:
+        # A parallel step calls different tools (ascending offered order): a small model would
+        # otherwise repeat one call, which the rule checks then reject.
+        hi = min(hi, len(usable))
+        steps = [c for n in range(lo, hi + 1) for c in itertools.combinations(range(len(usable)), n)]
+        if len(steps) <= MAX_PARALLEL_ALTERNATIVES:
+            calls_rule = " | ".join(' "\\n" '.join(f"call_{i}" for i in combo) for combo in steps)
     body = {"text": "TEXT", "call": "calls", "either": "calls | TEXT"}[mode if usable else "text"]
     worst = opt.max_text_chars if "TEXT" in body else 0
     rules: list[str] = []
@@ -203,7 +213,7 @@ def assistant_constraint(usable: list[Callable], opt: GrammarOptions, mode: str,
     lark = _template(ASSISTANT_GRAMMAR).render(
         think=text_terminal(opt.think_chars) if opt.thinking else None, body=body,
         call_names=[f"call_{i}" for i in range(len(usable))], call_rules=rules,
-        repeat=f' ("\\n" call){{{lo - 1},{hi - 1}}}' if hi > 1 else "", text=text_terminal(opt.max_text_chars),
+        calls=calls_rule, text=text_terminal(opt.max_text_chars),
     )
     offered = tuple(usable) if "calls" in body else ()
     return Constraint(lark, None, tokens_for_bytes(think_bytes + worst), any(c.tightened for c in offered), offered,
