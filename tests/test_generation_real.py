@@ -42,10 +42,16 @@ def test_generation_chain_on_embedded_model(vllm_engine, repo_root, tmp_path, mo
     sent = []  # every simulation request, to check what each role was shown
     generate = vllm_engine.generate
 
-    def recording(requests):
-        requests = list(requests)
-        sent.extend(requests)
-        return generate(requests)
+    def recording(feed):  # the simulation streams: record each batch the engine takes
+        take = feed.take
+
+        def taken():
+            batch = take()
+            sent.extend(batch)
+            return batch
+
+        feed.take = taken
+        return generate(feed)
 
     monkeypatch.setattr(vllm_engine, "generate", recording)
     convs, m_conv = conversations.run(ctx, bps, selections)
