@@ -11,6 +11,7 @@ from fcsynth.catalog import select
 from fcsynth.config import compose, parse_config
 from fcsynth.dml import validate_record
 from fcsynth.generation import blueprints, conversations, scenarios, system_prompts
+from fcsynth.llm.base import RequestFeed
 from fcsynth.paths import PROMPTS_DIR
 from fcsynth.stage import StageContext
 from fcsynth.tools import read_tools_file, write_catalog
@@ -43,6 +44,8 @@ def test_generation_chain_on_embedded_model(vllm_engine, repo_root, tmp_path, mo
     generate = vllm_engine.generate
 
     def recording(feed):  # the simulation streams: record each batch the engine takes
+        if not isinstance(feed, RequestFeed):  # the stages after it hand a plain batch
+            return generate(feed)
         take = feed.take
 
         def taken():
