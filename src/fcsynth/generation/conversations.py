@@ -78,6 +78,10 @@ def run(
     )
     simulator.run(convs)
 
+    per_conversation: dict[str, Counter[str]] = {b["id"]: Counter() for b in usable}
+    for r in simulator.generated:  # request ids are <conversation id>/<turn key>
+        per_conversation[r["id"].split("/", 1)[0]].update(
+            prompt_tokens=int(r.get("prompt_tokens") or 0), completion_tokens=int(r.get("completion_tokens") or 0))
     rows, delivered, shapes, features = [], [], [], {f: {"planned": 0, "realized": 0} for f in FEATURES}
     for b, conv in zip(usable, convs, strict=True):
         messages = None
@@ -106,8 +110,8 @@ def run(
             "dml": dml if messages is not None else None,
             "messages": json.dumps(messages, ensure_ascii=False) if messages is not None else None,
             "status": status, "reason": reason,
-            "prompt_tokens": sum(int(r.get("prompt_tokens") or 0) for r in simulator.generated if r["id"].startswith(f"{b['id']}/")),
-            "completion_tokens": sum(int(r.get("completion_tokens") or 0) for r in simulator.generated if r["id"].startswith(f"{b['id']}/")),
+            "prompt_tokens": per_conversation[b["id"]]["prompt_tokens"],
+            "completion_tokens": per_conversation[b["id"]]["completion_tokens"],
             "turn_retries": sum(conv.attempts.values()),
         })
     metrics.count(rows, reasons=CONVERSATION_FAILURES)

@@ -83,13 +83,13 @@ def _lark(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _accepts(schema: dict[str, Any], value: str) -> bool:
-    """True when `value` satisfies `schema`, its `format` included."""
+def _accepted(schema: dict[str, Any], values: list[str]) -> list[str]:
+    """The `values` that satisfy `schema`, its `format` included (one validator for all)."""
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     try:
-        validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-        return validator.is_valid(value)
+        return [v for v in values if validator.is_valid(v)]
     except jsonschema.SchemaError:
-        return False
+        return []
 
 
 def ground(parameters: dict[str, Any], known: list[str]) -> dict[str, Any] | None:
@@ -107,7 +107,7 @@ def ground(parameters: dict[str, Any], known: list[str]) -> dict[str, Any] | Non
             sub = props[name]
             if is_identifier(name, sub):
                 item = sub["items"] if sub.get("type") == "array" else sub
-                values = [v for v in known if _accepts(item, v)][:MAX_CANDIDATES]
+                values = _accepted(item, known)[:MAX_CANDIDATES]
                 if not values:
                     if name in required:
                         return False

@@ -28,7 +28,6 @@ from fcsynth.curate.checks.repeats import repeated_calls
 from fcsynth.dml.example import example_value
 from fcsynth.dml.grammar import GrammarOptions, narrowed_response
 from fcsynth.dml.render import dump_json
-from fcsynth.dml.validate import tool_schemas
 from fcsynth.evaluate.prompting import PromptBuilder, hermes_messages
 from fcsynth.llm import Backend, Request, derive_seed
 from fcsynth.llm.base import ERROR_FINISH
@@ -288,8 +287,7 @@ class Simulator:
             asked = "\n".join([conv.blueprint["scenario"], *(m["content"] for m in conv.messages if m["role"] == USER)])
             if cur.reject_markup and markup_fragments(texts, asked):
                 problems.append("markup")
-        schemas = tool_schemas([t.to_openai() for t in conv.tools])
-        _, found = placeholders(conv.id, [message], schemas, cur.example_similarity)
+        _, found = placeholders(conv.id, [message], conv.schemas, cur.example_similarity)
         if cur.max_placeholder_values is not None and len(found) > cur.max_placeholder_values:
             problems.append("placeholder: " + found[0])
         if message.get("tool_calls") and cur.max_repeated_calls is not None:

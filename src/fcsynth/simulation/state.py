@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from fcsynth.curate.checks.repeats import is_error_response as is_error
+from fcsynth.dml.validate import tool_schemas
 from fcsynth.tools import Tool
 
 USER, ASSISTANT, TOOL = "user", "assistant", "tool"
@@ -43,6 +45,11 @@ class Conversation:
     text_only_turn: int | None = None  # the user turn whose assistant may only answer in text now
     single_call_turn: int | None = None  # the user turn whose parallel step became a single call
     calls_made: int = 0
+
+    @cached_property
+    def schemas(self) -> dict[str, Any]:
+        """name -> argument schema of the conversation's tools (for the rule checks)."""
+        return tool_schemas([t.to_openai() for t in self.tools])
 
     @property
     def done(self) -> bool:
