@@ -14,7 +14,7 @@ OUT = DATA_DIR / "blueprints.parquet"
 def main() -> None:
     cfg = load_params()
     selections = select(read_catalog(DATA_DIR / "catalog" / "tools.parquet"), cfg.toolkits)
-    scenario_rows = scenarios.active_rows(read_rows(DATA_DIR / "scenarios.parquet", "scenarios"))
+    scenario_rows = scenarios.active_rows(read_rows(DATA_DIR / "scenarios.parquet", "scenarios", blueprints.SCENARIO_COLUMNS))
     with stage_context(cfg, ROOT) as ctx:
         rows, metrics = blueprints.run(ctx, scenario_rows, selections)
     write_rows(rows, OUT, blueprints.schema())

@@ -14,7 +14,7 @@ OUT = DATA_DIR / "conversations.parquet"
 def main() -> None:
     cfg = load_params()
     selections = select(read_catalog(DATA_DIR / "catalog" / "tools.parquet"), cfg.toolkits)
-    blueprint_rows = read_rows(DATA_DIR / "blueprints.parquet", "blueprints")
+    blueprint_rows = read_rows(DATA_DIR / "blueprints.parquet", "blueprints", conversations.BLUEPRINT_COLUMNS)
     with stage_context(cfg, ROOT) as ctx:
         rows, metrics = conversations.run(ctx, blueprint_rows, selections)
     write_rows(rows, OUT, conversations.schema())

@@ -2,6 +2,7 @@
 
 from fcsynth.config import load_params
 from fcsynth.curate import curate
+from fcsynth.curate.decide import JUDGED_COLUMNS
 from fcsynth.errors import FcsynthError
 from fcsynth.paths import DATA_DIR
 from fcsynth.stage import run_stage
@@ -10,7 +11,7 @@ from fcsynth.tables import read_rows, write_rows
 
 def main() -> None:
     cfg = load_params()
-    judged = read_rows(DATA_DIR / "judged.parquet", "judge")
+    judged = read_rows(DATA_DIR / "judged.parquet", "judge", JUDGED_COLUMNS)
     accepted, decisions, metrics = curate(judged, cfg.curate)
     if not accepted:  # nothing to export: fail, keeping the previous outputs
         top = ", ".join(f"{k}: {n}" for k, n in metrics.reasons.most_common(3) if n)

@@ -10,8 +10,9 @@ from fcsynth.config import load_params
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate import run as evaluate
 from fcsynth.evaluate.compare import deltas, evaluation_markdown, write_plot
-from fcsynth.evaluate.run import read_split, resolve_eval_model, tuned_checkpoint, write_steps
+from fcsynth.evaluate.run import read_split, tuned_checkpoint, write_steps
 from fcsynth.metrics import StageMetrics
+from fcsynth.model_store import resolve_eval_model
 from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
 from fcsynth.stage import run_stage, stage_context
 from fcsynth.train.run import require_tuned, tuned_model_config
@@ -32,8 +33,9 @@ def main() -> None:
     require_tuned(ROOT / tuned.path)
     metrics = StageMetrics("evaluate", records_in=len(records))  # created first: its wall time covers both models
     rows, per_model = [], {}
+    keys = {"base": "evaluate.model" if cfg.evaluate.model else "model", "tuned": "train (the tuned model)"}
     for label, model_cfg in (("base", base), ("tuned", tuned)):
-        with stage_context(cfg, ROOT, model=model_cfg) as ctx:
+        with stage_context(cfg, ROOT, model=model_cfg, key=keys[label]) as ctx:
             checkpoint = tuned_checkpoint(ctx, ROOT / tuned.path) if label == "tuned" else None
             model_rows, per_model[label] = evaluate.run(ctx, records, checkpoint)
         rows += [{**r, "model": label} for r in model_rows]

@@ -7,6 +7,7 @@ from fcsynth.config import load_params
 from fcsynth.errors import FcsynthError
 from fcsynth.export import SPLITS, build_record, selections_without_test, split_records, write_split
 from fcsynth.export.card import render_card
+from fcsynth.export.records import RECORD_INPUT_COLUMNS
 from fcsynth.metrics import StageMetrics
 from fcsynth.paths import DATA_DIR, METRICS_DIR
 from fcsynth.stage import run_stage
@@ -17,7 +18,7 @@ OUT = DATA_DIR / "dataset"
 
 def main() -> None:
     cfg = load_params()
-    curated = read_rows(DATA_DIR / "curated.parquet", "curate")
+    curated = read_rows(DATA_DIR / "curated.parquet", "curate", RECORD_INPUT_COLUMNS)
     records = [build_record(r) for r in curated]
     if not records:
         raise FcsynthError(f"{DATA_DIR / 'curated.parquet'}: no curated conversations to export (nothing written)")

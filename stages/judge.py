@@ -14,9 +14,10 @@ OUT = DATA_DIR / "judged.parquet"
 
 def main() -> None:
     cfg = load_params()
-    conversations = read_rows(CONVERSATIONS, "conversations")
-    system_prompts = read_rows(DATA_DIR / "system_prompts.parquet", "system_prompts")
-    with stage_context(cfg, ROOT, model=cfg.judge.model) as ctx:
+    key = "judge.model" if cfg.judge.model else "model"
+    conversations = read_rows(CONVERSATIONS, "conversations", judge.CONVERSATION_COLUMNS)
+    system_prompts = read_rows(DATA_DIR / "system_prompts.parquet", "system_prompts", judge.SYSTEM_PROMPT_COLUMNS)
+    with stage_context(cfg, ROOT, model=cfg.judge.model, key=key) as ctx:
         rows, metrics = judge.run(ctx, conversations, system_prompts)
     write_rows(rows, OUT, judge.schema(dict(pl.read_parquet_schema(CONVERSATIONS))))
     metrics.write()

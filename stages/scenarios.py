@@ -16,7 +16,9 @@ def main() -> None:
     cfg = load_params()
     selections = select(read_catalog(CATALOG), cfg.toolkits)
     # persist: true in dvc.yaml keeps the previous output so its scenarios are reused
-    previous = read_rows(OUT) if OUT.exists() else []
+    # (its rows are written again, so they need every column but `active`: absent means active)
+    stored = [c for c in scenarios.schema() if c != "active"]
+    previous = read_rows(OUT, columns=stored, fix="remove it to generate the scenarios afresh") if OUT.exists() else []
     with stage_context(cfg, ROOT) as ctx:
         rows, metrics = scenarios.run(ctx, selections, CATALOG, previous, PROMPTS_DIR)
     write_rows(rows, OUT, scenarios.schema())

@@ -11,7 +11,7 @@ OUT = DATA_DIR / "system_prompts.parquet"
 
 def main() -> None:
     cfg = load_params()
-    conversation_rows = read_rows(DATA_DIR / "conversations.parquet", "conversations")
+    conversation_rows = read_rows(DATA_DIR / "conversations.parquet", "conversations", system_prompts.CONVERSATION_COLUMNS)
     with stage_context(cfg, ROOT) as ctx:
         rows, metrics = system_prompts.run(ctx, conversation_rows)
     write_rows(rows, OUT, system_prompts.schema())

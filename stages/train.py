@@ -1,9 +1,9 @@
 """DVC stage `train`: SFT of the model under test on the train split -> data/models/<name>-sft."""
 
 from fcsynth.config import load_params
-from fcsynth.evaluate.run import load_tokenizer, read_split, resolve_eval_model
+from fcsynth.evaluate.run import load_tokenizer, read_split
 from fcsynth.metrics import StageMetrics
-from fcsynth.model_store import resolve_model_path
+from fcsynth.model_store import resolve_eval_model, resolve_model_path
 from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
 from fcsynth.stage import run_stage
 from fcsynth.train.examples import build_dataset_rows

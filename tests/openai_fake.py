@@ -2,7 +2,8 @@
 
 It answers /v1/chat/completions and /v1/completions like vLLM's server does (the extra
 body keys arrive at the top level of the JSON), records every request body, and can be
-told to ignore constraints, inject error statuses, or answer slowly.
+told to ignore constraints, inject error statuses or raw 200 bodies (an HTML page, cut-off
+JSON), or answer slowly.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class FakeOpenAIServer:
         self.latency_s = latency_s
         self.bodies: list[dict[str, Any]] = []
         self.failures: list[int] = []  # statuses to answer next, one per request, before any answer
+        self.raw: list[tuple[str, bytes]] = []  # (content type, body) to answer next with 200, one per request
         self.lock = threading.Lock()
         self.in_flight = self.max_in_flight = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -62,10 +64,13 @@ class FakeOpenAIServer:
         self.server.shutdown()
         self.server.server_close()
 
-    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any] | tuple[str, bytes]]:
+        """(status, JSON payload), or (200, (content type, raw body)) for a queued raw body."""
         with self.lock:
             self.bodies.append(body)
             status = self.failures.pop(0) if self.failures else 200
+            if status == 200 and self.raw:
+                return 200, self.raw.pop(0)
         if status != 200:
             return status, {"error": {"message": f"injected {status}", "type": "fake", "code": status}}
         with self.lock:
@@ -92,9 +97,9 @@ class FakeOpenAIServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 body["_authorization"] = self.headers.get("Authorization")
                 status, payload = fake.answer(self.path, body)
-                data = json.dumps(payload).encode()
+                content_type, data = payload if isinstance(payload, tuple) else ("application/json", json.dumps(payload).encode())
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("retry-after-ms", "10")  # keep the client's backoff short in tests
                 self.end_headers()

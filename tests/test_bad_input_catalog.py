@@ -3,9 +3,12 @@ the problem, a non-zero exit, and an existing output left as it was. Every fixtu
 
 from __future__ import annotations
 
+import http.server
 import json
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -104,6 +107,202 @@ def test_not_utf8(tmp_path, monkeypatch, capsys, old_out) -> None:
     source = write(tmp_path, "latin1.yaml", "openapi: 3.0.0\ninfo: {title: caf\xe9}\npaths: {}\n".encode("latin-1"))
     code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", str(source), "--out", str(old_out))
     one_line_error(code, err, "latin1.yaml", "not UTF-8")
+    assert old_out.read_text() == OLD_OUT
+
+
+# --- remote sources: `$ref`s and download limits -------------------------------------------
+
+
+Route = Callable[[http.server.BaseHTTPRequestHandler], None]
+
+
+@pytest.fixture
+def site() -> Iterator[tuple[str, dict[str, Route]]]:
+    """A local HTTP server: (base URL, routes); `routes[path] = fn(handler)` answers GET path."""
+    routes: dict[str, Route] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            route = routes.get(self.path)
+            try:
+                route(self) if route else self.send_error(404)
+            except OSError:
+                pass  # the client hung up (a download cut off at its limit)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", routes
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def serve(body: str | bytes) -> Route:
+    data = body.encode() if isinstance(body, str) else body
+
+    def route(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    return route
+
+
+def spec_with_schema_ref(ref: str) -> dict:
+    return {**GOOD, "paths": {"/w": {"get": {
+        "operationId": "getW", "parameters": [{"name": "q", "in": "query", "schema": {"$ref": ref}}],
+        "responses": {"200": {"description": "ok"}}}}}}
+
+
+SECRET = "{type: string, description: TOP-SECRET-123}\n"
+
+
+@pytest.mark.parametrize(
+    ("make_ref", "what"),
+    [
+        (lambda secret: secret.as_uri(), "a local file"),
+        (lambda secret: f"file:{secret}", "a local file"),
+        (lambda secret: f" {secret.as_uri()}", "a local file"),
+        (lambda secret: "ftp://127.0.0.1:9/secret.yaml", "a 'ftp' URI (only http(s) refs are allowed)"),
+        (lambda secret: "data:application/json,%7B%7D", "a 'data' URI (only http(s) refs are allowed)"),
+    ],
+    ids=["file-uri", "file-no-host", "file-uri-leading-space", "ftp", "data"],
+)
+def test_remote_spec_may_not_ref_local_files_or_other_schemes(tmp_path, monkeypatch, capsys, old_out, site, make_ref, what) -> None:
+    base, routes = site
+    ref = make_ref(write(tmp_path, "secret.yaml", SECRET))
+    routes["/spec.json"] = serve(json.dumps(spec_with_schema_ref(ref)))
+    url = f"{base}/spec.json"
+    code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", url, "--out", str(old_out))
+    line = one_line_error(code, err, f"{url}: $ref {ref!r} points to {what} from a remote document; refused")
+    assert "TOP-SECRET" not in line and old_out.read_text() == OLD_OUT
+
+
+def test_remote_path_item_ref_to_a_local_file_is_refused(tmp_path, monkeypatch, capsys, old_out, site) -> None:
+    item = write(tmp_path, "item.yaml", "get: {operationId: leaked, description: TOP-SECRET-123, responses: {}}\n")
+    base, routes = site
+    routes["/spec.json"] = serve(json.dumps({**GOOD, "paths": {"/w": {"$ref": item.as_uri()}}}))
+    code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", f"{base}/spec.json", "--out", str(old_out))
+    one_line_error(code, err, f"{base}/spec.json: $ref '{item.as_uri()}' points to a local file from a remote document; refused")
+    assert old_out.read_text() == OLD_OUT
+
+
+def test_local_spec_via_a_remote_doc_may_not_reach_local_files(tmp_path, monkeypatch, capsys, old_out, site) -> None:
+    """The rule is per document: a remote document a local spec refers to is still remote."""
+    secret = write(tmp_path, "secret.yaml", SECRET)
+    base, routes = site
+    routes["/common.yaml"] = serve(f"Q: {{$ref: '{secret.as_uri()}'}}\n")
+    source = write(tmp_path, "local.json", json.dumps(spec_with_schema_ref(f"{base}/common.yaml#/Q")))
+    code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", str(source), "--out", str(old_out))
+    one_line_error(code, err, f"{base}/common.yaml: $ref '{secret.as_uri()}' points to a local file from a remote document")
+    assert old_out.read_text() == OLD_OUT
+
+
+def test_allowed_refs_still_resolve(tmp_path, monkeypatch, capsys, site) -> None:
+    """Not refused: remote -> remote (relative or absolute URL), local -> local, local -> remote."""
+    base, routes = site
+    routes["/common.yaml"] = serve("Id: {type: string, pattern: '^[a-z]+$'}\nAlias: {$ref: '#/Id'}\n")
+    routes["/spec.json"] = serve(json.dumps(spec_with_schema_ref("common.yaml#/Alias")))
+    write(tmp_path, "common.yaml", "Id: {type: integer}\n")
+    local = write(tmp_path, "local.json", json.dumps(spec_with_schema_ref("common.yaml#/Id")))
+    via_url = write(tmp_path, "via_url.json", json.dumps(spec_with_schema_ref(f"{base}/common.yaml#/Alias")))
+    for source, expected in ((f"{base}/spec.json", {"type": "string", "pattern": "^[a-z]+$"}),
+                             (str(local), {"type": "integer"}), (str(via_url), {"type": "string", "pattern": "^[a-z]+$"})):
+        out = tmp_path / "out.json"
+        code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", source, "--out", str(out))
+        assert code == 0, err
+        assert json.loads(out.read_text())[0]["parameters"]["properties"]["q"] == expected, source
+
+
+def _drip_body(h: http.server.BaseHTTPRequestHandler) -> None:
+    h.send_response(200)
+    h.end_headers()
+    h.wfile.write(b'{"openapi": "3.0.0", "paths": {}, "x-pad": "')
+    for _ in range(30):  # 6 s, a byte at a time: each read is quick, the download is not
+        time.sleep(0.2)
+        h.wfile.write(b"p")
+    h.wfile.write(b'"}')
+
+
+def _drip_headers(h: http.server.BaseHTTPRequestHandler) -> None:
+    h.wfile.write(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+    for _ in range(30):
+        time.sleep(0.2)
+        h.wfile.write(b"s")
+    h.wfile.write(b"\r\n\r\n{}")
+
+
+@pytest.mark.parametrize("route", [_drip_body, _drip_headers], ids=["body", "headers"])
+def test_url_download_has_a_total_deadline(monkeypatch, capsys, old_out, site, route) -> None:
+    import fcsynth.catalog.source as source_mod
+
+    monkeypatch.setattr(source_mod, "URL_TOTAL_TIMEOUT_S", 1)
+    base, routes = site
+    routes["/slow.json"] = route
+    start = time.monotonic()
+    code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", f"{base}/slow.json", "--out", str(old_out))
+    one_line_error(code, err, f"{base}/slow.json: download not finished within the 1 s limit for a tool source")
+    assert time.monotonic() - start < 4
+    assert old_out.read_text() == OLD_OUT
+
+
+def _huge_content_length(h: http.server.BaseHTTPRequestHandler) -> None:
+    h.send_response(200)
+    h.send_header("Content-Length", "2000000")
+    h.end_headers()
+    time.sleep(5)  # and never send the body
+
+
+def _streamed(h: http.server.BaseHTTPRequestHandler) -> None:
+    h.send_response(200)  # no Content-Length: the body ends when the connection closes
+    h.end_headers()
+    h.wfile.write(b'{"openapi": "3.0.0", "paths": {}, "x-pad": "' + b"p" * 5000 + b'"}')
+
+
+@pytest.mark.parametrize(
+    ("route", "detail"),
+    [(_huge_content_length, " (Content-Length: 2,000,000 bytes)"), (_streamed, "")],
+    ids=["content-length", "streamed"],
+)
+def test_url_download_has_a_size_limit(monkeypatch, capsys, old_out, site, route, detail) -> None:
+    import fcsynth.catalog.source as source_mod
+
+    monkeypatch.setattr(source_mod, "MAX_SOURCE_BYTES", 1000)
+    monkeypatch.setattr(source_mod, "URL_TIMEOUT_S", 3)
+    base, routes = site
+    routes["/big.json"] = route
+    start = time.monotonic()
+    code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", f"{base}/big.json", "--out", str(old_out))
+    line = one_line_error(code, err, f"{base}/big.json: larger than the 1,000-byte limit for a tool source")
+    assert line.endswith(f"limit for a tool source{detail}")
+    assert time.monotonic() - start < 2.5  # refused up front, not after the 3 s read timeout
+    assert old_out.read_text() == OLD_OUT
+
+
+# --- tool names ----------------------------------------------------------------------------
+
+
+def test_tool_name_with_a_trailing_newline_is_renamed(tmp_path, monkeypatch, capsys) -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather\n", "parameters": {"type": "object"}}}]
+    source = write(tmp_path, "openai.json", json.dumps(tools))
+    out = tmp_path / "out.json"
+    code, stdout, err = fcsynth(monkeypatch, capsys, "import", "openai", str(source), "--out", str(out), "--toolkit", "kit")
+    assert code == 0, err
+    assert "  flagged renamed_invalid_name: 1  e.g. kit/get_weather\\n: 'get_weather\\n' -> get_weather\n" in stdout
+    assert [r["name"] for r in json.loads(out.read_text())] == ["get_weather"]
+
+
+def test_toolkit_name_with_a_trailing_newline_is_rejected(tmp_path, monkeypatch, capsys, old_out) -> None:
+    source = write(tmp_path, "good.json", json.dumps(GOOD))
+    code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", str(source), "--out", str(old_out), "--toolkit", "kit\n")
+    one_line_error(code, err, "toolkit name 'kit\\n' must match")
     assert old_out.read_text() == OLD_OUT
 
 
@@ -216,6 +415,8 @@ def test_reports_swagger_body_mixed_with_formdata_and_dropped_parameters(tmp_pat
         ('{"toolkit": "k", "name": "n"}', "expected a JSON list of tool records, not a dict"),
         ('["just a string"]', "[0]: not a tool record (a str, expected an object)"),
         ('[{"toolkit": "k", "name": "bad name!", "parameters": {"type": "object"}}]', "[0]: `name` 'bad name!' must match"),
+        ('[{"toolkit": "k", "name": "get_weather\\n", "parameters": {"type": "object"}}]', "[0]: `name` 'get_weather\\n' must match"),
+        ('[{"toolkit": "k\\n", "name": "n", "parameters": {"type": "object"}}]', "[0]: `toolkit` 'k\\n' must match"),
         ('[{"toolkit": "k", "name": "n", "parameters": "none"}]', "[0]: tool 'n': `parameters` must be a JSON Schema object, not a str"),
         ('[{"toolkit": "k", "name": "n", "parameters": {"type": "string"}}]', "must be a JSON Schema object, not type 'string'"),
     ],

@@ -141,3 +141,81 @@ def test_cli_grammar_prints_an_assistant_turn_grammar(tmp_path):
     bad.write_text("{}")
     out = _fcsynth("grammar", str(bad))
     assert out.returncode == 1 and "expected a JSON list" in out.stderr
+
+
+# -- hostile records: regexes that backtrack forever, schemas nested thousands deep ------------
+
+def _one_call_record(rid: str, parameters: dict | str, arguments: dict | str, **extra) -> str:
+    """A JSONL line: one call of tool 'x' (schema `parameters`, raw JSON text when a str)."""
+    params = parameters if isinstance(parameters, str) else json.dumps(parameters)
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    call = f'{{"id": "call_1", "type": "function", "function": {{"name": "x", "arguments": {args}}}}}'
+    tool = f'{{"type": "function", "function": {{"name": "x", "description": "X.", "parameters": {params}}}}}'
+    messages = (f'[{{"role": "user", "content": "do x"}}, {{"role": "assistant", "content": "", "tool_calls": [{call}]}}, '
+                '{"role": "tool", "tool_call_id": "call_1", "name": "x", "content": "{}"}, '
+                '{"role": "assistant", "content": "done"}]')
+    more = "".join(f", {json.dumps(k)}: {v}" for k, v in extra.items())
+    return f'{{"id": "{rid}", "messages": {messages}, "tools": [{tool}]{more}}}\n'
+
+
+def _validate_cli(path: Path) -> subprocess.CompletedProcess:
+    """`fcsynth validate PATH` as users run it; a hang fails the test instead of blocking it."""
+    return subprocess.run([sys.executable, "-m", "fcsynth.cli", "validate", str(path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_validate_bounds_the_time_of_tool_schema_regexes(tmp_path):
+    """A catastrophically backtracking `pattern` (in `re`: hours) fails its record with a reason
+    naming the pattern within the time limit; `(a+)+$` (the `regex` engine needs no backtracking)
+    is a plain mismatch, and an ECMA-262 `\\p{L}` class works."""
+    string = {"type": "object", "properties": {"q": {"type": "string", "pattern": "^(a|aa)+$"}}}
+    nested = {"type": "object", "properties": {"q": {"type": "string", "pattern": "(a+)+$"}}}
+    letters = {"type": "object", "properties": {"q": {"type": "string", "pattern": "^\\p{L}+$"}}}
+    keys = {"type": "object", "patternProperties": {"^(a|aa)+$": {}}, "additionalProperties": False}
+    path = tmp_path / "hostile.jsonl"
+    path.write_text(_one_call_record("redos", string, {"q": "a" * 60 + "!"})
+                    + _one_call_record("nested", nested, {"q": "a" * 36 + "!"})
+                    + _one_call_record("letters", letters, {"q": "héllo"})
+                    + _one_call_record("keys", keys, {"a" * 60 + "!": 1}))
+    out = _validate_cli(path)
+    assert out.returncode == 1, out.stderr
+    assert "4 records, 1 valid, 3 invalid" in out.stdout
+    assert ("arguments_invalid: 3  (e.g. line 1 (id 'redos'): arguments_invalid: x: pattern '^(a|aa)+$' took over "
+            "0.1 s on a 61-char value; treated as not matching)") in out.stdout
+    assert out.stderr == f"fcsynth: error: {path}: 3 of 4 records invalid\n"
+
+
+def test_cli_validate_names_the_tool_whose_schema_nests_too_deeply(tmp_path):
+    """5,000 levels (json.loads itself gives up at about 1,000): a reason naming the record's line,
+    id and tool, not a RecursionError; deep arguments and a deep unchecked field too."""
+    deep_schema = '{"type": "object", "properties": {"a": ' * 5000 + '{"type": "string"}' + "}}" * 5000
+    deep_value = "[" * 5000 + "]" * 5000
+    flat = {"type": "object", "properties": {"a": {}}}
+    path = tmp_path / "deep.jsonl"
+    path.write_text(_one_call_record("ok", flat, {"a": 1})
+                    + _one_call_record("deep-schema", deep_schema, {"a": {}})
+                    + _one_call_record("deep-args", flat, '{"a": ' + deep_value + "}")
+                    + _one_call_record("deep-args-text", flat, json.dumps('{"a": ' + deep_value + "}"))
+                    + _one_call_record("deep-extra", flat, {"a": 1}, meta=deep_value))
+    out = _validate_cli(path)
+    assert out.returncode == 1, out.stderr
+    assert "5 records, 1 valid, 4 invalid" in out.stdout
+    assert ("schema_too_deep: 1  (e.g. line 2 (id 'deep-schema'): schema_too_deep: tool 'x' schema nests deeper "
+            "than 200 levels)") in out.stdout
+    assert ("arguments_too_deep: 2  (e.g. line 3 (id 'deep-args'): arguments_too_deep: x: the arguments nest "
+            "deeper than 200 levels)") in out.stdout
+    assert "too_deep: 1  (e.g. line 5 (id 'deep-extra'): too_deep: the record nests deeper than 200 levels)" in out.stdout
+    assert out.stderr == f"fcsynth: error: {path}: 4 of 5 records invalid\n"
+
+
+def test_schemas_deep_enough_to_exhaust_jsonschema_are_a_reason():
+    """Within the 200 levels, jsonschema's metaschema check can still run out of Python stack."""
+    schema: dict = {"type": "string"}
+    for _ in range(99):  # 199 levels of JSON
+        schema = {"type": "object", "properties": {"a": schema}}
+    msgs = [{"role": "user", "content": "do x"},
+            {"role": "assistant", "content": "", "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "x", "arguments": {"a": {}}}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "{}"}, {"role": "assistant", "content": "done"}]
+    failures = validate_record({"messages": msgs, "tools": [{"name": "x", "parameters": schema}]})
+    assert failures == ["schema_too_deep: tool 'x' schema nests too deeply for jsonschema to check (Python's recursion limit)"]

@@ -352,7 +352,7 @@ def test_real_embedded_model(vllm_engine: Any, tmp_path: Path) -> None:
 
 def test_resolve_eval_model(repo_root: Path, tmp_path: Path) -> None:
     from fcsynth.config import parse_config
-    from fcsynth.evaluate.run import resolve_eval_model
+    from fcsynth.model_store import resolve_eval_model
 
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
 

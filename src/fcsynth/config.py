@@ -7,12 +7,13 @@ is a one-line error naming its dotted path. Default values live in conf/ only.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fcsynth.errors import FcsynthError
 from fcsynth.paths import CONF_DIR, PARAMS_FILE
@@ -30,9 +31,24 @@ class Section(BaseModel):
 Rate = Annotated[float, Field(ge=0, le=1)]
 Tokens = Annotated[int, Field(gt=0)]
 
+# A model's name becomes a folder under data/models/, so it must be one plain path segment.
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _plain_segment(name: str) -> str:
+    if not _MODEL_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(
+            f"{name!r} is not a plain folder name (letters, digits, '.', '_', '-'; no '/' or '..'): "
+            "it names the model's folder under data/models/"
+        )
+    return name
+
+
+ModelName = Annotated[str, AfterValidator(_plain_segment)]
+
 
 class ModelConfig(Section):
-    name: str
+    name: ModelName
     source: Literal["embedded", "local", "hub"]
     path: str
     gguf_package: str | None

@@ -14,14 +14,31 @@ class FcsynthError(Exception):
     """A user-facing error: printed as one line, exit status 1, never a traceback."""
 
 
+_SECRETS: set[str] = set()
+REDACTED = "[redacted]"
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret (an API key) so that `redact` removes it from anything fcsynth prints or writes."""
+    if value and len(value) >= 4:  # a shorter value would redact ordinary text
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret replaced by [redacted]."""
+    for secret in _SECRETS:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
 def debug_enabled() -> bool:
     """True when $FCSYNTH_DEBUG is set to something other than '', '0', 'false' or 'no'."""
     return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def one_line(text: str) -> str:
-    """`text` with its lines joined, so a message never spans lines."""
-    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    """`text` with its lines joined (so a message never spans lines) and secrets redacted."""
+    return redact(" ".join(part.strip() for part in str(text).splitlines() if part.strip()))
 
 
 def error_line(prefix: str, err: BaseException) -> str:
@@ -38,7 +55,7 @@ def report_and_exit(prefix: str, err: BaseException, debug: bool | None = None) 
     Exit status 130 for Ctrl-C, 1 for everything else.
     """
     if debug if debug is not None else debug_enabled():
-        traceback.print_exception(err, file=sys.stderr)
+        print(redact("".join(traceback.format_exception(err))), file=sys.stderr, end="")
     if isinstance(err, KeyboardInterrupt):
         print(f"{prefix}: interrupted", file=sys.stderr)
         sys.exit(130)

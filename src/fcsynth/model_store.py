@@ -10,10 +10,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 
 from fcsynth.atomic import write_text_atomic
-from fcsynth.config import ModelConfig
+from fcsynth.config import Config, ModelConfig
 from fcsynth.errors import FcsynthError
 
 REQUIRED_FILES = ("config.json", "tokenizer_config.json")
@@ -55,34 +56,49 @@ def gguf_to_hf(gguf: Path, out_dir: Path, dtype: str = "bfloat16") -> Path:
     return out_dir
 
 
-def check_hf_folder(path: Path) -> None:
-    """Raise a one-line error unless path is a loadable HF model folder."""
+def check_hf_folder(path: Path, key: str = "model.path") -> None:
+    """Raise a one-line error (naming config `key`) unless path is a loadable HF model folder."""
     if not path.is_dir():
-        raise FcsynthError(f"model.path: {path} is not a directory")
+        raise FcsynthError(f"{key}: {path} is not a directory")
     missing = [f for f in REQUIRED_FILES if not (path / f).exists()]
     weights = list(path.glob("*.safetensors")) + list(path.glob("*.bin"))
     if missing or not weights:
         what = ", ".join(missing + ([] if weights else ["*.safetensors"]))
-        raise FcsynthError(f"model.path: {path} is not an HF model folder (missing {what})")
+        raise FcsynthError(f"{key}: {path} is not an HF model folder (missing {what})")
     try:
         json.loads((path / "config.json").read_text())
-    except json.JSONDecodeError as err:
-        raise FcsynthError(f"model.path: {path / 'config.json'} is broken: {err}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise FcsynthError(f"{key}: {path / 'config.json'} is broken: {err}") from None
 
 
-def check_hub_id(repo_id: str) -> str:
-    """Check a hub model is reachable (or in the local HF cache when offline)."""
+def check_hub_id(repo_id: str, key: str = "model.path") -> str:
+    """Check a hub model is reachable; offline, that its config and weights are in the HF cache."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    hint = "hub models need network access or a pre-filled HF cache"
     try:
-        return snapshot_download(repo_id, allow_patterns=["config.json"], local_files_only=offline)
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as err:
-        raise FcsynthError(
-            f"model.path: hub model {repo_id!r} is not reachable ({type(err).__name__}); "
-            "hub models need network access or a pre-filled HF cache"
-        ) from None
+        folder = snapshot_download(repo_id, allow_patterns=["config.json"], local_files_only=offline)
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as err:
+        state = "not in the local HF cache and HF_HUB_OFFLINE is set" if offline else f"not reachable ({type(err).__name__})"
+        raise FcsynthError(f"{key}: hub model {repo_id!r} is {state}; {hint}") from None
+    if offline and not any(Path(folder).glob("*.safetensors")) and not any(Path(folder).glob("*.bin")):
+        raise FcsynthError(f"{key}: hub model {repo_id!r} has no weights in the local HF cache and HF_HUB_OFFLINE is set; {hint}")
+    return folder
+
+
+def check_model(cfg: ModelConfig, root: Path, key: str) -> None:
+    """A one-line error (naming config `key`) unless the model can be loaded: run before any engine starts."""
+    if cfg.source == "embedded":
+        folder = root / cfg.path
+        if not (folder / "config.json").exists():
+            raise FcsynthError(f"{key}: {folder} is missing (run `dvc repro model`)")
+        check_hf_folder(folder, key)
+    elif cfg.source == "local":
+        check_hf_folder(Path(cfg.path), key)
+    else:
+        check_hub_id(cfg.path, key)
 
 
 def materialize(cfg: ModelConfig, root: Path) -> dict[str, str]:
@@ -105,6 +121,32 @@ def materialize(cfg: ModelConfig, root: Path) -> dict[str, str]:
     pointer = root / "data" / "models" / cfg.name / "fcsynth-model.json"
     write_text_atomic(pointer, json.dumps(facts, indent=2) + "\n")
     return facts
+
+
+def resolve_eval_model(cfg: Config) -> ModelConfig:
+    """The model under test: `evaluate.model`, a path/hub-id string, or the generator."""
+    chosen = cfg.evaluate.model
+    if chosen is None:
+        return cfg.model
+    if isinstance(chosen, ModelConfig):
+        return chosen
+    source = "local" if Path(chosen).is_dir() else "hub"
+    # Its name names the tuned model's folder: one plain path segment.
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(chosen.rstrip("/")).name).strip(".-") or "model"
+    return ModelConfig(
+        name=name, source=source, path=chosen, gguf_package=None,
+        max_model_len=cfg.model.max_model_len, dtype=cfg.model.dtype,
+    )
+
+
+def check_later_models(cfg: Config, root: Path) -> None:
+    """Check the judge's and evaluate's models up front, so `dvc repro` fails at its first stage."""
+    if cfg.llm.engine != "vllm":
+        return
+    if cfg.judge.model is not None:
+        check_model(cfg.judge.model, root, "judge.model")
+    if cfg.evaluate.model is not None:
+        check_model(resolve_eval_model(cfg), root, "evaluate.model")
 
 
 def resolve_model_path(cfg: ModelConfig, root: Path) -> str:

@@ -34,6 +34,7 @@ class StageContext:
     root: Path
     model: ModelConfig | None = None  # default: the generator (cfg.model)
     backend: Backend | None = field(default=None)
+    checkpoints: list[Checkpoint] = field(default_factory=list, repr=False)  # closed (unlocked) by close()
 
     @property
     def model_cfg(self) -> ModelConfig:
@@ -58,20 +59,38 @@ class StageContext:
         return self.backend
 
     def checkpoint(self, stage: str, *key_parts: object) -> Checkpoint:
-        """The stage's row checkpoint for this model and backend (and `key_parts`, e.g. weight digests)."""
+        """The stage's row checkpoint for this model and backend (and `key_parts`, e.g. weight digests).
+
+        It locks the stage's checkpoint directory against other processes until `close()`.
+        """
         key = fingerprint(self.model_cfg.model_dump(), backend_identity(self.llm_cfg), *key_parts)
-        return Checkpoint(stage, key, self.root / "data" / "checkpoints")
+        checkpoint = Checkpoint(stage, key, self.root / "data" / "checkpoints")
+        self.checkpoints.append(checkpoint)
+        return checkpoint
 
     def close(self) -> None:
-        if self.backend is not None:
-            self.backend.close()
-            self.backend = None
+        """Close the engine (if one was started) and release the checkpoints' stage locks."""
+        try:
+            if self.backend is not None:
+                self.backend.close()
+                self.backend = None
+        finally:
+            for checkpoint in self.checkpoints:
+                checkpoint.close()
+            self.checkpoints.clear()
 
 
 @contextmanager
-def stage_context(cfg: Config, root: Path, model: ModelConfig | None = None) -> Iterator[StageContext]:
-    """A StageContext whose engine (if one was started) is closed when the block ends."""
+def stage_context(cfg: Config, root: Path, model: ModelConfig | None = None, key: str = "model") -> Iterator[StageContext]:
+    """A StageContext whose engine (if one was started) is closed when the block ends.
+
+    The model (config key `key`) is checked first, so a missing one fails before any work.
+    """
     ctx = StageContext(cfg, root, model=model)
+    if cfg.llm.engine == "vllm":  # a server's model is the server's business; fake needs none
+        from fcsynth.model_store import check_model
+
+        check_model(ctx.model_cfg, root, key)
     try:
         yield ctx
     finally:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from fcsynth.atomic import atomic_path
-from fcsynth.errors import FcsynthError
+from fcsynth.errors import FcsynthError, one_line
 
 
 def write_rows(rows: list[dict[str, Any]], path: Path, schema: dict[str, Any] | None = None, *, allow_empty: bool = False) -> None:
@@ -32,16 +33,30 @@ def write_rows(rows: list[dict[str, Any]], path: Path, schema: dict[str, Any] | 
         frame.write_parquet(tmp)
 
 
-def read_rows(path: Path, stage_hint: str = "") -> list[dict[str, Any]]:
-    """Read a stage table as dicts; a missing file is a one-line error naming the stage."""
+def read_rows(path: Path, stage_hint: str = "", columns: Iterable[str] = (), *, fix: str = "") -> list[dict[str, Any]]:
+    """Read a stage table as dicts; every way it cannot be used is a one-line FcsynthError
+    naming the file: missing, not readable as Parquet (truncated, garbage), or lacking one
+    of `columns` (the ones the reader needs; a table with no rows needs none).
+
+    `stage_hint` is the stage that writes the table (the error says to rerun it); `fix`
+    replaces that advice (for a table the reading stage writes itself).
+    """
     if not path.exists():
         hint = f" (run `dvc repro {stage_hint}`)" if stage_hint else ""
         raise FcsynthError(f"{path}: not found{hint}")
+    advice = f"; {fix}" if fix else f"; rerun the stage that writes it (`dvc repro {stage_hint}`)" if stage_hint else ""
     try:
-        return pl.read_parquet(path).to_dicts()
+        frame = pl.read_parquet(path)
+        rows = frame.to_dicts()
     except Exception as err:  # polars raises many kinds for a damaged or foreign file
-        hint = f"; rerun `dvc repro {stage_hint}`" if stage_hint else ""
-        raise FcsynthError(f"{path}: not a readable Parquet file ({type(err).__name__}){hint}") from None
+        reason = one_line(str(err)) or type(err).__name__
+        reason = reason if len(reason) <= 200 else reason[:199] + "…"
+        raise FcsynthError(f"{path}: not a readable Parquet file ({reason}){advice}") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing and rows:
+        names = ", ".join(repr(c) for c in missing)
+        raise FcsynthError(f"{path}: missing column(s) {names} (written by another version of fcsynth, or damaged){advice}")
+    return rows
 
 
 def json_cell(value: Any) -> Any:

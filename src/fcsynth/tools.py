@@ -11,9 +11,12 @@ from typing import Any
 from fcsynth.atomic import atomic_path
 from fcsynth.errors import FcsynthError
 
-TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# `\Z`, not `$` (which also matches before a final newline): "get_weather\n" is no tool name.
+TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}\Z")
 
 CATALOG_COLUMNS = ("toolkit", "name", "description", "parameters", "response", "source", "operation")
+# The columns `read_catalog` cannot do without (the others default when absent).
+CATALOG_REQUIRED = ("toolkit", "name", "parameters")
 
 
 @dataclass(frozen=True)
@@ -60,18 +63,28 @@ class Tool:
 
 
 def read_catalog(path: Path) -> list[Tool]:
-    """Read data/catalog/tools.parquet (parameters/response stored as JSON strings)."""
-    import polars as pl
+    """Read data/catalog/tools.parquet (parameters/response stored as JSON strings); a missing,
+    damaged or foreign file is a one-line FcsynthError naming it."""
+    from fcsynth.tables import read_rows
 
-    if not path.exists():
-        raise FcsynthError(f"{path}: catalog not found (run `dvc repro catalog`)")
-    rows = pl.read_parquet(path).to_dicts()
+    rows = read_rows(path, "catalog", CATALOG_REQUIRED)
     return [
-        Tool.from_record(
-            {**r, "parameters": json.loads(r["parameters"]), "response": json.loads(r["response"]) if r["response"] else None}
-        )
+        Tool.from_record({**r, "parameters": _json_cell(path, r, "parameters"), "response": _json_cell(path, r, "response")})
         for r in rows
     ]
+
+
+def _json_cell(path: Path, row: dict[str, Any], column: str) -> Any:
+    """A catalog cell's JSON (None for an empty `response`); anything else is a one-line error."""
+    text = row.get(column)
+    if column == "response" and not text:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        raise FcsynthError(
+            f"{path}: tool {row.get('name')!r}: `{column}` is not JSON text; rerun the stage that writes it (`dvc repro catalog`)"
+        ) from None
 
 
 def write_catalog(tools: list[Tool], path: Path) -> None:
@@ -101,7 +114,7 @@ def record_error(record: Any) -> str | None:
         value = record.get(key)
         if not isinstance(value, str):
             return f"`{key}` is missing or not a string"
-        if not TOOL_NAME_RE.match(value):
+        if not TOOL_NAME_RE.fullmatch(value):
             return f"`{key}` {value!r} must match ^[a-zA-Z0-9_-]{{1,64}}$"
     params = record.get("parameters")
     if not isinstance(params, dict) or params.get("type", "object") != "object":

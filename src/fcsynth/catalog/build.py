@@ -74,7 +74,7 @@ def import_source(
     """Import one source in `fmt` (openapi, mcp, openai, funcdex or catalog)."""
     if fmt not in IMPORTERS:
         raise FcsynthError(f"unknown tool format {fmt!r} (one of: {', '.join(IMPORTERS)})")
-    if toolkit is not None and not TOOL_NAME_RE.match(toolkit):
+    if toolkit is not None and not TOOL_NAME_RE.fullmatch(toolkit):
         raise FcsynthError(f"toolkit name {toolkit!r} must match ^[a-zA-Z0-9_-]{{1,64}}$")
     return IMPORTERS[fmt](source, toolkit=toolkit, budget_tokens=budget_tokens, oversize=oversize)
 

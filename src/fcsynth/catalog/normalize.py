@@ -40,6 +40,7 @@ import jsonschema.exceptions
 
 from fcsynth.catalog.result import ImportResult
 from fcsynth.catalog.schema import DanglingRef, convert_standalone
+from fcsynth.control_tokens import CONTROL_TOKEN, neutralize
 from fcsynth.schema_keywords import DEFINITION_KEYS, SCHEMA_KEYS, SCHEMA_LIST_KEYS, SCHEMA_MAP_KEYS
 from fcsynth.tools import TOOL_NAME_RE, Tool
 
@@ -237,7 +238,7 @@ def normalize(
 
 def _prepare(tool: Tool, result: ImportResult, label: str, cap: int, sizer: _Sizer) -> Tool | None:
     """Names and shapes (cheap checks); schemas become private JSON copies."""
-    if not TOOL_NAME_RE.match(tool.toolkit):
+    if not TOOL_NAME_RE.fullmatch(tool.toolkit):
         result.skip("invalid_toolkit_name", f"{label}: toolkit {tool.toolkit!r}")
         return None
     parameters = as_parameters(tool.parameters)
@@ -245,7 +246,7 @@ def _prepare(tool: Tool, result: ImportResult, label: str, cap: int, sizer: _Siz
         result.skip("parameters_not_object", f"{label}: parameters must be a JSON Schema object")
         return None
     name = tool.name
-    if not TOOL_NAME_RE.match(name):
+    if not TOOL_NAME_RE.fullmatch(name):
         name = sanitize_name(name)
         result.flag("renamed_invalid_name", f"{label}: {tool.name!r} -> {name}")
         result.renamed.append({"toolkit": tool.toolkit, "from": tool.name, "to": name, "operation": tool.operation or ""})
@@ -254,13 +255,16 @@ def _prepare(tool: Tool, result: ImportResult, label: str, cap: int, sizer: _Siz
     if capped[0] is not parameters or capped[1] is not response:
         parameters, response = capped
         result.flag("expansion_capped", f"{label}: nesting cut to keep the schema under {cap} characters")
+    description = tool.description.strip() if isinstance(tool.description, str) else ""
     try:
-        parameters = json.loads(json.dumps(parameters))
-        response = json.loads(json.dumps(response)) if response is not None else None
+        text = json.dumps([description, parameters, response], ensure_ascii=False)
     except (TypeError, ValueError, RecursionError) as err:
         result.skip("not_json", f"{label}: {type(err).__name__}: {err}"[:300])
         return None
-    description = tool.description.strip() if isinstance(tool.description, str) else ""
+    if CONTROL_TOKEN.search(text):
+        text = neutralize(text)  # the break follows a token's `<` or `[`: never inside an escape
+        result.flag("control_tokens_neutralized", label)
+    description, parameters, response = json.loads(text)
     return dataclasses.replace(tool, name=name, parameters=parameters, response=response, description=description)
 
 

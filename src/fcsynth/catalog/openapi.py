@@ -29,7 +29,7 @@ from fcsynth.catalog.normalize import BODY_OPTIONAL_NOTE, Oversize, normalize, s
 from fcsynth.catalog.progress import progress
 from fcsynth.catalog.result import ImportResult
 from fcsynth.catalog.schema import BOUNDED_REF_DEPTH, DanglingRef, RefCycle, SchemaConverter, deref, make_resolver
-from fcsynth.catalog.source import Document, load_document
+from fcsynth.catalog.source import Document, is_url, load_document
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import Tool
 
@@ -69,10 +69,14 @@ def import_openapi(
 
 
 def _retrieve(uri: str) -> Any:
-    """Load a document another document refers to (relative file or URL)."""
+    """Load a document another document refers to: a local file (`file:` URI) or an http(s)
+    URL; nothing else (`schema.lookup` has already refused non-http(s) refs of remote documents)."""
     parsed = urlparse(uri)
-    target = unquote(parsed.path) if parsed.scheme == "file" else uri
-    return load_document(target).data
+    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+        return load_document(unquote(parsed.path)).data
+    if is_url(uri):
+        return load_document(uri).data
+    raise FcsynthError(f"{uri}: not a local file or an http(s) URL")
 
 
 class _Importer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from fcsynth.tools import Tool
 
 MAX_EXAMPLES = 5
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -36,6 +38,8 @@ class ImportResult:
         self._example(reason, example)
 
     def _example(self, reason: str, example: str) -> None:
+        # a name from the source may hold a newline: an example stays one printable line
+        example = _CONTROL.sub(lambda m: repr(m.group())[1:-1], example)
         examples = self.examples.setdefault(reason, [])
         if len(examples) < MAX_EXAMPLES and example not in examples:
             examples.append(example)

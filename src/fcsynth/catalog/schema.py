@@ -3,7 +3,10 @@
 - Every `$ref` is resolved with the `referencing` library (JSON pointers with
   percent-encoded and `~0`/`~1` segments, refs into `#/paths/...`, chains of refs, refs into
   other files or URLs relative to the source) and inlined. Keywords next to a `$ref`
-  (typically `description`) are laid over the resolved schema.
+  (typically `description`) are laid over the resolved schema. A document loaded from an
+  http(s) URL may only refer to http(s) documents: any other `$ref` in it (`file:`, a local
+  path, `ftp:`, ...) raises fcsynth.catalog.source.RefusedRef, a one-line error that stops
+  the import (see fcsynth.catalog.source).
 - A `$ref` cycle (a schema that contains itself, e.g. a tree node) is broken: the inner,
   recursive occurrence becomes `{"type": <the target's type, default "object">}` plus the
   target's description. Counted as `ref_cycle_broken`.
@@ -31,11 +34,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, Literal
+from urllib.parse import urldefrag, urljoin
 
 import referencing
 import referencing.exceptions
 import referencing.jsonschema
 
+from fcsynth.catalog.source import RefusedRef, check_remote_ref, is_url
 from fcsynth.schema_keywords import SCHEMA_KEYS, SCHEMA_LIST_KEYS, SCHEMA_MAP_KEYS, merge_all_of
 
 Direction = Literal["request", "response"]
@@ -67,7 +72,9 @@ class RefCycle(Exception):
 def make_resolver(
     document: Any, uri: str, retrieve: Callable[[str], Any] | None = None, jsonschema_document: bool = False
 ) -> referencing.Resolver:
-    """A resolver for `document` at `uri`; `retrieve(uri)` loads other documents it refers to."""
+    """A resolver for `document` at `uri`; `retrieve(uri)` loads other documents it refers to.
+    When `uri` is an http(s) URL, only http(s) documents are ever retrieved (`lookup` checks
+    each ref against its own document first; this is the backstop)."""
     if jsonschema_document:
         resource = referencing.Resource.from_contents(document, default_specification=referencing.jsonschema.DRAFT202012)
     else:
@@ -76,6 +83,7 @@ def make_resolver(
     def _retrieve(target: str) -> referencing.Resource:
         if retrieve is None:
             raise referencing.exceptions.NoSuchResource(ref=target)
+        check_remote_ref(uri, target, target)
         return referencing.Resource(contents=retrieve(target), specification=referencing.Specification.OPAQUE)
 
     registry: referencing.Registry = referencing.Registry(retrieve=_retrieve).with_resource(uri, resource)  # type: ignore[call-arg]
@@ -83,10 +91,21 @@ def make_resolver(
 
 
 def lookup(resolver: referencing.Resolver, ref: str) -> referencing._core.Resolved:
-    """Resolve one `$ref`, turning referencing's errors into DanglingRef."""
+    """Resolve one `$ref`, turning referencing's errors into DanglingRef; a ref from a remote
+    document to anything but an http(s) URL raises RefusedRef (before anything is loaded)."""
+    base = str(getattr(resolver, "_base_uri", ""))
+    if is_url(base):
+        # the URI referencing.Resolver.lookup resolves `ref` to
+        target = base if ref.startswith("#") else urldefrag(urljoin(base, ref))[0]
+        check_remote_ref(base, ref, target)
     try:
         return resolver.lookup(ref)
     except referencing.exceptions.Unresolvable as err:
+        cause: BaseException | None = err
+        while cause is not None:
+            if isinstance(cause, RefusedRef):
+                raise cause from None
+            cause = cause.__cause__
         detail = type(err).__name__
         if isinstance(err, referencing.exceptions.PointerToNowhere):
             detail = "no such location in the document"

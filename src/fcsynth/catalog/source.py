@@ -12,17 +12,33 @@ YAML whose anchors and aliases would expand to more than MAX_EXPANDED_NODES node
 parser keep an alias as one shared object, so the check walks each shared object once and
 costs no more than the file. Duplicate mapping keys (JSON or YAML) keep the later value,
 as both parsers do, and are reported as `duplicate_key`.
+
+A URL download is bounded in total, not just per read: it must finish (DNS, connect, TLS,
+headers and body) within URL_TOTAL_TIMEOUT_S and stay within MAX_SOURCE_BYTES (a larger
+Content-Length is refused before the body is read; the body is read in chunks and cut off
+past the limit); each connect or read also gives up after URL_TIMEOUT_S of silence. Only
+http(s) is fetched, redirects included. Either limit is a one-line error naming the URL.
+
+`$ref`s from a remote document: a document loaded from an http(s) URL may only refer to
+other http(s) documents (and to its own `#/...` fragments). A `$ref` in it to `file:`, to a
+local path or to any other scheme (`ftp:`, `data:`, ...) is refused with a one-line error
+(`check_remote_ref`), so a spec from the web cannot copy local files into a tools file.
+Local documents may refer to local files and to URLs as before.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import socket
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -30,15 +46,34 @@ from fcsynth.errors import FcsynthError
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _URL_RE = re.compile(r"^https?://", re.IGNORECASE)
-URL_TIMEOUT_S = 30
+URL_TIMEOUT_S = 30  # each connect or read of a URL download
+URL_TOTAL_TIMEOUT_S = 120  # the whole URL download, however slowly the server sends it
 MAX_SOURCE_BYTES = 32 * 1024 * 1024
 MAX_DEPTH = 200
 MAX_EXPANDED_NODES = 5_000_000  # a 4 MB JSON spec has about 300k
+_CHUNK_BYTES = 64 * 1024
 
 
 def is_url(source: str) -> bool:
     """True for an http(s) URL."""
     return bool(_URL_RE.match(source))
+
+
+class RefusedRef(FcsynthError):
+    """A `$ref` that a remote document may not follow (see the module docstring)."""
+
+
+def check_remote_ref(referrer: str, ref: str, target: str) -> None:
+    """Refuse `ref` (which resolves to `target`) in the document at `referrer` when that
+    document came from an http(s) URL and `target` is not an http(s) URL."""
+    if not is_url(referrer) or is_url(target):
+        return
+    scheme = urlsplit(target).scheme.lower()
+    if scheme in ("", "file", "http", "https") or len(scheme) == 1:  # `C:/...`: a Windows path
+        what = "a local file"
+    else:
+        what = f"a {scheme!r} URI (only http(s) refs are allowed)"
+    raise RefusedRef(f"{referrer}: $ref {ref!r} points to {what} from a remote document; refused")
 
 
 class SpecLoader(_BaseLoader):  # type: ignore[misc,valid-type]
@@ -105,26 +140,133 @@ class Document:
 
 def read_text(source: str) -> str:
     """The text of a local file or http(s) URL; a one-line error if it cannot be read."""
-    too_big = f"{source}: larger than the {MAX_SOURCE_BYTES // 2**20} MiB limit for a tool source"
     if is_url(source):
-        try:
-            with urllib.request.urlopen(source, timeout=URL_TIMEOUT_S) as resp:  # noqa: S310 (http(s) only)
-                raw = resp.read(MAX_SOURCE_BYTES + 1)
-        except (urllib.error.URLError, TimeoutError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            raise FcsynthError(f"{source}: cannot fetch: {reason}") from None
-        if len(raw) > MAX_SOURCE_BYTES:
-            raise FcsynthError(too_big)
-        return _decode(raw, source)
+        return _decode(_download(source), source)
     path = Path(source)
     if not path.is_file():
         raise FcsynthError(f"{source}: not found" if not path.exists() else f"{source}: not a file")
     try:
         if path.stat().st_size > MAX_SOURCE_BYTES:
-            raise FcsynthError(too_big)
+            raise FcsynthError(_too_big(source))
         return _decode(path.read_bytes(), source)
     except OSError as err:
         raise FcsynthError(f"{source}: cannot read: {err.strerror or err}") from None
+
+
+def _too_big(source: str, detail: str = "") -> str:
+    limit = f"{MAX_SOURCE_BYTES // 2**20} MiB" if MAX_SOURCE_BYTES % 2**20 == 0 else f"{MAX_SOURCE_BYTES:,}-byte"
+    return f"{source}: larger than the {limit} limit for a tool source{detail}"
+
+
+def _download(url: str) -> bytes:
+    """The body at `url`, bounded by URL_TOTAL_TIMEOUT_S and MAX_SOURCE_BYTES. It runs in a
+    worker thread so the deadline holds in every phase (a slow DNS lookup, TLS handshake or
+    trickle of headers included); past it the connection is shut down and the caller gets
+    the error at once."""
+    job = _Download(url)
+    worker = threading.Thread(target=job.run, name="fcsynth-download", daemon=True)
+    worker.start()
+    worker.join(URL_TOTAL_TIMEOUT_S)
+    if worker.is_alive():
+        job.abort()
+        raise FcsynthError(f"{url}: download not finished within the {URL_TOTAL_TIMEOUT_S:g} s limit for a tool source")
+    if job.error is not None:
+        raise job.error
+    return job.body
+
+
+class _Download:
+    """One download, run by `_download` in a worker thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.body = b""
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self.sockets: list[socket.socket] = []
+
+    def run(self) -> None:
+        try:
+            self.body = self._fetch()
+        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException, ValueError) as err:
+            reason = getattr(err, "reason", None) or err
+            self.error = FcsynthError(f"{self.url}: cannot fetch: {reason}")
+        except BaseException as err:  # anything else: re-raised in the caller's thread
+            self.error = err
+
+    def abort(self) -> None:
+        """Stop the download: shut down its connections so a blocked read returns."""
+        self.cancelled = True
+        for sock in list(self.sockets):
+            _shutdown(sock)
+
+    def watch(self, sock: socket.socket) -> None:
+        """Remember a connection (one opened after `abort`, e.g. by a redirect, is cut at once)."""
+        self.sockets.append(sock)
+        if self.cancelled:
+            _shutdown(sock)
+
+    def _fetch(self) -> bytes:
+        opener = urllib.request.OpenerDirector()  # http(s) only: no ftp:, file: or data:, not even by redirect
+        handlers = [urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), _HTTPHandler(self), _HTTPSHandler(self),
+                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPRedirectHandler(),
+                    urllib.request.HTTPErrorProcessor()]
+        for handler in handlers:
+            opener.add_handler(handler)
+        with opener.open(self.url, timeout=URL_TIMEOUT_S) as resp:
+            length = getattr(resp, "length", None)
+            if isinstance(length, int) and length > MAX_SOURCE_BYTES:
+                raise FcsynthError(_too_big(self.url, f" (Content-Length: {length:,} bytes)"))
+            chunks: list[bytes] = []
+            size = 0
+            while not self.cancelled:
+                chunk = resp.read1(_CHUNK_BYTES)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > MAX_SOURCE_BYTES:
+                    raise FcsynthError(_too_big(self.url))
+                chunks.append(chunk)
+            missing = getattr(resp, "length", None)
+            if not self.cancelled and isinstance(missing, int) and missing > 0:
+                raise http.client.IncompleteRead(b"".join(chunks), missing)
+        return b"".join(chunks)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain call, also for an SSLSocket
+    except OSError:
+        pass
+
+
+def _watched(base: type[http.client.HTTPConnection], job: _Download) -> type[http.client.HTTPConnection]:
+    """`base` that hands each socket it connects to `job`, so a download past its deadline can be cut."""
+
+    class Watched(base):  # type: ignore[valid-type,misc]
+        def connect(self) -> None:
+            super().connect()
+            job.watch(self.sock)
+
+    return Watched
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, job: _Download) -> None:
+        super().__init__()
+        self._connection = _watched(http.client.HTTPConnection, job)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, job: _Download) -> None:
+        super().__init__()
+        self._connection = _watched(http.client.HTTPSConnection, job)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req, context=self._context)
 
 
 def _decode(raw: bytes, source: str) -> str:

@@ -11,14 +11,19 @@ from collections.abc import Callable
 from typing import Any
 
 from fcsynth.config import CurateConfig
-from fcsynth.curate.checks import QUALITY_REASONS, Quality, assess, empty_columns
+from fcsynth.curate.checks import QUALITY_COLUMNS, QUALITY_REASONS, Quality, assess, empty_columns
 from fcsynth.curate.near_duplicates import NearDuplicates
 from fcsynth.curate.stats import judge_agreement, rate, summarize
 from fcsynth.export import build_record
+from fcsynth.export.records import RECORD_INPUT_COLUMNS
 from fcsynth.metrics import StageMetrics
 from fcsynth.rows import CONVERSATION_FAILURES, DIMENSIONS, JUDGE_FAILURES
 
 STAGE = "curate"
+# The data/judged.parquet columns curation reads (stages/curate.py checks them).
+JUDGED_COLUMNS = (*RECORD_INPUT_COLUMNS, "status", "judge_status", "scores")
+# The columns of data/curation.parquet: one decision per judged row.
+DECISION_COLUMNS = ("id", "selection", "accepted", "reason", "detail", *QUALITY_COLUMNS)
 Validator = Callable[[dict[str, Any]], list[str]]
 
 

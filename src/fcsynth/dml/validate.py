@@ -3,11 +3,17 @@
 Each failure is `"<reason>: <detail>"`; `reason` is a stable label counted by
 `fcsynth validate`. `arguments` may be an object or a JSON string; in Parquet `messages`
 and `tools` may be JSON strings.
+
+Hostile records fail with a reason instead of hanging or crashing: a tool schema's regexes
+run with a time limit (fcsynth.schema_regex), and a tool schema or arguments nested deeper
+than MAX_DEPTH levels (the catalog's limit) are `schema_too_deep` / `arguments_too_deep`,
+a JSONL line too deep for Python's JSON parser included.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,60 +22,146 @@ from typing import Any
 
 import jsonschema
 
+from fcsynth import schema_regex
+from fcsynth.catalog.source import MAX_DEPTH
 from fcsynth.errors import FcsynthError
-from fcsynth.tables import json_cell
 from fcsynth.userfiles import check_user_file, read_user_text
 
 ROLES = ("system", "user", "assistant", "tool")
+# A JSONL line too deep for json.loads is read with containers below this depth emptied: a
+# tool schema or arguments (at most 6 levels below the record) cut so is still too deep.
+_CUT_DEPTH = MAX_DEPTH + 16
+_RECURSION = "too deeply for jsonschema to check (Python's recursion limit)"
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 
 
+_TOO_DEEP: Any = object()  # tool_schemas value of a schema nested too deeply (reported once)
+
+
+class SchemaTooDeep(Exception):
+    """A tool schema nested too deeply to check (the message says how)."""
+
+
+def _loads(text: str) -> Any:
+    """json.loads; a text nested too deeply for it (RecursionError) is read with the
+    containers below _CUT_DEPTH emptied (so it is too deep, not unreadable)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return json.loads(_cut_deep(text, _CUT_DEPTH))
+
+
+def _cut_deep(text: str, depth_limit: int) -> str:
+    """JSON `text` with the contents of every container below `depth_limit` levels removed."""
+    kept: list[str] = []
+    depth, keep_from, cut_at = 0, 0, None
+    for m in _JSON_TOKEN.finditer(text):
+        token = m.group()
+        if token[0] == '"':
+            continue
+        if token in "[{":
+            depth += 1
+            if depth == depth_limit + 1 and cut_at is None:
+                kept.append(text[keep_from:m.end()])
+                cut_at = depth
+        else:
+            if depth == cut_at:
+                keep_from, cut_at = m.start(), None
+            depth -= 1
+    if cut_at is None:
+        kept.append(text[keep_from:])
+    return "".join(kept)
+
+
+def _cell(value: Any) -> Any:
+    """fcsynth.tables.json_cell, reading text too deep for json.loads as `_loads` does."""
+    if isinstance(value, str):
+        try:
+            return _loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def deeper_than(value: Any, levels: int) -> bool:
+    """True when `value` nests lists and objects more than `levels` deep (without recursing)."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > levels:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 def tool_schemas(tools: Any) -> dict[str, Any]:
     """name -> parameters schema, from OpenAI-style `tools` (or flat tool records)."""
-    tools = json_cell(tools)
+    tools = _cell(tools)
     out: dict[str, Any] = {}
     if not isinstance(tools, list):
         return out
     for entry in tools:
-        entry = json_cell(entry)
+        entry = _cell(entry)
         if not isinstance(entry, dict):
             continue
         fn = entry.get("function", entry)
         if isinstance(fn, dict) and isinstance(fn.get("name"), str):
-            out[fn["name"]] = json_cell(fn.get("parameters", {"type": "object"}))
+            out[fn["name"]] = _cell(fn.get("parameters", {"type": "object"}))
     return out
 
 
 @lru_cache(maxsize=2048)
 def _validator(schema_json: str) -> Any:
     schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    cls.check_schema(schema)
+    if deeper_than(schema, MAX_DEPTH):
+        raise SchemaTooDeep(f"nests deeper than {MAX_DEPTH} levels")
+    cls = schema_regex.validator_for(schema)
+    try:
+        schema_regex.check_schema(cls, schema)
+    except RecursionError:
+        raise SchemaTooDeep(f"nests {_RECURSION}") from None
     return cls(schema)
 
 
-def argument_errors(schema: Any, arguments: Any) -> list[str]:
-    """jsonschema messages for `arguments` against `schema` ([] when valid)."""
+def _argument_errors(schema: Any, arguments: Any) -> list[str]:
+    """argument_errors; SchemaTooDeep for a schema nested too deeply to check."""
     try:
         validator = _validator(json.dumps(schema, sort_keys=True))
+    except RecursionError:
+        raise SchemaTooDeep(f"nests {_RECURSION}") from None
     except jsonschema.SchemaError as err:
-        return [f"tool schema is invalid: {err.message}"]
-    return [e.message for e in validator.iter_errors(arguments)]
+        cause = f" ({err.cause})" if err.cause is not None else ""
+        return [f"tool schema is invalid: {err.message}{cause}"]
+    try:
+        return [e.message for e in validator.iter_errors(arguments)]
+    except RecursionError:
+        return [f"the arguments nest {_RECURSION}"]
+
+
+def argument_errors(schema: Any, arguments: Any) -> list[str]:
+    """jsonschema messages for `arguments` against `schema` ([] when valid); a schema's
+    regexes run with a time limit (fcsynth.schema_regex)."""
+    try:
+        return _argument_errors(schema, arguments)
+    except SchemaTooDeep as err:
+        return [f"tool schema {err}"]
 
 
 def validate_record(record: dict[str, Any]) -> list[str]:
     """Failure reasons of one record ([] when valid)."""
-    messages = json_cell(record.get("messages"))
+    messages = _cell(record.get("messages"))
     if not isinstance(messages, list) or not messages:
         return ["no_messages: messages must be a non-empty list"]
     schemas = tool_schemas(record.get("tools"))
-    failures: list[str] = []
+    deep = [name for name, schema in schemas.items() if deeper_than(schema, MAX_DEPTH)]
+    failures = [_too_deep(name, f"nests deeper than {MAX_DEPTH} levels") for name in deep]
+    schemas.update(dict.fromkeys(deep, _TOO_DEEP))
     pending: list[dict[str, Any]] = []  # calls of the last assistant step still unanswered
     seen_ids: set[str] = set()
     expect = "user"  # what may come next: user | assistant | tool | after_tools | after_final
     for i, raw in enumerate(messages):
-        msg = json_cell(raw)
+        msg = _cell(raw)
         if not isinstance(msg, dict) or msg.get("role") not in ROLES:
             failures.append(f"bad_message: message {i} is not a message with a known role")
             return failures
@@ -148,15 +240,26 @@ def _check_call(call: Any, i: int, schemas: dict[str, Any], seen_ids: set[str]) 
     args = call["function"].get("arguments", {})
     if isinstance(args, str):
         try:
-            args = json.loads(args)
+            args = _loads(args)
         except json.JSONDecodeError:
             return [*out, f"arguments_not_json: {name}"]
     if not isinstance(args, dict):
         return [*out, f"arguments_not_object: {name}"]
-    errors = argument_errors(schemas[name], args)
+    if schemas[name] is _TOO_DEEP:
+        return out  # said once for the record
+    if deeper_than(args, MAX_DEPTH):
+        return [*out, f"arguments_too_deep: {name}: the arguments nest deeper than {MAX_DEPTH} levels"]
+    try:
+        errors = _argument_errors(schemas[name], args)
+    except SchemaTooDeep as err:
+        return [*out, _too_deep(name, str(err))]
     if errors:
         out.append(f"arguments_invalid: {name}: {errors[0]}")
     return out
+
+
+def _too_deep(tool: str, how: str) -> str:
+    return f"schema_too_deep: tool {tool!r} schema {how}"
 
 
 def reason_label(failure: str) -> str:
@@ -174,37 +277,51 @@ class FileReport:
     examples: dict[str, str] = field(default_factory=dict)  # reason -> first "id: failure"
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Records of a JSONL or Parquet dataset file."""
+def _read(path: Path) -> list[tuple[str, Any, bool]]:
+    """(where, record, cut) for each record of a JSONL or Parquet dataset file: `where` is
+    "line N" or "row N"; `cut` when the line nests too deeply for json.loads (it is read
+    with its deepest containers emptied)."""
     check_user_file(path)
     if path.suffix == ".parquet":
         import polars as pl
 
         try:
-            return pl.read_parquet(path).to_dicts()
+            rows = pl.read_parquet(path).to_dicts()
         except Exception as err:  # polars raises many kinds for a bad file
             raise FcsynthError(f"{path}: not a readable Parquet file: {err}") from None
+        return [(f"row {n}", row, False) for n, row in enumerate(rows, 1)]
     records = []
     for n, line in enumerate(read_user_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            try:
+                records.append((f"line {n}", json.loads(line), False))
+            except RecursionError:
+                records.append((f"line {n}", json.loads(_cut_deep(line, _CUT_DEPTH)), True))
         except json.JSONDecodeError as err:
             raise FcsynthError(f"{path}:{n}: not valid JSON: {err.msg}") from None
     return records
 
 
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSONL or Parquet dataset file."""
+    return [record for _, record, _ in _read(path)]
+
+
 def validate_file(path: Path) -> FileReport:
     """Validate every record of a dataset file."""
     report = FileReport()
-    for n, record in enumerate(read_records(path)):
+    for where, record, cut in _read(path):
         report.records += 1
         failures = validate_record(record) if isinstance(record, dict) else ["bad_record: not an object"]
+        if cut and not any(reason_label(f) in ("schema_too_deep", "arguments_too_deep") for f in failures):
+            failures.append(f"too_deep: the record nests deeper than {MAX_DEPTH} levels")
         if failures:
             report.invalid += 1
+            named = f"{where} (id {record['id']!r})" if isinstance(record, dict) and "id" in record else where
             for failure in failures:
                 label = reason_label(failure)
                 report.reasons[label] += 1
-                report.examples.setdefault(label, f"{record.get('id', n) if isinstance(record, dict) else n}: {failure}")
+                report.examples.setdefault(label, f"{named}: {failure}")
     return report

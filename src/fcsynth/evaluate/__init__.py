@@ -10,7 +10,7 @@
 from fcsynth.evaluate.metrics import Call, aggregate, score_step
 from fcsynth.evaluate.parse import parse_completion
 from fcsynth.evaluate.prompting import PromptBuilder
-from fcsynth.evaluate.run import evaluate, read_split, resolve_eval_model
+from fcsynth.evaluate.run import evaluate, read_split
 from fcsynth.evaluate.steps import Step, cut_steps
 
 __all__ = [
@@ -22,6 +22,5 @@ __all__ = [
     "evaluate",
     "parse_completion",
     "read_split",
-    "resolve_eval_model",
     "score_step",
 ]

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import jinja2
 
+from fcsynth.control_tokens import TokenGuard
 from fcsynth.evaluate.metrics import decode_arguments
 from fcsynth.evaluate.steps import Step
 
@@ -136,6 +137,7 @@ class PromptBuilder:
 
     def __init__(self, tokenizer: Any = None) -> None:
         self.tokenizer = tokenizer
+        self.guard = TokenGuard(tokenizer)
         self.style: Style = "chat_template" if template_supports_tools(tokenizer) else "hermes_default"
 
     def _render(
@@ -166,8 +168,10 @@ class PromptBuilder:
         """Messages (gold format) as this model's prompt text, in this builder's style.
 
         `add_generation_prompt=False` renders a history that ends with an assistant message,
-        as `train` does to learn that message exactly as `build` asks for it.
+        as `train` does to learn that message exactly as `build` asks for it. The tokenizer's
+        control tokens in contents and tools are neutralized first (fcsynth.control_tokens).
         """
+        messages, tools = self.guard.messages(messages), self.guard.tools(tools) or []
         if self.style == "chat_template":
             return self._render(_template_history(messages), tools, add_generation_prompt)
         return self._render(hermes_messages(messages, tools), None, add_generation_prompt)

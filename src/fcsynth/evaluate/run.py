@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fcsynth.checkpoint import Checkpoint, file_digest
-from fcsynth.config import Config, EvaluateConfig, ModelConfig, SamplingConfig
+from fcsynth.config import EvaluateConfig, SamplingConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.metrics import canonical_calls, score_step, summarize
 from fcsynth.evaluate.parse import parse_completion as parse_answer
@@ -48,21 +48,6 @@ def write_steps(rows: list[dict[str, Any]], path: Path) -> None:
     from fcsynth.tables import write_rows
 
     write_rows([{"model": None, **r} for r in rows], path, schema(), allow_empty=True)
-
-
-def resolve_eval_model(cfg: Config) -> ModelConfig:
-    """The model under test: `evaluate.model`, a path/hub-id string, or the generator."""
-    chosen = cfg.evaluate.model
-    if chosen is None:
-        return cfg.model
-    if isinstance(chosen, ModelConfig):
-        return chosen
-    source = "local" if Path(chosen).is_dir() else "hub"
-    name = Path(chosen.rstrip("/")).name or chosen
-    return ModelConfig(
-        name=name, source=source, path=chosen, gguf_package=None,
-        max_model_len=cfg.model.max_model_len, dtype=cfg.model.dtype,
-    )
 
 
 def tuned_checkpoint(ctx: StageContext, folder: Path) -> Checkpoint:

@@ -66,6 +66,10 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The judged/curated columns `build_record` reads (the others are optional).
+RECORD_INPUT_COLUMNS = ("id", "selection", "toolkits", "scenario", "tools", "messages")
+
+
 def build_record(row: dict[str, Any]) -> dict[str, Any]:
     """The dataset record of one judged/curated row (system prompt first unless dropped)."""
     messages = [_message(m) for m in json.loads(row["messages"])]

@@ -27,6 +27,8 @@ from fcsynth.tools import Tool
 from fcsynth.waste import token_use
 
 STAGE = "blueprints"
+# The data/scenarios.parquet columns a blueprint is built from (stages/blueprints.py checks them).
+SCENARIO_COLUMNS = ("id", "selection", "toolkits", "tools", "scenario")
 TEMPLATE = "blueprint.j2"
 CLARITY_MEANING = {
     "excellent": "states every detail the tools need up front",

@@ -27,6 +27,11 @@ from fcsynth.tools import Tool
 from fcsynth.waste import token_use
 
 STAGE = "conversations"
+# The data/blueprints.parquet columns a conversation is simulated from (stages/conversations.py checks them).
+BLUEPRINT_COLUMNS = (
+    "id", "selection", "toolkits", "scenario", "persona", "outline", "tools", "distractors", "clarity",
+    "features", "facts", "plan", "status",
+)
 
 
 def schema() -> dict[str, Any]:

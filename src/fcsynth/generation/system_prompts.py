@@ -23,6 +23,8 @@ from fcsynth.stage import StageContext
 from fcsynth.waste import token_use
 
 STAGE = "system_prompts"
+# The data/conversations.parquet columns a system prompt is written from (stages/system_prompts.py checks them).
+CONVERSATION_COLUMNS = ("id", "status", "scenario", "persona", "toolkits", "tools")
 TEMPLATE = "system_prompt.j2"
 
 

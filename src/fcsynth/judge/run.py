@@ -27,6 +27,9 @@ from fcsynth.waste import token_use
 
 STAGE = "judge"
 TEMPLATE = "judge.j2"
+# The input columns the judge reads (stages/judge.py checks them); the rest pass through.
+CONVERSATION_COLUMNS = ("id", "selection", "status", "scenario", "tools")
+SYSTEM_PROMPT_COLUMNS = ("id",)
 # Columns the judge adds to each conversation row (system prompt first, then its verdict).
 JUDGE_COLUMNS = (
     "system_prompt", "drop_system_prompt", "scores", "judge_reasoning", "judge_status", "judge_reason",

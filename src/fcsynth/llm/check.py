@@ -1,17 +1,17 @@
 """Check a finished text against the constraint it was generated under, without an LLM.
 
 A server that claims to constrain decoding is trusted only as far as its output checks:
-JSON schemas with jsonschema, regexes with `re.fullmatch`, Lark grammars with llguidance's
-matcher (the machinery of vLLM's `guidance` backend).
+JSON schemas with jsonschema, regexes with `regex` (both with the time limit of
+fcsynth.schema_regex: the schema's patterns come from tool schemas), Lark grammars with
+llguidance's matcher (the machinery of vLLM's `guidance` backend).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from jsonschema.validators import validator_for
+from fcsynth import schema_regex
 
 
 def constraint_violation(kwargs: dict[str, Any], text: str) -> str | None:
@@ -22,13 +22,17 @@ def constraint_violation(kwargs: dict[str, Any], text: str) -> str | None:
             value = json.loads(text)
         except json.JSONDecodeError as err:
             return f"not JSON ({err.msg} at char {err.pos})"
-        error = next(iter(validator_for(schema)(schema).iter_errors(value)), None)
+        error = next(iter(schema_regex.validator_for(schema)(schema).iter_errors(value)), None)
         if error is None:
             return None
         where = "/".join(str(p) for p in error.absolute_path) or "<root>"
         return f"JSON schema: {where}: {error.message[:200]}"
     if "regex" in kwargs:
-        return None if re.fullmatch(kwargs["regex"], text) else f"does not match regex {kwargs['regex'][:80]!r}"
+        try:
+            matched = schema_regex.fullmatch(kwargs["regex"], text, "text")
+        except schema_regex.PatternError as err:
+            return str(err)
+        return None if matched else f"does not match regex {kwargs['regex'][:80]!r}"
     if "choice" in kwargs:
         return None if text in kwargs["choice"] else f"not one of {kwargs['choice']}"
     if "grammar" in kwargs:

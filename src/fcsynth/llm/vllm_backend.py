@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fcsynth.config import LLMConfig
+from fcsynth.control_tokens import TokenGuard
 from fcsynth.llm.base import ERROR_FINISH, Completion, Request, RequestFeed
 from fcsynth.llm.constraints import structured_output_kwargs
 from fcsynth.llm.cpu import resolve_dtype, set_thread_env
@@ -54,13 +55,15 @@ class VLLMBackend:
 
         self.llm = LLM(model=model, max_model_len=max_model_len, dtype=resolve_dtype(dtype), **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
+        self.guard = TokenGuard(self.tokenizer)
 
     def render_prompt(self, request: Request) -> str:
-        """The prompt text: the raw prompt, or the messages through the chat template."""
+        """The prompt text: the raw prompt, or the messages (control tokens neutralized)
+        through the chat template."""
         if request.prompt is not None:
             return request.prompt
         return self.tokenizer.apply_chat_template(
-            request.messages, tokenize=False, add_generation_prompt=True
+            self.guard.messages(request.messages), tokenize=False, add_generation_prompt=True
         )
 
     def sampling_params(self, request: Request) -> Any:

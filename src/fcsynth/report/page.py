@@ -11,6 +11,8 @@ from fcsynth.rows import DIMENSIONS
 from fcsynth.tables import json_cell
 
 PLACEHOLDER = "__FCSYNTH_REPORT_DATA__"
+# The data/judged.parquet columns the report reads (stages/report.py checks them; decisions: DECISION_COLUMNS).
+JUDGED_COLUMNS = ("id", "selection")
 
 
 

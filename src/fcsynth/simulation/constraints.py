@@ -26,6 +26,7 @@ from typing import Any
 import jinja2
 import jsonschema
 
+from fcsynth import schema_regex
 from fcsynth.budget import max_json_bytes, tokens_for_bytes
 from fcsynth.dml.grammar import GrammarOptions, narrowed_arguments, narrowed_response
 from fcsynth.dml.schemas import any_object_schema, error_object_schema, grammar_schema, styled
@@ -84,8 +85,10 @@ def _lark(value: str) -> str:
 
 
 def _accepted(schema: dict[str, Any], values: list[str]) -> list[str]:
-    """The `values` that satisfy `schema`, its `format` included (one validator for all)."""
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    """The `values` that satisfy `schema`, its `format` included (one validator for all; its
+    regexes run with a time limit, fcsynth.schema_regex: one that runs out rejects the value)."""
+    cls = schema_regex.bounded(jsonschema.Draft202012Validator)
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     try:
         return [v for v in values if validator.is_valid(v)]
     except jsonschema.SchemaError:

@@ -97,7 +97,7 @@ def known_values(messages: list[dict[str, Any]], max_chars: int) -> list[str]:
     seen: set[str] = set()
     out = []
     for value in reversed(found):
-        if value not in seen and 0 < len(value) <= max_chars and _GRAMMAR_SAFE.match(value):
+        if value not in seen and 0 < len(value) <= max_chars and _GRAMMAR_SAFE.fullmatch(value):
             seen.add(value)
             out.append(value)
     return out

@@ -83,6 +83,7 @@ class Simulator:
     def _chat(self, text: str) -> tuple[Any, bool]:
         if self.tokenizer is None:
             return text, False
+        text = self.builder.guard.text(text) if self.builder else text
         return self.tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True), True
 
     def _budget(self, prompt: Any, raw: bool) -> int:
