@@ -3,7 +3,7 @@
 from fcsynth.config import load_params
 from fcsynth.evaluate.run import load_tokenizer, read_split
 from fcsynth.metrics import StageMetrics
-from fcsynth.model_store import resolve_eval_model, resolve_model_path
+from fcsynth.model_store import check_model, resolve_eval_model, resolve_model_path
 from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
 from fcsynth.stage import run_stage
 from fcsynth.train.examples import build_dataset_rows
@@ -18,6 +18,7 @@ def main() -> None:
     base = resolve_eval_model(cfg)
     tuned = tuned_model_config(base)
     records = read_split(TRAIN)
+    check_model(base, ROOT, "evaluate.model" if cfg.evaluate.model else "model")
     base_path = resolve_model_path(base, ROOT)
     tokenizer = load_tokenizer(base_path)
     metrics = StageMetrics("train", records_in=len(records))

@@ -488,3 +488,21 @@ def test_stage_alias_bomb_source(tmp_path, capsys) -> None:
     code, err = _run_stage(root, capsys)
     one_line_error(code, err, "catalog.sources:", "bomb.yaml: expands to more than")
     assert (root / "data" / "catalog" / "tools.parquet").read_bytes() == b"the earlier catalog"
+
+
+URL_KEY = "sk-url-secret-24680"
+
+
+def test_a_key_in_a_source_url_is_neither_printed_nor_stored(tmp_path, monkeypatch, capsys, site) -> None:
+    base, routes = site
+    routes[f"/spec.json?api_key={URL_KEY}"] = serve(json.dumps(spec_with_schema_ref("#/components/schemas/Q") | {
+        "components": {"schemas": {"Q": {"type": "string"}}}}))
+    out = tmp_path / "out.json"
+    code, stdout, err = fcsynth(monkeypatch, capsys, "import", "openapi", f"{base}/spec.json?api_key={URL_KEY}",
+                                "--out", str(out))
+    assert code == 0, err
+    assert URL_KEY not in out.read_text() + stdout + err
+    assert json.loads(out.read_text())[0]["source"] == f"{base}/spec.json?api_key=[redacted]"
+    code, stdout, err = fcsynth(monkeypatch, capsys, "import", "openapi", f"{base}/missing.json?token={URL_KEY}",
+                                "--out", str(out))
+    assert code == 1 and URL_KEY not in stdout + err and "token=[redacted]" in err

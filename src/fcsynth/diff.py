@@ -213,8 +213,8 @@ def load_version(rev: str, root: Path, commit: str | None = None) -> DatasetVers
             where = f"{path}:{lineno} at '{rev}'"
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise FcsynthError(f"{where}: not valid JSON: {err.msg}") from None
+            except (ValueError, RecursionError) as err:  # also an integer past Python's digit limit, or too deep
+                raise FcsynthError(f"{where}: not valid JSON: {getattr(err, 'msg', err)}") from None
             _check_record(record, where)
             rid = record["id"]
             if rid in first_seen:

@@ -24,6 +24,19 @@ def register_secret(value: str | None) -> None:
         _SECRETS.add(value)
 
 
+def register_url_secrets(url: str) -> None:
+    """Register the password and the query values of `url` (`https://user:key@host/?api_key=...`)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        register_secret(parts.password)
+        for _, value in parse_qsl(parts.query):
+            register_secret(value)
+    except ValueError:  # not a URL: nothing to register
+        pass
+
+
 def redact(text: str) -> str:
     """`text` with every registered secret replaced by [redacted]."""
     for secret in _SECRETS:

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from fcsynth.errors import FcsynthError
+from fcsynth.errors import FcsynthError, redact, register_url_secrets
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _URL_RE = re.compile(r"^https?://", re.IGNORECASE)
@@ -341,11 +341,13 @@ def source_uri(source: str) -> str:
 def load_document(source: str | Path) -> Document:
     """Read and parse `source` (path or URL) into a Document (bounded: see the module docstring)."""
     source = str(source)
-    data, fallbacks, duplicates = parse_text(read_text(source), source)
-    plain = _Plain(source)
+    if is_url(source):  # a key in the URL is printed and stored as [redacted]
+        register_url_secrets(source)
+    data, fallbacks, duplicates = parse_text(read_text(source), redact(source))
+    plain = _Plain(redact(source))
     data = plain(data, 0)
     warnings = [("duplicate_key", f"{d} (the later value is kept)") for d in duplicates]
-    return Document(data=data, uri=source_uri(source), name=source, fallbacks=fallbacks, warnings=warnings)
+    return Document(data=data, uri=source_uri(source), name=redact(source), fallbacks=fallbacks, warnings=warnings)
 
 
 class _Plain:

@@ -78,7 +78,7 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return _loads(value)
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or an integer past Python's digit limit
             return value
     return value
 
@@ -241,7 +241,7 @@ def _check_call(call: Any, i: int, schemas: dict[str, Any], seen_ids: set[str]) 
     if isinstance(args, str):
         try:
             args = _loads(args)
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or an integer past Python's digit limit
             return [*out, f"arguments_not_json: {name}"]
     if not isinstance(args, dict):
         return [*out, f"arguments_not_object: {name}"]
@@ -299,8 +299,8 @@ def _read(path: Path) -> list[tuple[str, Any, bool]]:
                 records.append((f"line {n}", json.loads(line), False))
             except RecursionError:
                 records.append((f"line {n}", json.loads(_cut_deep(line, _CUT_DEPTH)), True))
-        except json.JSONDecodeError as err:
-            raise FcsynthError(f"{path}:{n}: not valid JSON: {err.msg}") from None
+        except ValueError as err:  # JSONDecodeError, or an integer past Python's digit limit
+            raise FcsynthError(f"{path}:{n}: not valid JSON: {getattr(err, 'msg', err)}") from None
     return records
 
 

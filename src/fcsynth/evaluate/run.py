@@ -65,8 +65,8 @@ def read_split(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise FcsynthError(f"{path}:{n}: not valid JSON ({err.msg})") from None
+        except (ValueError, RecursionError) as err:  # also an integer past Python's digit limit, or too deep
+            raise FcsynthError(f"{path}:{n}: not valid JSON ({getattr(err, 'msg', err)})") from None
         if not isinstance(record, dict):
             raise FcsynthError(f"{path}:{n}: expected a JSON object")
         records.append(record)

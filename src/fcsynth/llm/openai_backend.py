@@ -28,7 +28,7 @@ from typing import Any
 import openai
 
 from fcsynth.config import OpenAIConfig
-from fcsynth.errors import FcsynthError, redact, register_secret
+from fcsynth.errors import FcsynthError, redact, register_secret, register_url_secrets
 from fcsynth.llm.base import ERROR_FINISH, Completion, Request
 from fcsynth.llm.check import constraint_violation
 from fcsynth.llm.constraints import structured_output_kwargs
@@ -111,6 +111,7 @@ class OpenAIBackend:
         self.cfg = cfg
         key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
         register_secret(key)
+        register_url_secrets(cfg.base_url)
         self.has_key = bool(key)
         # Local vLLM servers take any key; the client insists on one.
         self.client = openai.AsyncOpenAI(

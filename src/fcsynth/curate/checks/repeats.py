@@ -18,7 +18,7 @@ def is_error_response(content: Any) -> bool:
     """True when a tool response is the error object `{"error": ...}`."""
     try:
         value = json.loads(content) if isinstance(content, str) else content
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON, or an integer past Python's digit limit
         return False
     return isinstance(value, dict) and set(value) == {"error"}
 
