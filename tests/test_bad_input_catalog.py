@@ -205,6 +205,28 @@ def test_local_spec_via_a_remote_doc_may_not_reach_local_files(tmp_path, monkeyp
     assert old_out.read_text() == OLD_OUT
 
 
+@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/q.json", "http://[fe80::1]/q.json"])
+def test_remote_spec_may_not_ref_a_link_local_address(tmp_path, monkeypatch, capsys, old_out, site, target) -> None:
+    """Cloud metadata services answer on link-local addresses: never fetched for a remote document."""
+    base, routes = site
+    routes["/spec.json"] = serve(json.dumps(spec_with_schema_ref(target)))
+    code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", f"{base}/spec.json", "--out", str(old_out))
+    one_line_error(code, err, f"{base}/spec.json: $ref '{target}' points to a link-local address from a remote document")
+    assert old_out.read_text() == OLD_OUT
+
+
+def test_a_public_document_may_not_ref_a_private_address(monkeypatch) -> None:
+    from fcsynth.catalog import source
+
+    real = source.network_of
+    assert [real(u) for u in ("http://127.0.0.1/x", "http://10.1.2.3/x", "http://169.254.169.254/")] == [
+        "private", "private", "link-local"]
+    monkeypatch.setattr(source, "network_of", lambda url: "public" if "example.com" in url else "private")
+    with pytest.raises(source.RefusedRef, match="points to a private address from a public document"):
+        source.check_remote_ref("https://example.com/spec.json", "http://10.0.0.7/q.json", "http://10.0.0.7/q.json")
+    source.check_remote_ref("http://10.0.0.5/spec.json", "http://10.0.0.7/q.json", "http://10.0.0.7/q.json")  # both inside
+
+
 def test_allowed_refs_still_resolve(tmp_path, monkeypatch, capsys, site) -> None:
     """Not refused: remote -> remote (relative or absolute URL), local -> local, local -> remote."""
     base, routes = site

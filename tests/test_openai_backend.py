@@ -369,3 +369,21 @@ def test_the_readme_server_command_is_the_one_the_real_server_tests_start(repo_r
     assert documented[:2] == ["python", "-m"] and built[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert env == f"VLLM_CPU_KVCACHE_SPACE={cfg.llm.cpu_kvcache_gb}"
     assert int(expected["--max-num-batched-tokens"]) >= cfg.model.max_model_len * cfg.llm.max_num_seqs
+
+
+@pytest.mark.slow
+def test_a_cpu_server_with_default_chunking_dies_and_the_stage_names_the_flag(embedded_model_dir, repo_root, tmp_path):
+    """What the README warns about, on a real vllm-cpu server: without the flag, the first seeded
+    prompt longer than a prefill chunk kills the engine, and the stage's one line says what to do."""
+    from fcsynth.llm.serve import local_vllm_server
+
+    cfg = parse_config(compose())
+    with local_vllm_server(embedded_model_dir, cfg.model.name, cfg.llm, 4096, "bfloat16", tmp_path / "server.log",
+                           unchunked=False) as url:
+        dest = openai_project(repo_root, tmp_path / "p", url, "llm.max_retries=1", *LONG_PROMPTS)
+        proc = stage(dest, "scenarios", env={**project_env(dest), KEY_ENV: SECRET}, check=False)
+    assert "CPU Generator does not use offset" in (tmp_path / "server.log").read_text()
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("fcsynth scenarios: error: llm.base_url ")
+    assert "--max-num-batched-tokens of at least --max-model-len x --max-num-seqs" in proc.stderr
+

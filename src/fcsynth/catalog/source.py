@@ -23,12 +23,15 @@ http(s) is fetched, redirects included. Either limit is a one-line error naming 
 other http(s) documents (and to its own `#/...` fragments). A `$ref` in it to `file:`, to a
 local path or to any other scheme (`ftp:`, `data:`, ...) is refused with a one-line error
 (`check_remote_ref`), so a spec from the web cannot copy local files into a tools file.
+Nor may it refer to a link-local address (169.254.0.0/16, where cloud metadata services
+answer), or, when it came from a public host, to a private or loopback one.
 Local documents may refer to local files and to URLs as before.
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import re
 import socket
@@ -63,10 +66,29 @@ class RefusedRef(FcsynthError):
     """A `$ref` that a remote document may not follow (see the module docstring)."""
 
 
+def network_of(url: str) -> str:
+    """Where the host of `url` lives: `link-local` (169.254.0.0/16, fe80::/10: cloud metadata
+    services), `private` (loopback, RFC 1918, unique-local) or `public` (also: unresolvable)."""
+    try:
+        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(urlsplit(url).hostname or "", None)}
+    except (OSError, ValueError, UnicodeError):
+        return "public"  # the download fails on its own
+    if any(a.is_link_local for a in addresses):
+        return "link-local"
+    return "private" if any(a.is_private or a.is_loopback for a in addresses) else "public"
+
+
 def check_remote_ref(referrer: str, ref: str, target: str) -> None:
     """Refuse `ref` (which resolves to `target`) in the document at `referrer` when that
-    document came from an http(s) URL and `target` is not an http(s) URL."""
-    if not is_url(referrer) or is_url(target):
+    document came from an http(s) URL and `target` is not an http(s) URL, is on a link-local
+    address, or is on a private one while the document is public."""
+    if not is_url(referrer):
+        return
+    if is_url(target):
+        where = network_of(target)
+        if where == "link-local" or (where == "private" and network_of(referrer) == "public"):
+            raise RefusedRef(f"{referrer}: $ref {ref!r} points to a {where} address from a "
+                             f"{'remote' if where == 'link-local' else 'public'} document; refused")
         return
     scheme = urlsplit(target).scheme.lower()
     if scheme in ("", "file", "http", "https") or len(scheme) == 1:  # `C:/...`: a Windows path

