@@ -6,11 +6,19 @@ table, the side-by-side plot and data/dataset/EVALUATION.md (the card links to i
 """
 
 from fcsynth.atomic import write_text_atomic
+from fcsynth.bfcl import run_bfcl
 from fcsynth.config import load_params
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate import run as evaluate
-from fcsynth.evaluate.compare import deltas, evaluation_markdown, write_plot
-from fcsynth.evaluate.run import read_split, tuned_checkpoint, write_steps
+from fcsynth.evaluate.compare import (
+    bfcl_markdown,
+    bfcl_summaries,
+    deltas,
+    evaluation_markdown,
+    write_bfcl_plot,
+    write_plot,
+)
+from fcsynth.evaluate.run import read_split, tuned_checkpoint, write_bfcl_rows, write_steps
 from fcsynth.metrics import StageMetrics
 from fcsynth.model_store import resolve_eval_model
 from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
@@ -19,8 +27,10 @@ from fcsynth.train.run import require_tuned, tuned_model_config
 
 TEST = DATA_DIR / "dataset" / "test.jsonl"
 OUT = DATA_DIR / "evaluate" / "steps.parquet"
+BFCL_OUT = DATA_DIR / "evaluate" / "bfcl.parquet"
 CARD = DATA_DIR / "dataset" / "EVALUATION.md"
 PLOT = METRICS_DIR / "plots" / "evaluate.csv"
+BFCL_PLOT = METRICS_DIR / "plots" / "bfcl.csv"
 
 
 def main() -> None:
@@ -32,14 +42,16 @@ def main() -> None:
         raise FcsynthError(f"{TEST}: no test records to evaluate (export.test_fraction is 0?); nothing written")
     require_tuned(ROOT / tuned.path)
     metrics = StageMetrics("evaluate", records_in=len(records))  # created first: its wall time covers both models
-    rows, per_model = [], {}
+    rows, bfcl_rows, per_model = [], [], {}
     keys = {"base": "evaluate.model" if cfg.evaluate.model else "model", "tuned": "train (the tuned model)"}
     for label, model_cfg in (("base", base), ("tuned", tuned)):
         with stage_context(cfg, ROOT, model=model_cfg, key=keys[label]) as ctx:
-            checkpoint = tuned_checkpoint(ctx, ROOT / tuned.path) if label == "tuned" else None
+            checkpoint = tuned_checkpoint(ctx, ROOT / tuned.path) if label == "tuned" else ctx.checkpoint(evaluate.STAGE)
             model_rows, per_model[label] = evaluate.run(ctx, records, checkpoint)
+            bfcl_rows += run_bfcl(ctx, checkpoint, label)
         rows += [{**r, "model": label} for r in model_rows]
     write_steps(rows, OUT)
+    write_bfcl_rows(bfcl_rows, BFCL_OUT)
     for m in per_model.values():
         metrics.records_out += m.records_out
         metrics.reasons.update(m.reasons)
@@ -51,8 +63,14 @@ def main() -> None:
                 for label, m in per_model.items()},
         by_selection={label: m.extra["by_selection"] for label, m in per_model.items()},
     )
+    markdown = evaluation_markdown(metrics.as_dict())
+    if cfg.evaluate.bfcl.categories:
+        bfcl = bfcl_summaries(bfcl_rows, list(cfg.evaluate.bfcl.categories))
+        metrics.extra["bfcl"] = bfcl
+        write_bfcl_plot(bfcl, BFCL_PLOT)
+        markdown += bfcl_markdown(bfcl, cfg.evaluate.bfcl.per_category)
     write_plot(blocks, PLOT)
-    write_text_atomic(CARD, evaluation_markdown(metrics.as_dict()))
+    write_text_atomic(CARD, markdown)
     metrics.write()
 
 

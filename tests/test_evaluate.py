@@ -310,6 +310,19 @@ def test_stage_writes_steps_and_metrics(tmp_path: Path, repo_root: Path) -> None
     assert plot[0] == "figure,score" and "exact_match (base),0.0" in plot and "no_call_accuracy (tuned),1.0" in plot
     card = (tmp_path / "data" / "dataset" / "EVALUATION.md").read_text()
     assert "| no_call_accuracy | 1.0 | 1.0 | +0 |" in card and "`smollm2-135m-instruct-sft`" in card
+    # BFCL next to the split: every category, scored for both models; text answers are right
+    # only where no call is wanted (irrelevance)
+    bfcl = metrics["bfcl"]
+    n = yaml.safe_load((repo_root / "params.yaml").read_text())["evaluate"]["bfcl"]["per_category"]
+    for block in (bfcl["base"], bfcl["tuned"]):
+        assert {c: v["accuracy"] for c, v in block["categories"].items()} == {
+            "simple_python": 0.0, "multiple": 0.0, "parallel": 0.0, "parallel_multiple": 0.0,
+            "irrelevance": 1.0, "multi_turn_base": 0.0}
+        assert all(v["entries"] == n for v in block["categories"].values()) and block["overall"] == round(1 / 6, 4)
+    table = pl.read_parquet(tmp_path / "data" / "evaluate" / "bfcl.parquet")
+    assert table.height == 2 * 6 * n and set(table["model"]) == {"base", "tuned"}
+    assert "irrelevance,tuned,1.0" in (tmp_path / "metrics" / "plots" / "bfcl.csv").read_text().splitlines()
+    assert "## BFCL v4" in card and "| irrelevance | " in card
 
 
 def test_stage_without_tuned_model_is_one_line_error(tmp_path: Path, repo_root: Path) -> None:

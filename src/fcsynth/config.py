@@ -260,11 +260,21 @@ class ExportConfig(Section):
     license: str  # the dataset card's license
 
 
+BfclCategory = Literal["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "multi_turn_base"]
+
+
+class BfclConfig(Section):
+    categories: list[BfclCategory]  # [] runs no BFCL
+    per_category: Tokens | None  # a seeded subset of entries per category; None: every entry
+    max_steps_per_turn: Tokens  # multi-turn: model messages with calls per user turn
+
+
 class EvaluateConfig(Section):
     # None: the generator (cfg.model); a string: a local HF folder or a hub id.
     model: ModelConfig | str | None
     max_tokens: Tokens
     temperature: Rate
+    bfcl: BfclConfig
 
 
 class LoraConfig(Section):

@@ -56,3 +56,45 @@ def evaluation_markdown(metrics: dict[str, Any]) -> str:
 
 def _cell(value: Any) -> str:
     return "–" if value is None else str(value)
+
+
+def bfcl_summaries(rows: list[dict[str, Any]], categories: list[str]) -> dict[str, Any]:
+    """`{"base": summary, "tuned": summary}` of BFCL rows (fcsynth.bfcl.summarize)."""
+    from fcsynth.bfcl import summarize
+
+    return {model: summarize([r for r in rows if r["model"] == model], categories) for model in MODELS}
+
+
+def write_bfcl_plot(bfcl: dict[str, Any], path: Path) -> None:
+    """`category,model,accuracy` rows (overall last): one grouped DVC bar plot."""
+    lines = ["category,model,accuracy"]
+    for category in [*bfcl["base"]["categories"], "overall"]:
+        for model in MODELS:
+            block = bfcl[model]
+            value = block["overall"] if category == "overall" else block["categories"][category]["accuracy"]
+            lines.append(f"{category},{model},{'' if value is None else value}")
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def bfcl_markdown(bfcl: dict[str, Any], per_category: int | None) -> str:
+    """The BFCL section of EVALUATION.md: accuracy per category, base and tuned."""
+    base, tuned = bfcl["base"], bfcl["tuned"]
+    subset = "every entry" if per_category is None else f"a seeded subset of {per_category} entries per category"
+    lines = [
+        "", "## BFCL v4", "",
+        f"Scored by BFCL's own checkers (bfcl-eval) on {subset}: the AST checker for the single-turn "
+        "categories, no decoded call for `irrelevance`, and the state and response checks after running "
+        "the model's calls in BFCL's environments for `multi_turn_base`. Entries whose prompt does not fit "
+        "the model's context count as wrong; `skipped` is their share. Overall is the unweighted mean of the "
+        "categories below (BFCL's own overall weighs groups of categories this run does not all have).", "",
+        "| category | entries | base | tuned | delta | skipped | unparseable (base / tuned) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for category, b in base["categories"].items():
+        t = tuned["categories"][category]
+        delta = "–" if b["accuracy"] is None or t["accuracy"] is None else f"{t['accuracy'] - b['accuracy']:+.3f}"
+        lines.append(f"| {category} | {b['entries']} | {_cell(b['accuracy'])} | {_cell(t['accuracy'])} | {delta} | "
+                     f"{_cell(b['skipped_share'])} | {b['unparseable']} / {t['unparseable']} |")
+    overall = "–" if base["overall"] is None or tuned["overall"] is None else f"{tuned['overall'] - base['overall']:+.3f}"
+    lines.append(f"| **overall** | {base['entries']} | {_cell(base['overall'])} | {_cell(tuned['overall'])} | {overall} | | |")
+    return "\n".join(lines) + "\n"

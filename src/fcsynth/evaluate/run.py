@@ -50,6 +50,22 @@ def write_steps(rows: list[dict[str, Any]], path: Path) -> None:
     write_rows([{"model": None, **r} for r in rows], path, schema(), allow_empty=True)
 
 
+def bfcl_schema() -> dict[str, Any]:
+    """Polars schema of data/evaluate/bfcl.parquet (one row per BFCL entry and model)."""
+    import polars as pl
+
+    s = pl.String
+    return {"id": s, "model": s, "category": s, "valid": pl.Boolean, "error_type": s, "prediction": s,
+            "status": s, "unparseable": pl.Boolean}
+
+
+def write_bfcl_rows(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write the BFCL results table (an empty one when no category runs)."""
+    from fcsynth.tables import write_rows
+
+    write_rows([{**r, "id": f"{r['model']}/{r['id']}"} for r in rows], path, bfcl_schema(), allow_empty=True)
+
+
 def tuned_checkpoint(ctx: StageContext, folder: Path) -> Checkpoint:
     """The tuned model's checkpoint, keyed by its weights too: retraining never reuses old answers."""
     return ctx.checkpoint(STAGE, [file_digest(p) for p in sorted(folder.glob("*.safetensors"))])
@@ -200,3 +216,4 @@ def run(
         **result.summary,
     )
     return result.rows, metrics
+
