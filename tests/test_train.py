@@ -172,3 +172,45 @@ def test_train_dtype_follows_the_hardware(monkeypatch: pytest.MonkeyPatch, dtype
     cfg = conf_section("train", dtype=dtype)
     assert run.compute_dtype(cfg) == compute
     assert run.weights_dtype(compute, use_cpu=not gpu) == weights
+
+
+# --- weighing call steps and text steps ------------------------------------------------
+
+def test_step_kinds_mark_call_and_text_spans(tokenizer: Any) -> None:
+    rec = {"id": "rec-5", "selection": "gmail", "messages": messages_for("gmail", 5), "tools": TOOLS["gmail"]}
+    rows, _ = build_dataset_rows([rec], tokenizer)
+    kinds, mask = rows[0]["step_kinds"], rows[0]["assistant_masks"]
+    assert mask == [int(k > 0) for k in kinds] and {1, 2} <= set(kinds)
+    steps = {s.kind for s in cut_steps(rec)}
+    assert steps == {"call", "text"}
+
+
+def test_balanced_weights_give_each_kind_half_the_loss() -> None:
+    from fcsynth.train.weighting import kind_weights, weighted_rows
+
+    rows = [{"input_ids": list(range(10)), "step_kinds": [0, 0, 1, 1, 1, 1, 1, 1, 2, 2]}]
+    w = kind_weights(rows, balance=True)
+    assert w[1] * 6 == pytest.approx(w[2] * 2) and (w[1] * 6 + w[2] * 2) / 8 == pytest.approx(1.0)
+    assert kind_weights(rows, balance=False) == {1: 1.0, 2: 1.0}
+    assert kind_weights([{"input_ids": [1], "step_kinds": [1]}], balance=True) == {1: 1.0, 2: 1.0}
+    out = weighted_rows(rows, balance=True, max_len=9)[0]
+    assert out["input_ids"] == list(range(9)) and out["labels"][:2] == [-100, -100] and out["labels"][2:] == list(range(2, 9))
+    assert out["loss_weights"][:2] == [0.0, 0.0] and out["loss_weights"][2] == w[1] and out["loss_weights"][8] == w[2]
+
+
+def test_unit_weights_give_the_plain_token_mean_loss() -> None:
+    import torch
+
+    from fcsynth.train.weighting import IGNORE, WeightedCollator, weighted_loss
+
+    torch.manual_seed(0)
+    batch = WeightedCollator(pad_id=0)([
+        {"input_ids": [5, 6, 7, 8], "labels": [IGNORE, 6, 7, 8], "loss_weights": [0.0, 1.0, 1.0, 1.0]},
+        {"input_ids": [5, 6], "labels": [IGNORE, 6], "loss_weights": [0.0, 1.0]},
+    ])
+    assert batch["input_ids"].shape == (2, 4) and batch["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
+    logits = torch.randn(2, 4, 11)
+    plain = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 11), batch["labels"][:, 1:].reshape(-1), ignore_index=IGNORE)
+    assert weighted_loss(logits, batch["labels"], batch["loss_weights"]) == pytest.approx(plain.item(), rel=1e-5)
+    doubled = batch["loss_weights"] * 2
+    assert weighted_loss(logits, batch["labels"], doubled) == pytest.approx(2 * plain.item(), rel=1e-5)

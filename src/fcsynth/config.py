@@ -295,6 +295,7 @@ class TrainConfig(Section):
     max_seq_len: int = Field(gt=0)
     dtype: Literal["auto", "float32", "bfloat16", "float16"]
     gradient_checkpointing: bool
+    balance_step_kinds: bool  # call-step and text-step tokens each carry half of the loss
     lora: LoraConfig
 
 

@@ -7,6 +7,9 @@ prompt style's markup, and the end-of-turn token). Steps of one record share one
 while each step's prompt extends the previous render; a template that rewrites earlier
 turns (e.g. drops past reasoning) starts a new sequence instead, so every span is still
 learned after exactly the prompt it is scored on.
+
+Each learned token also carries its step's kind (`step_kinds`: 1 on a call step, 2 on a text
+step, 0 elsewhere), so training can weigh the two kinds (`train.balance_step_kinds`).
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ class Example:
     record_id: str
     text: str
     spans: list[tuple[int, int]]
+    kinds: list[str]  # per span: "call" or "text"
 
 
 def record_examples(record: dict[str, Any], builder: PromptBuilder) -> list[Example]:
     """The training sequences of one record (one, unless the template rewrites history)."""
     examples: list[Example] = []
-    text, spans = "", []
+    text, spans, kinds = "", [], []
     for step in cut_steps(record):
         prompt = builder.render(step.history, step.tools)
         gold = record["messages"][step.index]
@@ -42,32 +46,36 @@ def record_examples(record: dict[str, Any], builder: PromptBuilder) -> list[Exam
                 "after its own generation prompt, so its assistant tokens cannot be found"
             )
         if not prompt.startswith(text):
-            examples.append(Example(step.record_id, text, spans))
-            spans = []
+            examples.append(Example(step.record_id, text, spans, kinds))
+            spans, kinds = [], []
         spans.append((len(prompt), len(answered)))
+        kinds.append(step.kind)
         text = answered
     if spans:
-        examples.append(Example(record["id"], text, spans))
+        examples.append(Example(record["id"], text, spans, kinds))
     return examples
 
 
+STEP_KIND_IDS = {"call": 1, "text": 2}
+
+
 def tokenize_example(example: Example, tokenizer: Any) -> dict[str, list[int]]:
-    """`input_ids` and `assistant_masks` (1 on the learned spans' tokens), as SFTTrainer takes them.
+    """`input_ids`, `assistant_masks` (1 on the learned spans' tokens) and `step_kinds`.
 
     The text is tokenized piece by piece, cut at the span edges, so a prompt's tokens are
     those evaluate sends (no token straddles a prompt's end). No special tokens are added:
     the rendered template holds them, and evaluate counts prompt tokens the same way.
     """
     ids: list[int] = []
-    mask: list[int] = []
+    kinds: list[int] = []
     cut = 0
-    for lo, hi in example.spans:
-        for piece, learned in ((example.text[cut:lo], 0), (example.text[lo:hi], 1)):
+    for (lo, hi), kind in zip(example.spans, example.kinds, strict=True):
+        for piece, learned in ((example.text[cut:lo], 0), (example.text[lo:hi], STEP_KIND_IDS[kind])):
             piece_ids = tokenizer(piece, add_special_tokens=False)["input_ids"] if piece else []
             ids += piece_ids
-            mask += [learned] * len(piece_ids)
+            kinds += [learned] * len(piece_ids)
         cut = hi
-    return {"input_ids": ids, "assistant_masks": mask}
+    return {"input_ids": ids, "assistant_masks": [int(k > 0) for k in kinds], "step_kinds": kinds}
 
 
 def build_dataset_rows(records: list[dict[str, Any]], tokenizer: Any) -> tuple[list[dict[str, list[int]]], str]:

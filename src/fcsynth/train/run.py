@@ -83,6 +83,7 @@ def _sft_config(cfg: TrainConfig, seed: int, work_dir: Path, use_cpu: bool) -> A
         disable_tqdm=True,
         dataloader_num_workers=0,
         packing=False,
+        remove_unused_columns=False,  # loss_weights reach compute_loss (fcsynth.train.weighting)
     )
 
 
@@ -108,14 +109,15 @@ def _load_model(path: str, cfg: TrainConfig, use_cpu: bool) -> Any:
 
 def train(rows: list[dict[str, list[int]]], base_path: str, tokenizer: Any, cfg: TrainConfig, seed: int,
           out_dir: Path, save_dtype: str) -> TrainResult:
-    """Fine-tune the model at `base_path` on `rows` (input_ids + assistant_masks); save to `out_dir`.
+    """Fine-tune the model at `base_path` on `rows` (input_ids, assistant_masks, step_kinds); save to `out_dir`.
 
     The folder is written next to `out_dir` and renamed into place, so a failed run leaves
     no half-written model. LoRA adapters are merged, so the folder is a plain HF model.
     """
     import torch
     from datasets import Dataset
-    from trl import SFTTrainer
+
+    from fcsynth.train.weighting import WeightedCollator, trainer_class, weighted_rows
 
     if not rows:
         raise FcsynthError("data/dataset/train.jsonl: no record has an assistant message to learn")
@@ -123,9 +125,11 @@ def train(rows: list[dict[str, list[int]]], base_path: str, tokenizer: Any, cfg:
     model = _load_model(base_path, cfg, use_cpu)
     work = out_dir.parent / f".{out_dir.name}.partial"
     shutil.rmtree(work, ignore_errors=True)
-    trainer = SFTTrainer(
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    trainer = trainer_class()(
         model=model, args=_sft_config(cfg, seed, work / "trainer", use_cpu),
-        train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+        train_dataset=Dataset.from_list(weighted_rows(rows, cfg.balance_step_kinds, cfg.max_seq_len)),
+        processing_class=tokenizer, data_collator=WeightedCollator(pad_id),
     )
     started = time.monotonic()
     trainer.train()
