@@ -116,6 +116,22 @@ def test_errors_retrying_does_not_cure_stop_the_stage_in_one_line():
     assert "--max-num-batched-tokens" in str(err.value) and "CPU Generator does not use offset" in str(err.value)
 
 
+def test_concurrent_failures_stop_with_one_error_and_no_unretrieved_task(caplog):
+    """A dead server fails every request in flight at once: one error stops the stage, and
+    asyncio has no other task exception left to print as a traceback on stderr."""
+    import gc
+
+    with FakeOpenAIServer() as server:
+        b = backend(server.base_url, max_retries=0, max_concurrency=8)
+        list(b.generate([json_request(0)]))  # the canary passes
+        server.failures = [500] * 8
+        with pytest.raises(FcsynthError, match="InternalServerError"):
+            list(b.generate([json_request(i) for i in range(1, 9)]))
+        b.close()
+    gc.collect()
+    assert "exception was never retrieved" not in caplog.text
+
+
 def test_a_wrong_key_stops_in_one_line_naming_the_variable(monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
     with FakeOpenAIServer() as server:

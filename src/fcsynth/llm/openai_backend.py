@@ -259,7 +259,8 @@ class OpenAIBackend:
             return
         self.loop.run_until_complete(self.verify(batch))
         gate = asyncio.Semaphore(self.cfg.max_concurrency)
-        pending = {self.loop.create_task(self.checked(r, gate)) for r in batch}
+        tasks = {self.loop.create_task(self.checked(r, gate)) for r in batch}
+        pending = set(tasks)
         rejected_before = self.rejected
         try:
             while pending:
@@ -273,6 +274,9 @@ class OpenAIBackend:
                 task.cancel()
             if pending:
                 self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            for task in tasks:  # the first error stops the stage; the others that finished with
+                if task.done() and not task.cancelled():  # it are retrieved, so asyncio prints none
+                    task.exception()
             if self.rejected > rejected_before:
                 print(f"openai backend: {self.rejected - rejected_before} of {len(batch)} answers rejected "
                       f"({VIOLATION})", file=sys.stderr)
