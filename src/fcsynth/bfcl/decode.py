@@ -21,14 +21,19 @@ from typing import Any
 from fcsynth.evaluate.metrics import Call
 
 
+def wellformed(calls: Iterable[Call]) -> list[Call]:
+    """The calls that parsed, with object arguments."""
+    return [c for c in calls if not c.malformed and isinstance(c.arguments, dict)]
+
+
 def ast_calls(calls: Iterable[Call]) -> list[dict[str, Any]]:
-    """The well-formed calls with object arguments, as BFCL's AST checker reads them."""
-    return [{c.name: c.arguments} for c in calls if not c.malformed and isinstance(c.arguments, dict)]
+    """The well-formed calls, as BFCL's AST checker reads them."""
+    return [{c.name: c.arguments} for c in wellformed(calls)]
 
 
-def unparseable(calls: Iterable[Call]) -> bool:
+def unparseable(calls: list[Call]) -> bool:
     """True when the model tried to call and some block did not parse into a call."""
-    return any(c.malformed or not isinstance(c.arguments, dict) for c in calls)
+    return len(wellformed(calls)) < len(calls)
 
 
 def _safe_value(value: Any) -> bool:

@@ -74,12 +74,11 @@ class Runner:
         room for `max_tokens`."""
         if self.builder.tokenizer is None:
             return Prompt(None, hermes_messages(messages, tools))
-        text = self.builder.render(messages, tools)
-        if self.max_model_len:
-            n = len(self.builder.tokenizer(text, add_special_tokens=False)["input_ids"])
-            if n + self.sampling.max_tokens > self.max_model_len:
-                return None
-        return Prompt(text, None)
+        prompt = Prompt(self.builder.render(messages, tools), None)
+        n = self.builder.count_tokens(prompt)
+        if self.max_model_len and n is not None and n + self.sampling.max_tokens > self.max_model_len:
+            return None
+        return prompt
 
     def _generate(self, prompts: dict[str, Prompt]) -> dict[str, dict[str, Any]]:
         requests = [
@@ -141,12 +140,12 @@ class Runner:
 
     def _advance(self, d: _Dialogue, text: str) -> None:
         """Take the model's message: run its calls and ask again, or end the turn."""
-        calls = parse_completion(text).calls
-        d.unparseable |= decode.unparseable(calls)
+        parsed = parse_completion(text)
+        d.unparseable |= decode.unparseable(parsed.calls)
         allowed = {f["name"] for f in d.entry.functions}
-        wellformed = [c for c in calls if not c.malformed and isinstance(c.arguments, dict)]
+        wellformed = decode.wellformed(parsed.calls)
         if not wellformed:
-            d.history.append({"role": "assistant", "content": parse_completion(text).text})
+            d.history.append({"role": "assistant", "content": parsed.text})
             d.next_turn()
             return
         strings = [decode.call_string(c.name, c.arguments, allowed) for c in wellformed]
