@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 import yaml
 
@@ -220,17 +221,27 @@ def scenario_request_keys(project: Path) -> dict[str, str]:
 
 
 def test_same_params_give_identical_catalog_subsets_and_prompts(origin: Path, tmp_path: Path):
-    """A second, independent run of catalog + scenarios (forced, nothing reused) matches byte for byte."""
+    """A second, independent run of catalog + scenarios (forced, nothing reused) makes the same
+    catalog byte for byte, the same tool subsets and the same requests (prompt, constraint,
+    sampling, seed). The scenario texts the model writes are left out: bf16 kernels may round
+    differently between two runs, so a near tie between two tokens can go either way."""
     clone = clone_project(origin, tmp_path / "again")
     (clone / "data" / "scenarios.parquet").unlink()  # persist: true would otherwise reuse its rows
     for stage in ("catalog", "scenarios"):
         proc = dvc(clone, "repro", "--force", "--single-item", stage)
         assert stages_run(proc.stdout) == [stage], proc.stdout
-    for rel in ("data/catalog/tools.parquet", "data/scenarios.parquet"):
-        assert (clone / rel).read_bytes() == (origin / rel).read_bytes(), f"{rel} differs between two runs"
+    catalog = "data/catalog/tools.parquet"
+    assert (clone / catalog).read_bytes() == (origin / catalog).read_bytes(), f"{catalog} differs between two runs"
+    assert data_hashes(clone, "catalog") == data_hashes(origin, "catalog")
+    slots = ["id", "selection", "toolkits"]
+    first = pl.read_parquet(origin / "data/scenarios.parquet", columns=slots)
+    assert first.height and first.equals(pl.read_parquet(clone / "data/scenarios.parquet", columns=slots))
+    # Later rounds exist only for candidates the deduplication refused, which depends on the texts.
     keys_a, keys_b = scenario_request_keys(origin), scenario_request_keys(clone)
-    assert keys_a and keys_a == keys_b, "the scenario prompts, sampling or seeds differ"
-    assert data_hashes(clone, "catalog", "scenarios") == data_hashes(origin, "catalog", "scenarios")
+    first_round = {cid: key for cid, key in keys_a.items() if cid.endswith("-r0")}
+    assert first_round and first_round == {cid: keys_b.get(cid) for cid in first_round}, (
+        "the tool subsets, scenario prompts, sampling or seeds differ"
+    )
 
 
 def data_hashes(project: Path, *stages: str) -> dict[str, str]:

@@ -39,6 +39,19 @@ def engine_args(llm_cfg: LLMConfig, max_model_len: int) -> dict[str, Any]:
     }
 
 
+def compile_grammars_in_order(llm: Any) -> None:
+    """Compile each request's grammar when it is added, not on vLLM's thread pool.
+
+    Asynchronous compilation lets the timing decide which requests join a batch, and a
+    batch's shape changes bf16 numerics: the same seeded request could then write other
+    text on a busier machine. In-process engines only (the attribute is vLLM-internal).
+    """
+    core = getattr(llm.llm_engine.engine_core, "engine_core", None)
+    manager = getattr(core, "structured_output_manager", None)
+    if manager is not None and hasattr(manager, "_use_async_grammar_compilation"):
+        manager._use_async_grammar_compilation = False
+
+
 class VLLMBackend:
     """One `vllm.LLM` engine with a fixed structured-output backend."""
 
@@ -54,6 +67,7 @@ class VLLMBackend:
         from vllm import LLM
 
         self.llm = LLM(model=model, max_model_len=max_model_len, dtype=resolve_dtype(dtype), **kwargs)
+        compile_grammars_in_order(self.llm)
         self.tokenizer = self.llm.get_tokenizer()
         self.guard = TokenGuard(self.tokenizer)
 
