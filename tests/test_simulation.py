@@ -247,6 +247,44 @@ def test_a_turn_failing_a_rule_check_is_generated_again(tmp_path):
     assert metrics.as_dict()["turn_retries"] == 1 and rows[0]["turn_retries"] == 1
 
 
+def test_a_turn_failing_its_checks_every_time_ends_the_conversation_before_it(tmp_path):
+    """Curate would reject the whole conversation for that turn: it ends with the turns before."""
+    seen = []
+
+    def responder(request):
+        seen.append(request.id)
+        if request.id.split("#")[0] == "notes-0001/m9":  # the second user turn's call, every attempt
+            return '<tool_call>\n{"name": "create_note", "arguments": {"title": "Your title here"}}\n</tool_call>'
+        return default_responder(request)
+
+    rows, metrics = conversations.run(make_ctx(tmp_path, responder), [blueprint("notes-0001", [task(), task()])],
+                                      {"notes": [CREATE, GET]})
+    assert {"notes-0001/m9", "notes-0001/m9#a1"} <= set(seen) and "notes-0001/m9#a2" not in seen
+    messages = json.loads(rows[0]["messages"])
+    assert rows[0]["status"] == "ok" and rows[0]["reason"].startswith("placeholder")
+    assert [m["role"] for m in messages].count("user") == 1 and messages[-1]["role"] == "assistant"
+    assert messages[-1]["content"] and not messages[-1].get("tool_calls")
+    assert "Your title here" not in json.dumps(messages)
+    assert metrics.as_dict()["ends"] == {"checks_failed": 1}
+
+
+def test_a_turn_repeating_earlier_text_is_degenerate_across_the_conversation(tmp_path):
+    """A reply that alone is fine but repeats the conversation's earlier text is degenerate, as
+    curate measures it: regenerated, and past its retries the conversation ends before it."""
+    echo = "I created the note about the dock survey and saved it for you."
+
+    def responder(request):
+        if request.id.split("#")[0] in ("notes-0001/m7", "notes-0001/m15"):  # each user turn's closing text
+            return echo
+        return default_responder(request)
+
+    rows, metrics = conversations.run(make_ctx(tmp_path, responder), [blueprint("notes-0001", [task(), task()])],
+                                      {"notes": [CREATE, GET]})
+    messages = json.loads(rows[0]["messages"])
+    assert sum(m.get("content") == echo for m in messages) == 1
+    assert metrics.as_dict()["turn_failures"]["degenerate_text"] == 2 and metrics.as_dict()["ends"] == {"checks_failed": 1}
+
+
 def test_planned_error_and_parallel_step_are_realized(tmp_path):
     turns = [task(2, error=True), task(1, parallel=True)]
     features = {"parallel_calls": True, "tool_error": True, "missing_argument": False, "no_tool_request": False}
@@ -340,7 +378,7 @@ def test_a_call_repeated_past_its_retries_becomes_text_never_a_repeat(tmp_path):
     calls = [c for m in messages for c in m.get("tool_calls") or []]
     assert len(calls) == 1 and messages[-1]["role"] == "assistant" and messages[-1]["content"]
     m = metrics.as_dict()
-    assert m["turn_failures"]["repeated_call"] == 2 and m["kept_failing_checks"] == 0
+    assert m["turn_failures"]["repeated_call"] == 2 and m["ends"] == {"plan_complete": 1}
 
 
 def test_retrying_a_failed_call_is_a_recovery_not_a_repeat():

@@ -132,7 +132,6 @@ def run(
         ends={e: sum(c.end == e for c in convs) for e in sorted({str(c.end) for c in convs})},
         turn_retries=sum(r["turn_retries"] for r in rows),
         turn_failures=dict(sorted(sum((c.failures for c in convs), Counter()).items())),
-        kept_failing_checks=sum(c.kept_failing_checks for c in convs),
         tightened_calls=sum(c.tightened_calls for c in convs),
         tightened_responses=sum(c.tightened_responses for c in convs),
         prefix_cache_hit_rate=round(cached / prompt, 4) if prompt else 0.0,

@@ -5,7 +5,8 @@ assistant turn, or the responses to a call step), sends all of them to the engin
 one batch, checks each finished turn and appends it to its conversation. A turn whose
 output fails a rule check (`fcsynth.curate.checks`: placeholders, repeated calls,
 degenerate text) is generated again with a new seed, at most `conversations.max_turn_retries`
-times; then the last attempt is kept and counted. Every request's row is checkpointed by
+times; then the conversation ends with its complete turns (`checks_failed`), so curate never
+throws away a whole conversation for one bad turn. Every request's row is checkpointed by
 its request key, so a killed run replays its finished turns from the checkpoint and
 resumes at the first unfinished one.
 """
@@ -13,6 +14,7 @@ resumes at the first unfinished one.
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from outlines.types import CFG, JsonSchema
 
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import Config
-from fcsynth.curate.checks.degenerate import markup_fragments, repeated_ngram_share
+from fcsynth.curate.checks.degenerate import conversation_texts, markup_fragments, repeated_ngram_share
 from fcsynth.curate.checks.placeholders import placeholders
 from fcsynth.curate.checks.repeats import repeated_calls
 from fcsynth.dml.example import example_value
@@ -36,7 +38,7 @@ from fcsynth.runner import make_request, run_requests, stream_requests
 from fcsynth.simulation import constraints, environment
 from fcsynth.simulation.constraints import Constraint
 from fcsynth.simulation.identifiers import known_values
-from fcsynth.simulation.state import ASSISTANT, CONTEXT_FULL, TOOL, TURN_FAILED, USER, Conversation
+from fcsynth.simulation.state import ASSISTANT, CHECKS_FAILED, CONTEXT_FULL, TOOL, TURN_FAILED, USER, Conversation
 
 USER_TEMPLATE, ASSISTANT_TEMPLATE, TOOL_TEMPLATE = "user.j2", "assistant.j2", "tool_environment.j2"
 CLARITY = {
@@ -147,8 +149,8 @@ class Simulator:
         prompt, raw = self._chat(text)
         if not self._fits(conv, constraint, self._budget(prompt, raw)):
             return []
-        fake = f"Please help me with the next part of this task: {', '.join(reveal)}." if reveal else "Please help me with the next part of my task."
         key = f"m{len(conv.messages)}"
+        fake = f"Please handle {_fake_words(conv.id, key)}" + (f": {', '.join(reveal)}." if reveal else ".")
         return [Action(conv, USER, key, self._request(conv, key, prompt, raw, constraint, fake))]
 
     def _assistant_mode(self, conv: Conversation) -> tuple[str, tuple[int, int]]:
@@ -225,13 +227,13 @@ class Simulator:
         if finish != "stop":
             reason = "max_tokens reached" if finish == "length" else text if finish == ERROR_FINISH else finish
             action.conv.failures["length" if finish == "length" else "engine_error"] += 1
-            self._failed(action, f"{action.role} turn: {reason}"[:300], fatal_after_retries=True)
+            self._failed(action, f"{action.role} turn: {reason}"[:300], TURN_FAILED)
             return
         try:
             candidate = _parse(action.role, text)
         except ValueError as err:
             conv.failures["unparseable"] += 1
-            self._failed(action, f"{action.role} turn unparseable: {err}"[:300], fatal_after_retries=True)
+            self._failed(action, f"{action.role} turn unparseable: {err}"[:300], TURN_FAILED)
             return
         if action.role == TOOL:
             conv.partial[action.call_index] = {"content": dump_json(candidate)}
@@ -241,17 +243,19 @@ class Simulator:
             return
         problems = self._problems(conv, candidate)
         conv.failures.update(p.split(":")[0] for p in problems)
-        if problems and not self._failed(action, "; ".join(problems), fatal_after_retries=False):
-            return
-        if any(p.startswith("repeated_call") for p in problems):
+        last_try = conv.attempts.get(action.key, 0) >= self.cfg.conversations.max_turn_retries
+        if last_try and any(p.startswith("repeated_call") for p in problems):
             # Out of retries and still repeating a call: never keep the repeat. A parallel step
             # becomes a single call; otherwise the assistant has nothing new to call in this
-            # turn and answers in text (generated next).
+            # turn and answers in text (generated next, once).
             if len(candidate["calls"]) > 1:
                 conv.single_call_turn = conv.user_turns
             else:
                 conv.text_only_turn = conv.user_turns
-            conv.kept_failing_checks -= 1
+            conv.attempts[action.key] += 1  # the reshaped turn is a new request (id and seed)
+            return
+        if problems:
+            self._failed(action, "; ".join(problems)[:300], CHECKS_FAILED)
             return
         conv.accepted.append(action.request.id)
         if "calls" in candidate:
@@ -260,17 +264,13 @@ class Simulator:
         else:
             conv.add_text(action.role, candidate["text"], candidate.get("reasoning"))
 
-    def _failed(self, action: Action, reason: str, fatal_after_retries: bool) -> bool:
-        """Count a failed attempt; True when the attempt is to be kept anyway (out of retries)."""
+    def _failed(self, action: Action, reason: str, end: str) -> None:
+        """Count a failed attempt; after the last retry the conversation ends with its complete
+        turns (`end`)."""
         conv = action.conv
         conv.attempts[action.key] = conv.attempts.get(action.key, 0) + 1
-        if conv.attempts[action.key] <= self.cfg.conversations.max_turn_retries:
-            return False
-        if fatal_after_retries:
-            conv.finish(TURN_FAILED, reason)
-            return False
-        conv.kept_failing_checks += 1
-        return True
+        if conv.attempts[action.key] > self.cfg.conversations.max_turn_retries:
+            conv.finish(end, reason)
 
     def _problems(self, conv: Conversation, candidate: dict[str, Any]) -> list[str]:
         """The rule checks a new user or assistant turn fails (curate's checks and limits)."""
@@ -283,7 +283,8 @@ class Simulator:
         problems = []
         if message["content"]:
             texts = [message["content"]]
-            if repeated_ngram_share(texts, cur.ngram_size) > cur.max_repeated_ngram_share:
+            # curate measures repeats over the whole conversation's text, so the turn is measured with it
+            if repeated_ngram_share([*conversation_texts(conv.messages), *texts], cur.ngram_size) > cur.max_repeated_ngram_share:
                 problems.append("degenerate_text")
             asked = "\n".join([conv.blueprint["scenario"], *(m["content"] for m in conv.messages if m["role"] == USER)])
             if cur.reject_markup and markup_fragments(texts, asked):
@@ -386,11 +387,17 @@ def _world_state(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return state[-MAX_STATE_CALLS:]
 
 
+def _fake_words(cid: str, key: str) -> str:
+    """Words that differ from turn to turn, so fake texts do not repeat (unit tests only)."""
+    rng = random.Random(f"{cid}/{key}")
+    return " and ".join(f"item {rng.randint(100, 99999)}" for _ in range(2))
+
+
 def _fake_assistant(constraint: Constraint, cid: str, key: str) -> str:
     """What the fake backend answers for an assistant turn (unit tests only): the fewest
     calls its grammar allows, or text."""
     if not constraint.offered:
-        return f"I have taken care of that for you ({key})."
+        return f"Done with {_fake_words(cid, key)}."
     blocks = []
     for k in range(constraint.calls[0]):
         c = constraint.offered[k % len(constraint.offered)]

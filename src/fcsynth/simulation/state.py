@@ -21,6 +21,7 @@ USER, ASSISTANT, TOOL = "user", "assistant", "tool"
 PLAN_COMPLETE = "plan_complete"  # every planned user turn happened
 CONTEXT_FULL = "context_full"  # the next turn's prompt plus its budget exceeds max_model_len
 TURN_FAILED = "turn_failed"  # a turn failed every attempt (engine error or bad output)
+CHECKS_FAILED = "checks_failed"  # a turn failed curate's rule checks in every attempt
 
 
 @dataclass
@@ -38,7 +39,6 @@ class Conversation:
     attempts: dict[str, int] = field(default_factory=dict)  # action key -> failed attempts
     end: str | None = None
     end_detail: str | None = None
-    kept_failing_checks: int = 0
     failures: Counter[str] = field(default_factory=Counter)  # failed attempts by reason
     tightened_calls: int = 0  # calls generated under JSON bounds tighter than dml.*
     tightened_responses: int = 0  # simulated responses generated so
