@@ -43,7 +43,7 @@ def _context(cfg, root: Path, prefix_caching: bool):
 
 def inputs(count: int, work: Path) -> Path:
     """Scenarios and blueprints for `count` conversations (made once, in this process)."""
-    from fcsynth.catalog import select
+    from fcsynth.catalog.selection import select
     from fcsynth.config import compose, parse_config
     from fcsynth.generation import blueprints, scenarios
     from fcsynth.paths import PROMPTS_DIR
@@ -63,7 +63,7 @@ def inputs(count: int, work: Path) -> Path:
 
 def measure(blueprints_file: Path, prefix_caching: bool, count: int) -> dict:
     """One simulation run in this process: the figures of the docstring."""
-    from fcsynth.catalog import select
+    from fcsynth.catalog.selection import select
     from fcsynth.config import compose, parse_config
     from fcsynth.dml.grammar import GrammarOptions
     from fcsynth.dml.schemas import compile_error

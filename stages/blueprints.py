@@ -1,6 +1,6 @@
 """DVC stage `blueprints`: persona, outline, tools and planned features per scenario."""
 
-from fcsynth.catalog import select
+from fcsynth.catalog.selection import select
 from fcsynth.config import load_params
 from fcsynth.generation import blueprints, scenarios
 from fcsynth.paths import DATA_DIR, ROOT

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from fcsynth.catalog import build_catalog, catalog_metrics, select
+from fcsynth.catalog.build import build_catalog, catalog_metrics
+from fcsynth.catalog.selection import select
 from fcsynth.config import load_params
 from fcsynth.metrics import StageMetrics
 from fcsynth.paths import ROOT

@@ -1,6 +1,6 @@
 """DVC stage `conversations`: grammar-constrained DML generation, one grammar per conversation."""
 
-from fcsynth.catalog import select
+from fcsynth.catalog.selection import select
 from fcsynth.config import load_params
 from fcsynth.generation import conversations
 from fcsynth.paths import DATA_DIR, ROOT

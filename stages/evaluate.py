@@ -6,7 +6,7 @@ table, the side-by-side plot and data/dataset/EVALUATION.md (the card links to i
 """
 
 from fcsynth.atomic import write_text_atomic
-from fcsynth.bfcl import run_bfcl
+from fcsynth.bfcl.evaluate import run_bfcl
 from fcsynth.config import load_params
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate import run as evaluate

@@ -1,6 +1,6 @@
 """DVC stage `scenarios`: a deduplicated user scenario per conversation slot."""
 
-from fcsynth.catalog import select
+from fcsynth.catalog.selection import select
 from fcsynth.config import load_params
 from fcsynth.generation import scenarios
 from fcsynth.paths import DATA_DIR, PROMPTS_DIR, ROOT

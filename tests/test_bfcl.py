@@ -14,7 +14,8 @@ import jsonschema
 import pytest
 from transformers import AutoTokenizer
 
-from fcsynth.bfcl import decode, evaluate_bfcl
+from fcsynth.bfcl import decode
+from fcsynth.bfcl.evaluate import evaluate_bfcl
 from fcsynth.bfcl.run import SKIPPED, Runner, summarize
 from fcsynth.bfcl.suite import CATEGORIES, as_tool, load, subset
 from fcsynth.checkpoint import Checkpoint

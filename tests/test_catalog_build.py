@@ -12,8 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from fcsynth.catalog import build_catalog, import_records, import_source, select
+from fcsynth.catalog.build import build_catalog, import_records, import_source
 from fcsynth.catalog.normalize import schema_error
+from fcsynth.catalog.selection import select
 from fcsynth.cli import app
 from fcsynth.config import ToolkitsConfig, ToolSource
 from fcsynth.errors import FcsynthError
@@ -221,7 +222,7 @@ def test_cli_bad_input_is_one_line_exit_1(tmp_path: Path, content: str | None, m
 
 def test_bundle_with_clashing_tool_names_gets_toolkit_prefixes():
     """asana and todoist both have create_task: a bundle of both keeps both, uniquely named."""
-    from fcsynth.catalog import select
+    from fcsynth.catalog.selection import select
     from fcsynth.tools import Tool
 
     params = {"type": "object", "properties": {}}

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from fcsynth.catalog import select
+from fcsynth.catalog.selection import select
 from fcsynth.config import compose, parse_config
 from fcsynth.dml import validate_record
 from fcsynth.generation import blueprints, conversations, scenarios, system_prompts

@@ -144,7 +144,7 @@ class ToolkitsConfig(Section):
 
 
 class ToolSource(Section):
-    format: Literal["openapi", "mcp", "openai", "funcdex", "catalog"]
+    format: Literal["openapi", "mcp", "openai", "funcdex", "bfcl", "catalog"]
     path: str
     toolkit: str | None = None  # a list entry: Hydra has no defaults for those, so it is optional here
 

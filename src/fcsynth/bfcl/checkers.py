@@ -41,20 +41,14 @@ def _bfcl() -> types.SimpleNamespace:
         stub.MODEL_CONFIG_MAPPING = _AnyModel()  # type: ignore[attr-defined]
         sys.modules[_MODEL_CONFIG] = stub
     from bfcl_eval.constants.enums import Language
-    from bfcl_eval.constants.executable_backend_config import MULTI_TURN_FUNC_DOC_FILE_MAPPING
     from bfcl_eval.eval_checker.ast_eval.ast_checker import ast_checker
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import multi_turn_checker
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import execute_multi_turn_func_call
 
     return types.SimpleNamespace(
-        python=Language.PYTHON, doc_files=MULTI_TURN_FUNC_DOC_FILE_MAPPING, ast_checker=ast_checker,
+        python=Language.PYTHON, ast_checker=ast_checker,
         multi_turn_checker=multi_turn_checker, execute=execute_multi_turn_func_call,
     )
-
-
-def doc_file(class_name: str) -> str:
-    """The function-doc file of a multi-turn API class."""
-    return _bfcl().doc_files[class_name]
 
 
 def ast_valid(functions: list[dict[str, Any]], calls: list[dict[str, Any]], answer: Any, category: str) -> tuple[bool, str]:

@@ -53,7 +53,8 @@ def data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The objects of a BFCL data file (JSON Lines, one-line error naming the file)."""
     try:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     except (OSError, ValueError) as err:
@@ -90,24 +91,19 @@ def as_tool(function: dict[str, Any]) -> dict[str, Any]:
     }}
 
 
-@cache
-def _class_docs(class_name: str) -> list[dict[str, Any]]:
-    from fcsynth.bfcl.checkers import doc_file  # the class -> file mapping is BFCL's own
-
-    return _jsonl(data_dir() / "multi_turn_func_doc" / doc_file(class_name))
-
-
 def load(category: str) -> list[Entry]:
     """Every entry of `category`, with its possible answer."""
+    from fcsynth.bfcl.apis import docs  # apis reads its docs through this module
+
     if category not in CATEGORIES:
         raise FcsynthError(f"evaluate.bfcl.categories: unknown category {category!r} (known: {', '.join(CATEGORIES)})")
-    entries = _jsonl(data_dir() / VERSION_FILE.format(category=category))
+    entries = read_jsonl(data_dir() / VERSION_FILE.format(category=category))
     answers = {} if category == IRRELEVANCE else {
-        a["id"]: a["ground_truth"] for a in _jsonl(data_dir() / "possible_answer" / VERSION_FILE.format(category=category))
+        a["id"]: a["ground_truth"] for a in read_jsonl(data_dir() / "possible_answer" / VERSION_FILE.format(category=category))
     }
     out = []
     for e in entries:
-        functions = e.get("function") or [f for c in e.get("involved_classes", []) for f in _class_docs(c)]
+        functions = e.get("function") or [f for c in e.get("involved_classes", []) for f in docs(c)]
         out.append(Entry(e["id"], category, e["question"], functions, answers.get(e["id"]), e))
     return out
 

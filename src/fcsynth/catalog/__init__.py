@@ -1,17 +1,4 @@
-"""The tool catalog: importers (OpenAPI, MCP, OpenAI, Funcdex), normalization, the merged
-catalog and toolkit selections. See README "Tool catalog and importers"."""
-
-from fcsynth.catalog.build import CatalogBuild, build_catalog, catalog_metrics, import_records, import_source
-from fcsynth.catalog.result import ImportResult
-from fcsynth.catalog.selection import select, selection_name
-
-__all__ = [
-    "CatalogBuild",
-    "ImportResult",
-    "build_catalog",
-    "catalog_metrics",
-    "import_records",
-    "import_source",
-    "select",
-    "selection_name",
-]
+"""The tool catalog: importers (OpenAPI, MCP, OpenAI, Funcdex, BFCL), normalization, the
+merged catalog (`build`) and toolkit selections (`selection`). See README "Tool catalog and
+importers". Nothing is imported here, so a stage that only selects tools does not depend on
+every importer."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fcsynth.catalog.bfcl import import_bfcl, is_api_name
 from fcsynth.catalog.funcdex import import_funcdex
 from fcsynth.catalog.mcp import import_mcp
 from fcsynth.catalog.normalize import Oversize, candidate, normalize, unique_names
@@ -64,6 +65,7 @@ IMPORTERS: dict[str, Importer] = {
     "mcp": import_mcp,
     "openai": import_openai,
     "funcdex": import_funcdex,
+    "bfcl": import_bfcl,
     "catalog": import_records,
 }
 
@@ -71,7 +73,7 @@ IMPORTERS: dict[str, Importer] = {
 def import_source(
     fmt: str, source: str | Path, toolkit: str | None = None, budget_tokens: int | None = None, oversize: Oversize = "trim"
 ) -> ImportResult:
-    """Import one source in `fmt` (openapi, mcp, openai, funcdex or catalog)."""
+    """Import one source in `fmt` (openapi, mcp, openai, funcdex, bfcl or catalog)."""
     if fmt not in IMPORTERS:
         raise FcsynthError(f"unknown tool format {fmt!r} (one of: {', '.join(IMPORTERS)})")
     if toolkit is not None and not TOOL_NAME_RE.fullmatch(toolkit):
@@ -108,7 +110,8 @@ def build_catalog(cfg: CatalogConfig, root: Path) -> CatalogBuild:
         raise FcsynthError("catalog: no tools to import (catalog.builtin is false and catalog.sources is empty)")
     build = CatalogBuild()
     for fmt, path, toolkit in plan:
-        location = path if is_url(path) or Path(path).is_absolute() else str(root / path)
+        by_name = fmt == "bfcl" and is_api_name(path)  # read from the installed bfcl-eval wheel
+        location = path if by_name or is_url(path) or Path(path).is_absolute() else str(root / path)
         try:
             part = import_source(fmt, location, toolkit, cfg.prompt_budget_tokens, cfg.oversize)
         except FcsynthError as err:
@@ -122,7 +125,7 @@ def build_catalog(cfg: CatalogConfig, root: Path) -> CatalogBuild:
              "skipped": sum(part.skipped.values()), "skipped_by_reason": dict(sorted(part.skipped.items())),
              "flagged_by_reason": dict(sorted(part.flagged.items()))}
         )
-        if not is_url(path) and not _tracked(Path(path), root):
+        if not (by_name or is_url(path)) and not _tracked(Path(path), root):
             build.untracked.append(path)
         build.result.extend(part)
     build.result.tools = unique_names(build.result.tools, build.result)

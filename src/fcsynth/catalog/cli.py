@@ -19,6 +19,7 @@ class Format(str, Enum):
     mcp = "mcp"
     openai = "openai"
     funcdex = "funcdex"
+    bfcl = "bfcl"
 
 
 class OversizeChoice(str, Enum):
@@ -38,8 +39,8 @@ def check_out(out: Path) -> None:
 
 
 def import_tools(
-    fmt: Annotated[Format, typer.Argument(metavar="FORMAT", help="openapi | mcp | openai | funcdex")],
-    source: Annotated[str, typer.Argument(help="A file (JSON or YAML) or an http(s) URL")],
+    fmt: Annotated[Format, typer.Argument(metavar="FORMAT", help="openapi | mcp | openai | funcdex | bfcl")],
+    source: Annotated[str, typer.Argument(help="A file (JSON or YAML) or an http(s) URL; for bfcl also an API class name")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the JSON list of tool records")],
     toolkit: Annotated[
         str | None,

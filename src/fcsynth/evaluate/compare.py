@@ -60,7 +60,7 @@ def _cell(value: Any) -> str:
 
 def bfcl_summaries(rows: list[dict[str, Any]], categories: list[str]) -> dict[str, Any]:
     """`{"base": summary, "tuned": summary}` of BFCL rows (fcsynth.bfcl.summarize)."""
-    from fcsynth.bfcl import summarize
+    from fcsynth.bfcl.run import summarize
 
     return {model: summarize([r for r in rows if r["model"] == model], categories) for model in MODELS}
 
