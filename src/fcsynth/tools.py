@@ -152,6 +152,12 @@ def read_tools_file(path: Path) -> list[Tool]:
 
 
 def write_tools_file(tools: list[Tool], path: Path) -> None:
-    """Write tools as a JSON list of records (the `fcsynth import --out` format), atomically."""
+    """Write tools as a JSON list of records (the `fcsynth import --out` format), or one record
+    per line for a `.jsonl` path, atomically."""
+    records = [t.to_record() for t in tools]
+    if Path(path).suffix.lower() == ".jsonl":
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    else:
+        text = json.dumps(records, indent=2, ensure_ascii=False) + "\n"
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps([t.to_record() for t in tools], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")

@@ -10,6 +10,7 @@ import typer
 
 from fcsynth.catalog.build import import_source
 from fcsynth.catalog.result import ImportResult
+from fcsynth.config import CatalogConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import write_tools_file
 
@@ -27,6 +28,20 @@ class OversizeChoice(str, Enum):
     trim = "trim"
 
 
+def catalog_defaults() -> CatalogConfig:
+    """The catalog section of the project's params.yaml; outside a project, of the conf/ that
+    fcsynth ships (its source checkout)."""
+    from fcsynth.config import compose, load_params, parse_config
+    from fcsynth.paths import PARAMS_FILE
+
+    if PARAMS_FILE.exists():
+        return load_params().catalog
+    shipped = Path(__file__).resolve().parents[3] / "conf"
+    if not (shipped / "config.yaml").is_file():
+        raise FcsynthError(f"{PARAMS_FILE}: not found, and no conf/ beside fcsynth: give --prompt-budget-tokens and --oversize")
+    return parse_config(compose(conf_dir=shipped), f"{shipped}/").catalog
+
+
 def check_out(out: Path) -> None:
     """A one-line error, before any work, if `out` cannot be written as a file."""
     if out.is_dir():
@@ -40,8 +55,9 @@ def check_out(out: Path) -> None:
 
 def import_tools(
     fmt: Annotated[Format, typer.Argument(metavar="FORMAT", help="openapi | mcp | openai | funcdex | bfcl")],
-    source: Annotated[str, typer.Argument(help="A file (JSON or YAML) or an http(s) URL; for bfcl also an API class name")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the JSON list of tool records")],
+    source: Annotated[str, typer.Argument(
+        help="A file (JSON or YAML) or an http(s) URL; for openapi also a folder of specs, for bfcl an API class name")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the tool records: a JSON list, or JSON Lines (.jsonl)")],
     toolkit: Annotated[
         str | None,
         typer.Option(help="Toolkit name (default: the spec's title, the file name, or Funcdex's toolkit_name)"),
@@ -54,17 +70,26 @@ def import_tools(
     oversize: Annotated[
         OversizeChoice | None, typer.Option(help="What to do with an oversize tool (default: params.yaml catalog.oversize)")
     ] = None,
+    workers: Annotated[int, typer.Option(help="Processes importing the specs of a folder at once", min=1)] = 1,
 ) -> None:
     """Import tool definitions into catalog records (add the file to `catalog.sources`)."""
     if prompt_budget_tokens is None or oversize is None:
-        from fcsynth.config import load_params
-
-        catalog = load_params().catalog
+        catalog = catalog_defaults()
     budget = catalog.prompt_budget_tokens if prompt_budget_tokens is None else prompt_budget_tokens
     mode = catalog.oversize if oversize is None else oversize.value
     if budget < 0:
         raise FcsynthError("--prompt-budget-tokens must be >= 0")
     check_out(out)
+    if fmt.value == "openapi" and Path(source).is_dir():
+        from fcsynth.catalog.folder import import_folder
+        from fcsynth.catalog.folder import report_lines as folder_report
+
+        if toolkit is not None:
+            raise FcsynthError("--toolkit: a folder import names each spec's toolkit from its path")
+        report = import_folder(Path(source), out, budget or None, mode, workers, echo=typer.echo)
+        for line in folder_report(report, Path(source), out):
+            typer.echo(line)
+        return
     result = import_source(fmt.value, source, toolkit, budget or None, mode)
     if not result.tools:
         # an empty import must not replace a good file with []

@@ -42,6 +42,7 @@ from fcsynth.catalog.result import ImportResult
 from fcsynth.catalog.schema import DanglingRef, convert_standalone
 from fcsynth.control_tokens import CONTROL_TOKEN, neutralize
 from fcsynth.schema_keywords import DEFINITION_KEYS, SCHEMA_KEYS, SCHEMA_LIST_KEYS, SCHEMA_MAP_KEYS
+from fcsynth.schema_regex import PatternError, check_schema, compiled
 from fcsynth.tools import TOOL_NAME_RE, Tool
 
 CHARS_PER_TOKEN = 3
@@ -141,7 +142,8 @@ _PLACEHOLDER = {"default": 0, "const": 0, "examples": [], "enum": []}
 @functools.lru_cache(maxsize=16384)
 def _shallow_error(text: str) -> tuple[str, str] | None:
     try:
-        jsonschema.Draft202012Validator.check_schema(json.loads(text))
+        # regexes compile on the engine that later runs them (ECMA-262 classes such as \\p{L} included)
+        check_schema(jsonschema.Draft202012Validator, json.loads(text))
     except jsonschema.exceptions.SchemaError as err:
         return "".join(f"/{p}" for p in err.absolute_path), err.message[:160]
     return None
@@ -265,7 +267,37 @@ def _prepare(tool: Tool, result: ImportResult, label: str, cap: int, sizer: _Siz
         text = neutralize(text)  # the break follows a token's `<` or `[`: never inside an escape
         result.flag("control_tokens_neutralized", label)
     description, parameters, response = json.loads(text)
+    for schema in (parameters, response):
+        _drop_unusable_patterns(schema, result, label)
     return dataclasses.replace(tool, name=name, parameters=parameters, response=response, description=description)
+
+
+def _usable(pattern: str) -> bool:
+    try:
+        compiled(pattern)
+    except PatternError:
+        return False
+    return True
+
+
+def _drop_unusable_patterns(schema: Any, result: ImportResult, label: str) -> None:
+    """Remove, in place, each `pattern` and `patternProperties` regex that cannot be compiled
+    (flagged `pattern_dropped`): the keyword goes, the tool stays."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("pattern"), str) and not _usable(node["pattern"]):
+            result.flag("pattern_dropped", f"{label}: {node.pop('pattern')[:80]!r}")
+        if isinstance(node.get("patternProperties"), dict):
+            for key in [k for k in node["patternProperties"] if not _usable(k)]:
+                del node["patternProperties"][key]
+                result.flag("pattern_dropped", f"{label}: {key[:80]!r}")
+        stack.extend(node.values())
 
 
 def _validate(tool: Tool, result: ImportResult, label: str) -> Tool | None:
