@@ -3,14 +3,17 @@
 from pathlib import Path
 
 from fcsynth.catalog.build import build_catalog, catalog_metrics
+from fcsynth.catalog.graph import catalog_edges, edge_rows, graph_metrics, graph_schema
 from fcsynth.catalog.selection import select
 from fcsynth.config import load_params
 from fcsynth.metrics import StageMetrics
 from fcsynth.paths import ROOT
 from fcsynth.stage import run_stage
+from fcsynth.tables import write_rows
 from fcsynth.tools import write_catalog
 
 OUT = Path("data") / "catalog" / "tools.parquet"
+GRAPH = Path("data") / "catalog" / "graph.parquet"
 
 
 def main(root: Path = ROOT) -> None:
@@ -19,11 +22,14 @@ def main(root: Path = ROOT) -> None:
     build = build_catalog(cfg.catalog, root)
     selections = select(build.result.tools, cfg.toolkits)  # an unknown toolkit name fails here
     write_catalog(build.result.tools, root / OUT)
+    edges = catalog_edges(build.result.tools, cfg.toolkits.bundles)
+    write_rows(edge_rows(edges), root / GRAPH, graph_schema(), allow_empty=True)
     metrics.records_in = build.result.entries
     metrics.records_out = len(build.result.tools)
     metrics.reasons.update(build.result.skipped)
     metrics.extra.update(catalog_metrics(build))
     metrics.extra["selections"] = {name: len(tools) for name, tools in selections.items()}
+    metrics.extra["graph"] = graph_metrics(build.result.tools, edges)
     metrics.write(root / "metrics")
     for path in build.untracked:
         print(f"fcsynth catalog: warning: {path} is outside data/sources/: DVC will not rerun the stage when it changes")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -146,6 +147,10 @@ def test_catalog_stage_writes_parquet_and_metrics(tmp_path: Path) -> None:
     assert metrics["rejected"] == {"oversize_untrimmable": 1} and metrics["flagged_oversize"] == 1
     assert metrics["skipped"]["oversize_untrimmable"]["examples"][0].startswith("notes/POST /notes/{id}")
     assert metrics["selections"] == {"kit": 2, "notes": 1, "kit+notes": 3}
+    graph = pl.read_parquet(root / "data" / "catalog" / "graph.parquet")
+    assert graph.columns == ["id", "toolkit", "source", "target_toolkit", "target", "kind", "via"]
+    assert set(metrics["graph"]) == {"kit", "notes"} and metrics["graph"]["kit"]["tools"] == 2
+    assert sum(v["response_field"] + v["same_resource"] for v in metrics["graph"].values()) == graph.height
 
 
 def test_catalog_stage_unknown_toolkit_is_a_one_line_error(tmp_path: Path) -> None:

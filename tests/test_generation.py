@@ -94,6 +94,23 @@ def test_scenarios_drop_near_duplicates_and_refill_in_rounds(tmp_path):
     assert ctx.backend.calls == [["mail-0000-r0", "mail-0001-r0", "mail-0002-r0"], ["mail-0001-r1"]]
 
 
+def test_scenario_tools_walk_the_tool_graph_and_the_share_is_reported(tmp_path):
+    import itertools
+
+    from fcsynth.catalog.graph import connected, neighbours, rows_edges
+
+    tools = make_tools("mail", 6)
+    names = [t.name for t in tools]
+    adjacent = neighbours(rows_edges([{"toolkit": "mail", "source": a, "target_toolkit": "mail", "target": b,
+                                       "kind": "response_field", "via": "id"} for a, b in itertools.pairwise(names)]))
+    texts = {f"mail-000{i}-r0": f"Scenario number {i} about {w} work." for i, w in enumerate(["budget", "travel", "hiring", "legal"])}
+    ctx = make_ctx(tmp_path, scripted(texts), **{"scenarios.count": 4, "scenarios.random_tool_share": 0.0,
+                                                 "scenarios.tools_per_scenario": [3, 4]})
+    rows, metrics = scenarios.run(ctx, {"mail": tools}, catalog_file(tmp_path, tools), [], PROMPTS_DIR, adjacent)
+    assert all(connected([("mail", name) for name in r["tools"]], adjacent) for r in rows)
+    assert metrics.as_dict()["connected_subset_share"] == 1.0
+
+
 def test_scenarios_rerun_with_higher_target_keeps_earlier(tmp_path):
     tools = make_tools("mail", 5)
     cat = catalog_file(tmp_path, tools)

@@ -173,6 +173,7 @@ class DMLConfig(Section):
 class ScenariosConfig(Section):
     count: Tokens
     tools_per_scenario: Annotated[list[int], Field(min_length=2, max_length=2)]
+    random_tool_share: Annotated[float, Field(ge=0, le=1)]
     similarity_threshold: Annotated[float, Field(gt=0, le=1)]
     max_rounds: Tokens
     workflow_description: str | None

@@ -26,14 +26,30 @@ def allocate(total: int, names: list[str], weights: dict[str, float]) -> dict[st
     return counts
 
 
-def sample_subset(tools: list[Tool], size_range: tuple[int, int], rng: random.Random) -> list[Tool]:
-    """A subset of the selection's tools, covering every toolkit of a bundle once first."""
+Adjacency = dict[tuple[str, str], set[tuple[str, str]]]  # (toolkit, tool) -> its neighbours in the tool graph
+
+
+def sample_subset(
+    tools: list[Tool], size_range: tuple[int, int], rng: random.Random, adjacent: Adjacency | None = None,
+    random_share: float = 1.0,
+) -> list[Tool]:
+    """A subset of the selection's tools that walks the tool graph (`fcsynth.catalog.graph`):
+    it starts at a tool with a neighbour in the selection, and each further tool neighbours
+    one already chosen, except a `random_share` of picks (and when no neighbour is left) that
+    take any. A bundle's toolkits are each covered once before any is used twice."""
     lo, hi = size_range
     size = max(1, min(len(tools), rng.randint(lo, hi)))
-    by_toolkit: dict[str, list[Tool]] = {}
-    for t in tools:
-        by_toolkit.setdefault(t.toolkit, []).append(t)
-    chosen = [rng.choice(group) for group in by_toolkit.values()][:size]
-    rest = [t for t in tools if t not in chosen]
-    chosen += rng.sample(rest, size - len(chosen)) if size > len(chosen) else []
+    adjacent = adjacent or {}
+    keys = {(t.toolkit, t.name) for t in tools}
+    chosen: list[Tool] = []
+    while len(chosen) < size:
+        covered = {t.toolkit for t in chosen}
+        pool = [t for t in tools if t.toolkit not in covered] or [t for t in tools if t not in chosen]
+        if chosen:
+            near = set().union(*(adjacent.get((t.toolkit, t.name), set()) for t in chosen))
+        else:
+            near = {k for k in keys if adjacent.get(k, set()) & keys}
+        linked = [t for t in pool if (t.toolkit, t.name) in near]
+        pick_random = rng.random() < random_share
+        chosen.append(rng.choice(pool if pick_random or not linked else linked))
     return sorted(chosen, key=lambda t: (t.toolkit, t.name))

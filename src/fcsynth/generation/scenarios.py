@@ -23,10 +23,11 @@ from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
 from fcsynth.budget import text_answer_schema
+from fcsynth.catalog.graph import connected
 from fcsynth.checkpoint import file_digest, fingerprint
 from fcsynth.errors import FcsynthError
 from fcsynth.generation.embeddings import embed, novel
-from fcsynth.generation.sampling import allocate, rng_for, sample_subset
+from fcsynth.generation.sampling import Adjacency, allocate, rng_for, sample_subset
 from fcsynth.llm import Request, derive_seed
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render, template_text
@@ -100,8 +101,10 @@ def run(
     catalog_path: Path,
     previous: list[dict[str, Any]],
     prompts_dir: Path,
+    adjacent: Adjacency | None = None,
 ) -> tuple[list[dict[str, Any]], StageMetrics]:
     """Fill every selection's slots; return the rows to store (active + kept) and the stage metrics.
+    `adjacent` is the catalog's tool graph, along which each scenario's tools are sampled.
 
     No selection, or no scenario accepted, is a one-line error (nothing is written).
     """
@@ -127,6 +130,7 @@ def run(
     for reason in PARSE_FAILURES:
         metrics.reject(reason, 0)
     generated = duplicates = rounds = 0
+    multi = linked = 0  # sampled subsets of 2+ tools, and those connected in the tool graph
     all_rows: list[dict[str, Any]] = []
     for rnd in range(cfg.max_rounds):
         wanted = [(name, slot) for name, st in states.items() for slot in st.open_slots()]
@@ -136,7 +140,11 @@ def run(
         requests, subsets = [], {}
         for name, slot in wanted:
             cand_id = f"{name}-{slot:04d}-r{rnd}"
-            subset = sample_subset(selections[name], cfg.tools_per_scenario, rng_for(ctx.cfg.seed, cand_id, "tools"))
+            subset = sample_subset(selections[name], cfg.tools_per_scenario, rng_for(ctx.cfg.seed, cand_id, "tools"),
+                                   adjacent, cfg.random_tool_share)
+            if len(subset) > 1:
+                multi += 1
+                linked += connected([(t.toolkit, t.name) for t in subset], adjacent or {})
             subsets[cand_id] = (name, slot, subset)
             requests.append(candidate_request(ctx, cand_id, name, subset, prompts_dir))
         rows = run_requests(requests, checkpoint, ctx.get_backend)
@@ -192,6 +200,7 @@ def run(
         kept_from_previous_run=kept,
         dropped_duplicate=duplicates,
         dedup_rate=round(duplicates / generated, 4) if generated else 0.0,
+        connected_subset_share=round(linked / multi, 4) if multi else None,
         rounds=rounds,
         per_selection={n: len(st.accepted) for n, st in sorted(states.items())},
         short_of_target=short,
