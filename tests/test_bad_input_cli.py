@@ -19,7 +19,9 @@ import pytest
 import yaml
 
 from fcsynth import cli
+from fcsynth.catalog.graph import catalog_edges, edge_rows, graph_schema
 from fcsynth.errors import DEBUG_ENV
+from fcsynth.tables import write_rows
 from fcsynth.tools import Tool, write_catalog
 
 from _fabricate import conversation_row, system_prompt_row
@@ -360,6 +362,7 @@ def stage_project(tmp_path: Path, **params_changes) -> Path:
     write(project / "params.yaml", yaml.safe_dump(params, sort_keys=False))
     tools = [Tool(tk, f"{tk}_op{i}", f"Operation {i}.", PARAMS) for tk in ("gmail", "googlecalendar") for i in range(3)]
     write_catalog(tools, project / "data" / "catalog" / "tools.parquet")
+    write_rows(edge_rows(catalog_edges(tools)), project / "data" / "catalog" / "graph.parquet", graph_schema(), allow_empty=True)
     return project
 
 
