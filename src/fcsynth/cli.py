@@ -50,6 +50,10 @@ from fcsynth.catalog.cli import import_tools  # noqa: E402
 
 app.command("import")(import_tools)
 
+from fcsynth.catalog.search import app as catalog_app  # noqa: E402
+
+app.add_typer(catalog_app, name="catalog")
+
 from fcsynth.diff import diff_command  # noqa: E402
 
 app.command("diff")(diff_command)
