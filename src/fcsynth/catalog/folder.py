@@ -13,9 +13,11 @@ per toolkit (two versions of one API share a toolkit: later duplicates are renam
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +126,7 @@ def import_folder(
     report = FolderImport(specs=len(specs))
     taken: dict[str, set[str]] = {}
     with tool_writer(out) as writer, _pool(workers) as pool:
-        outcomes = pool.map(_import_spec, jobs, chunksize=1) if pool else map(_import_spec, jobs)
+        outcomes = _in_order(pool, jobs, 2 * workers) if pool else map(_import_spec, jobs)
         for i, spec in enumerate(outcomes, 1):
             rel = spec.path.relative_to(folder)
             if spec.result is None:
@@ -160,6 +162,21 @@ def _unique(result: ImportResult, names: set[str]) -> Iterator[Tool]:
             tool = dataclasses.replace(tool, name=name)
         names.add(name)
         yield tool
+
+
+def _in_order(pool: ProcessPoolExecutor, jobs: list[tuple[Path, str, int | None, Oversize]], window: int) -> Iterator[SpecImport]:
+    """The specs' imports in job order, at most `window` submitted and not yet taken, so a slow
+    spec never lets finished results pile up in memory (Executor.map submits every job at once)."""
+    pending: deque[Future[SpecImport]] = deque()
+    queue = iter(jobs)
+    for job in itertools.islice(queue, window):
+        pending.append(pool.submit(_import_spec, job))
+    while pending:
+        spec = pending.popleft().result()
+        job = next(queue, None)
+        if job is not None:
+            pending.append(pool.submit(_import_spec, job))
+        yield spec
 
 
 @contextmanager
