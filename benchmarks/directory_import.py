@@ -41,19 +41,21 @@ def sampled_tree(folder: Path, n: int, dest: Path) -> Path:
 def run(folder: Path, workers: int, out: Path) -> dict:
     """One timed import; peak RSS of the process tree in MB."""
     cmd = [sys.executable, "-m", "fcsynth.cli", "import", "openapi", str(folder), "--out", str(out), "--workers", str(workers)]
+    log, err = out.with_suffix(".log"), out.with_suffix(".err")
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    root, peak = psutil.Process(proc.pid), 0
-    while proc.poll() is None:
-        try:
-            tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree))
-        except psutil.Error:
-            pass
-        time.sleep(0.2)
-    stdout, stderr = proc.communicate()
+    with log.open("w") as stdout_file, err.open("w") as stderr_file:  # files: a full pipe would stall the import
+        proc = subprocess.Popen(cmd, stdout=stdout_file, stderr=stderr_file, text=True)
+        root, peak = psutil.Process(proc.pid), 0
+        while proc.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
     wall = time.perf_counter() - start
-    lines = stdout.splitlines()
+    stderr = err.read_text()
+    lines = log.read_text().splitlines()
     closing = [line for line in lines if not line.startswith("[")]
     operations = tools = 0
     if closing:
