@@ -116,10 +116,7 @@ def report_lines(result: ImportResult, fmt: str, source: str, out: Path) -> list
         f"{len(result.tools)} of {result.entries} {noun} became tools, {sum(result.skipped.values())} skipped"
         f" (toolkit: {', '.join(toolkits) or '-'}) -> {out}"
     ]
-    for title, counts in (("skipped", result.skipped), ("flagged", result.flagged)):
-        for reason, n in sorted(counts.items()):
-            example = result.examples.get(reason, [""])[0]
-            lines.append(f"  {title} {reason}: {n}" + (f"  e.g. {example}" if example else ""))
+    lines += result.reason_lines()
     if result.skipped.get("oversize"):
         lines.append("  hint: --oversize trim keeps oversize tools (cut down), --prompt-budget-tokens 0 keeps them whole")
     return lines

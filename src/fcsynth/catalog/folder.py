@@ -200,9 +200,5 @@ def report_lines(report: FolderImport, folder: Path, out: Path) -> list[str]:
         lines.append(f"  skipped spec {rel}: {reason}")
     if len(report.skipped_specs) > 5:
         lines.append(f"  ... and {len(report.skipped_specs) - 5} more skipped specs")
-    for title, counts in (("skipped", total.skipped), ("flagged", total.flagged)):
-        for reason, n in sorted(counts.items()):
-            example = total.examples.get(reason, [""])[0]
-            lines.append(f"  {title} {reason}: {n}" + (f"  e.g. {example}" if example else ""))
-    return lines
+    return lines + total.reason_lines()
 

@@ -55,6 +55,16 @@ class ImportResult:
                 self._example(reason, example)
         self.renamed.extend(other.renamed)
 
+    def reason_lines(self) -> list[str]:
+        """One line per skip and flag reason, with its count and first example (what
+        `fcsynth import` prints under its summary)."""
+        lines = []
+        for title, counts in (("skipped", self.skipped), ("flagged", self.flagged)):
+            for reason, n in sorted(counts.items()):
+                example = self.examples.get(reason, [""])[0]
+                lines.append(f"  {title} {reason}: {n}" + (f"  e.g. {example}" if example else ""))
+        return lines
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts (what `fcsynth import` prints and metrics/catalog.json holds)."""
         return {
