@@ -38,11 +38,7 @@ def vllm_engine(embedded_model_dir: Path):
     from fcsynth.config import conf_defaults
     from fcsynth.llm.vllm_backend import VLLMBackend
 
-    backend = VLLMBackend(
-        str(embedded_model_dir),
-        conf_defaults().llm,
-        max_model_len=4096,
-        dtype="bfloat16",
-    )
+    defaults = conf_defaults()
+    backend = VLLMBackend(str(embedded_model_dir), defaults.llm, max_model_len=defaults.model.max_model_len, dtype="bfloat16")
     yield backend
     backend.close()

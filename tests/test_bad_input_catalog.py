@@ -215,6 +215,25 @@ def test_remote_spec_may_not_ref_a_link_local_address(tmp_path, monkeypatch, cap
     assert old_out.read_text() == OLD_OUT
 
 
+@pytest.mark.parametrize("where", ["spec", "ref"])
+def test_a_redirect_to_a_link_local_address_is_refused(tmp_path, monkeypatch, capsys, old_out, site, where) -> None:
+    """A URL that passes the checks may not redirect to a metadata service either."""
+    base, routes = site
+    target = "http://169.254.169.254/latest/meta-data/q.json"
+
+    def redirect(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.send_response(302)
+        h.send_header("Location", target)
+        h.end_headers()
+
+    routes["/moved.json"] = redirect
+    routes["/spec.json"] = serve(json.dumps(spec_with_schema_ref(f"{base}/moved.json")))
+    url = f"{base}/{'moved' if where == 'spec' else 'spec'}.json"
+    code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", url, "--out", str(old_out))
+    one_line_error(code, err, f"{base}/moved.json: redirects to a link-local address ({target}); refused")
+    assert old_out.read_text() == OLD_OUT
+
+
 def test_a_public_document_may_not_ref_a_private_address(monkeypatch) -> None:
     from fcsynth.catalog import source
 
@@ -272,6 +291,29 @@ def test_url_download_has_a_total_deadline(monkeypatch, capsys, old_out, site, r
     code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", f"{base}/slow.json", "--out", str(old_out))
     one_line_error(code, err, f"{base}/slow.json: download not finished within the 1 s limit for a tool source")
     assert time.monotonic() - start < 4
+    assert old_out.read_text() == OLD_OUT
+
+
+def test_the_deadline_holds_for_all_downloads_of_one_import(monkeypatch, capsys, old_out, site) -> None:
+    """Each remote document within the limit, all of them together past it: cut off."""
+    import fcsynth.catalog.source as source_mod
+
+    monkeypatch.setattr(source_mod, "URL_TOTAL_TIMEOUT_S", 2)
+    base, routes = site
+
+    def slow(body: str) -> Route:
+        def route(h: http.server.BaseHTTPRequestHandler) -> None:
+            time.sleep(1.2)
+            serve(body)(h)
+        return route
+
+    routes["/spec.json"] = serve(json.dumps(spec_with_schema_ref(f"{base}/a.yaml#/Q")))
+    routes["/a.yaml"] = slow(f"Q: {{$ref: '{base}/b.yaml#/Q'}}\n")
+    routes["/b.yaml"] = slow("Q: {type: string}\n")
+    start = time.monotonic()
+    code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", f"{base}/spec.json", "--out", str(old_out))
+    one_line_error(code, err, f"{base}/b.yaml", "2 s limit", "all downloads of this import together")
+    assert time.monotonic() - start < 5
     assert old_out.read_text() == OLD_OUT
 
 

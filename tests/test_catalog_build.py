@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from fcsynth.catalog.build import build_catalog, import_records, import_source
+from fcsynth.catalog.graph import KINDS
 from fcsynth.catalog.normalize import schema_error
 from fcsynth.catalog.selection import select
 from fcsynth.cli import app
@@ -150,7 +151,7 @@ def test_catalog_stage_writes_parquet_and_metrics(tmp_path: Path) -> None:
     graph = pl.read_parquet(root / "data" / "catalog" / "graph.parquet")
     assert graph.columns == ["id", "toolkit", "source", "target_toolkit", "target", "kind", "via"]
     assert set(metrics["graph"]) == {"kit", "notes"} and metrics["graph"]["kit"]["tools"] == 2
-    assert sum(v["response_field"] + v["same_resource"] for v in metrics["graph"].values()) == graph.height
+    assert sum(v[kind] for v in metrics["graph"].values() for kind in KINDS) == graph.height
 
 
 def test_catalog_stage_unknown_toolkit_is_a_one_line_error(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import polars as pl
 from fcsynth.catalog.graph import (
     RESPONSE_FIELD,
     SAME_RESOURCE,
+    SHARED_VALUE,
     catalog_edges,
     connected,
     edge_rows,
@@ -17,6 +18,7 @@ from fcsynth.catalog.graph import (
     resource,
     rows_edges,
     tool_edges,
+    value_role,
 )
 from fcsynth.catalog.openapi import import_openapi
 from fcsynth.generation.sampling import rng_for, sample_subset
@@ -94,3 +96,33 @@ def test_sampled_subsets_walk_the_graph(tmp_path: Path) -> None:
     randomly = [sample_subset(chain, (3, 4), rng_for(0, str(i)), adjacent, 1.0) for i in range(50)]
     assert sum(connected([(t.toolkit, t.name) for t in s], adjacent) for s in randomly) < 25
     assert sample_subset(chain, (3, 4), rng_for(0, "a"), adjacent, 0.2) == sample_subset(chain, (3, 4), rng_for(0, "a"), adjacent, 0.2)
+
+
+def test_emails_and_links_join_toolkits_that_share_no_ids() -> None:
+    event = Tool("cal", "get_event", "", {"type": "object"}, response={"type": "object", "properties": {
+        "organizer": {"type": "object", "properties": {"email": {"type": "string"}}},
+        "htmlLink": {"type": "string"}}})
+    send = Tool("mail", "send_message", "", {"type": "object", "properties": {
+        "to": {"type": "array", "items": {"type": "string", "format": "email"}}, "body": {"type": "string"}}})
+    media = Tool("chat", "send_media", "", {"type": "object", "properties": {"link": {"type": "string"}}})
+    phone = Tool("chat", "send_text", "", {"type": "object", "properties": {"to": {"type": "string"}}})
+    edges = {(e.source, e.target): (e.kind, e.via) for e in catalog_edges([event, send, media, phone], [["cal", "mail", "chat"]])}
+    assert edges[("get_event", "send_message")] == (SHARED_VALUE, "email:to")
+    assert edges[("get_event", "send_media")] == (SHARED_VALUE, "link:link")
+    assert not any("send_text" in pair for pair in edges)  # a phone number `to` is no email
+    assert [value_role(n, {}) for n in ("attendee_emails", "email_address", "scheduling_url", "uri", "emailed", "title")] == [
+        "email", "email", "link", "link", None, None]
+
+
+def test_a_bundle_walk_starts_where_its_toolkits_meet() -> None:
+    """Only one tool of each toolkit bridges to the other: every walked subset starts there."""
+    a = [Tool("a", f"a_{i}", "", {"type": "object"}) for i in range(6)]
+    b = [Tool("b", f"b_{i}", "", {"type": "object"}) for i in range(6)]
+    rows = [{"toolkit": "a", "source": f"a_{i}", "target_toolkit": "a", "target": f"a_{i + 1}", "kind": RESPONSE_FIELD,
+             "via": "id"} for i in range(5)]
+    rows += [{"toolkit": "b", "source": f"b_{i}", "target_toolkit": "b", "target": f"b_{i + 1}", "kind": RESPONSE_FIELD,
+              "via": "id"} for i in range(5)]
+    rows.append({"toolkit": "a", "source": "a_5", "target_toolkit": "b", "target": "b_0", "kind": SHARED_VALUE, "via": "email:to"})
+    adjacent = neighbours(rows_edges(rows))
+    walked = [sample_subset(a + b, (2, 2), rng_for(0, str(i)), adjacent, 0.0) for i in range(30)]
+    assert all({t.name for t in s} == {"a_5", "b_0"} for s in walked)

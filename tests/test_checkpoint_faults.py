@@ -207,3 +207,27 @@ def test_a_second_run_of_a_stage_script_stops_with_one_line_and_duplicates_nothi
     assert stage(project, "judge").returncode == 0
     ids = [json.loads(x)["id"] for f in (checkpoints / "judge").glob("*.jsonl") for x in f.read_text().splitlines()]
     assert sorted(ids) == sorted(r["id"] for r in conv)  # each judged once
+
+
+def test_a_stage_script_resumes_past_a_torn_and_a_garbage_line(tmp_path):
+    """Through the judge stage as users run it: a garbage line mid-checkpoint and a last line cut
+    inside a multi-byte character cost one warning and exactly their own rows."""
+    project = stage_project(tmp_path)
+    conv = [conversation_row(s, k) for s in ("gmail", "googlecalendar") for k in range(3)]
+    pl.DataFrame(conv).write_parquet(project / "data" / "conversations.parquet")
+    pl.DataFrame([system_prompt_row(r["id"]) for r in conv]).write_parquet(project / "data" / "system_prompts.parquet")
+    assert stage(project, "judge").returncode == 0
+    [path] = (project / "data" / "checkpoints" / "judge").glob("*.jsonl")
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 6
+    torn = json.dumps({**json.loads(lines[-1]), "text": TEXT}, ensure_ascii=False).encode()
+    damaged = [*lines[:2], b"\x00garbage{", *lines[3:-1], torn[: torn.index("☕".encode()) + 1]]
+    path.write_bytes(b"\n".join(damaged))
+    before = (project / "data" / "judged.parquet").read_bytes()
+    (project / "data" / "judged.parquet").unlink()
+    proc = stage(project, "judge")
+    assert proc.returncode == 0, proc.stderr
+    one_line(proc.stderr, "dropped 2 unreadable line(s)", prefix="fcsynth judge: warning: ")
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == sorted(json.loads(x)["id"] for x in lines)  # 4 kept, 2 made again
+    assert pl.read_parquet(project / "data" / "judged.parquet").height == len(conv) and before

@@ -102,8 +102,8 @@ def test_a_missing_key_is_an_error_naming_it_key_by_key():
         ("blueprints.tool_error_rate", 1.2, r"blueprints\.tool_error_rate: Input should be less than or equal to 1"),
         ("system_prompts.dropout", -1, r"system_prompts\.dropout: Input should be greater than or equal to 0"),
         ("scenarios.tools_per_scenario", [2, 3, 4], r"scenarios\.tools_per_scenario: List should have at most 2"),
-        ("scenarios.max_tokens", 100000, r"scenarios\.max_tokens=100000 leaves no room for the prompt within max_model_len=4096"),
-        ("conversations.max_tokens", 4096, r"conversations\.max_tokens=4096 leaves no room"),
+        ("scenarios.max_tokens", 100000, r"scenarios\.max_tokens=100000 leaves no room for the prompt within max_model_len=8192"),
+        ("conversations.max_tokens", 8192, r"conversations\.max_tokens=8192 leaves no room"),
         ("evaluate.max_tokens", 9000, r"evaluate\.max_tokens=9000 leaves no room"),
     ],
 )
@@ -121,11 +121,11 @@ def test_strict_values_are_one_line_errors(key, value, message):
 
 def test_the_judge_budget_is_checked_against_the_judge_model():
     data = compose()
-    data["judge"]["model"] = {**data["model"], "max_model_len": 8192}
-    data["judge"]["max_tokens"] = 6000  # over the generator's 4096, within the judge's 8192
-    assert parse_config(data).judge.max_tokens == 6000
-    data["judge"]["max_tokens"] = 9000
-    with pytest.raises(FcsynthError, match=r"judge\.max_tokens=9000 .*max_model_len=8192"):
+    data["judge"]["model"] = {**data["model"], "max_model_len": 16384}
+    data["judge"]["max_tokens"] = 12000  # over the generator's 8192, within the judge's 16384
+    assert parse_config(data).judge.max_tokens == 12000
+    data["judge"]["max_tokens"] = 17000
+    with pytest.raises(FcsynthError, match=r"judge\.max_tokens=17000 .*max_model_len=16384"):
         parse_config(data)
 
 
@@ -154,7 +154,7 @@ def test_a_duplicate_nested_key_is_an_error(tmp_path):
 def test_the_real_model_limit_is_checked_once_the_model_is_known(tmp_path):
     model = parse_config(compose()).model
     (tmp_path / "config.json").write_text(json.dumps({"max_position_embeddings": 2048}))
-    with pytest.raises(FcsynthError, match=r"model\.max_model_len=4096 exceeds .*max_position_embeddings=2048"):
+    with pytest.raises(FcsynthError, match=r"model\.max_model_len=8192 exceeds .*max_position_embeddings=2048"):
         check_model_limit(model, str(tmp_path))
     (tmp_path / "config.json").write_text(json.dumps({"max_position_embeddings": 8192}))
     check_model_limit(model, str(tmp_path))

@@ -143,6 +143,11 @@ def test_read_split_errors_name_the_line(tmp_path: Path) -> None:
         read_split(path)
     with pytest.raises(FcsynthError, match="not found"):
         read_split(tmp_path / "nope.jsonl")
+    path.write_bytes(b'{"id": "a", "messages": []}\n{"id": "\xff"}\n')
+    with pytest.raises(FcsynthError, match=r"test.jsonl:2: not UTF-8"):
+        read_split(path)
+    with pytest.raises(FcsynthError, match=r"cannot be read"):
+        read_split(tmp_path)
 
 
 # --- prompting -----------------------------------------------------------------------

@@ -11,10 +11,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import polars as pl
+import pytest
 import yaml
-from test_bad_input_cli import one_line, stage, stage_project, write
+from test_bad_input_cli import jsonl, one_line, record, stage, stage_project, write
 
 from fcsynth.errors import DEBUG_ENV, REDACTED
+
+from _fabricate import conversation_row, system_prompt_row
 
 SECRET = "sk-fcsynth-echoed-9f8e7d6c5b4a"
 KEY_ENV = "FCSYNTH_TEST_API_KEY"
@@ -55,14 +59,20 @@ def test_an_evaluate_model_path_names_a_plain_tuned_folder():
 
 # ---------------------------------------------------------------- models checked up front
 
-def test_a_missing_generator_folder_fails_before_any_engine(tmp_path):
+@pytest.mark.parametrize("name", ["scenarios", "judge", "train"])
+def test_a_missing_generator_folder_fails_before_any_engine(tmp_path, name):
+    """Each stage that loads the generator (the judge by default, train as its base) names the
+    missing folder once its inputs are there, before it starts anything."""
     project = stage_project(tmp_path)
+    conv = [conversation_row("gmail", k) for k in range(2)]
+    pl.DataFrame(conv).write_parquet(project / "data" / "conversations.parquet")
+    pl.DataFrame([system_prompt_row(r["id"]) for r in conv]).write_parquet(project / "data" / "system_prompts.parquet")
+    write(project / "data" / "dataset" / "train.jsonl", jsonl(record("a"), record("b")))
     set_params(project, llm={"backend": "vllm"})
     started = time.monotonic()
-    proc = stage(project, "scenarios")
+    proc = stage(project, name)
     assert proc.returncode == 1
-    one_line(proc.stderr, "model:", "data/models/smollm2-135m-instruct is missing", "dvc repro model",
-             prefix="fcsynth scenarios: error: ")
+    one_line(proc.stderr, "data/models/smollm2-135m-instruct", "missing", "dvc repro model", prefix=f"fcsynth {name}: error: ")
     assert time.monotonic() - started < 60  # an engine start alone takes ~20 s more, and fails later
     assert not (project / "data" / "checkpoints").exists()
 
@@ -88,15 +98,15 @@ def test_an_uncached_hub_evaluate_model_is_named(tmp_path):
 # ---------------------------------------------------------------- secrets
 
 class EchoingServer:
-    """Answers every request 401 with a message that repeats the bearer token it was sent."""
+    """Answers every request `status` (401) with a message that repeats the bearer token it was sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: int = 401) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 token = self.headers.get("Authorization", "")
-                data = json.dumps({"error": {"message": f"Incorrect API key provided: {token}", "code": 401}}).encode()
-                self.send_response(401)
+                data = json.dumps({"error": {"message": f"Incorrect API key provided: {token}", "code": status}}).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -117,8 +127,11 @@ class EchoingServer:
         self.server.server_close()
 
 
-def test_a_key_echoed_by_the_server_is_redacted_everywhere(tmp_path):
-    server = EchoingServer()
+@pytest.mark.parametrize("status", [401, 400])
+def test_a_key_echoed_by_the_server_is_redacted_everywhere(tmp_path, status):
+    """401 and 400 (whose message quotes the key) stop the stage: neither the line, the
+    traceback nor any file written holds the key."""
+    server = EchoingServer(status)
     try:
         project = stage_project(tmp_path)
         params = yaml.safe_load((project / "params.yaml").read_text())
@@ -129,9 +142,12 @@ def test_a_key_echoed_by_the_server_is_redacted_everywhere(tmp_path):
         debug = stage(project, "scenarios", env={KEY_ENV: SECRET, DEBUG_ENV: "1"})
     finally:
         server.close()
-    assert plain.returncode == debug.returncode == 1
-    line = one_line(plain.stderr, "AuthenticationError", REDACTED, prefix="fcsynth scenarios: error: ")
-    assert "Traceback" in debug.stderr
+    if status == 401:
+        assert plain.returncode == debug.returncode == 1
+        line = one_line(plain.stderr, "AuthenticationError", REDACTED, prefix="fcsynth scenarios: error: ")
+        assert "Traceback" in debug.stderr
+    else:  # a bad request: the stage stops at its canary, quoting the server's message
+        line = one_line(plain.stderr, "server refused the request", "400", prefix="fcsynth scenarios: error: ")
     for output in (line, debug.stderr, debug.stdout, plain.stdout):
         assert SECRET not in output
     for path in project.rglob("*"):

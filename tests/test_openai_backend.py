@@ -321,7 +321,7 @@ def vllm_server(embedded_model_dir: Path, tmp_path_factory):
 
     cfg = parse_config(compose())
     log = tmp_path_factory.mktemp("vllm") / "server.log"
-    with local_vllm_server(embedded_model_dir, cfg.model.name, cfg.llm, 4096, "bfloat16", log) as url:
+    with local_vllm_server(embedded_model_dir, cfg.model.name, cfg.llm, cfg.model.max_model_len, "bfloat16", log) as url:
         yield url
 
 
@@ -394,7 +394,7 @@ def test_a_cpu_server_with_default_chunking_dies_and_the_stage_names_the_flag(em
     from fcsynth.llm.serve import local_vllm_server
 
     cfg = parse_config(compose())
-    with local_vllm_server(embedded_model_dir, cfg.model.name, cfg.llm, 4096, "bfloat16", tmp_path / "server.log",
+    with local_vllm_server(embedded_model_dir, cfg.model.name, cfg.llm, cfg.model.max_model_len, "bfloat16", tmp_path / "server.log",
                            unchunked=False) as url:
         dest = openai_project(repo_root, tmp_path / "p", url, "llm.max_retries=1", *LONG_PROMPTS)
         proc = stage(dest, "scenarios", env={**project_env(dest), KEY_ENV: SECRET}, check=False)

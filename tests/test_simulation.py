@@ -297,6 +297,26 @@ def test_planned_error_and_parallel_step_are_realized(tmp_path):
     assert f["tool_error"]["share"] == 1.0 and f["parallel_calls"]["share"] == 1.0
 
 
+def test_a_parallel_step_that_could_not_happen_at_its_turn_happens_at_the_next(tmp_path):
+    """The planned turn's step came back as one call: the next task turn's first step is parallel."""
+    def responder(request):
+        if request.id == "notes-0001/m1":
+            return '<tool_call>\n{"name": "create_note", "arguments": {"title": "Harbor crane schedule"}}\n</tool_call>'
+        return default_responder(request)
+
+    features = {"parallel_calls": True, "tool_error": False, "missing_argument": False, "no_tool_request": False}
+    rows, metrics = conversations.run(make_ctx(tmp_path, responder, "dml.max_parallel_calls=2"),
+                                      [blueprint("notes-0001", [task(1, parallel=True), task(1)], features=features)],
+                                      {"notes": [CREATE, GET]})
+    messages = json.loads(rows[0]["messages"])
+    steps = [len(m["tool_calls"]) for m in messages if m.get("tool_calls")]
+    assert steps[0] == 1 and 2 in steps[1:]
+    second_turn = [i for i, m in enumerate(messages) if m["role"] == "user"][1]
+    assert any(len(m.get("tool_calls") or []) == 2 for m in messages[second_turn:])
+    assert metrics.as_dict()["features"]["parallel_calls"]["share"] == 1.0
+    assert sum(len(m.get("tool_calls") or []) >= 2 for m in messages) == 1  # once, not at every later turn
+
+
 def test_executable_environment_carries_state_between_calls(tmp_path):
     """create_note's id comes back from the environment; get_note then reads that note."""
     turns = [task(2)]

@@ -150,3 +150,25 @@ def test_real_openapi_calls_are_accepted_and_mutations_rejected(openapi_tools):
                 assert match_error(built.lark, call(c.tool.name, {k: v for k, v in args.items() if k != required[0]})) is not None
             checked += 1
     assert checked >= 20
+
+
+def test_every_default_tool_keeps_the_configured_bounds_in_an_empty_context() -> None:
+    """With the shipped defaults no built-in tool is narrowed below dml.*: its longest call
+    and answer fit conversations.max_tokens; a context that leaves less only withholds it."""
+    from fcsynth.catalog.build import build_catalog
+    from fcsynth.config import conf_defaults
+    from fcsynth.dml.grammar import GrammarOptions
+    from fcsynth.paths import ROOT
+
+    cfg = conf_defaults()
+    opt, cap = GrammarOptions.from_config(cfg.dml), cfg.conversations.max_tokens
+    tools = build_catalog(cfg.catalog, ROOT).result.tools
+    known = ["bob@example.com", "https://example.com/x", "abc123def456", "12345"]  # one for every id parameter
+    offered = constraints.callable_tools(tools, opt, known, cap)
+    assert len(offered) == len(tools) and not [c.tool.name for c in offered if c.tightened]
+    assert not [t.name for t in tools if constraints.environment_constraint(t, opt, False, cap).tightened]
+    largest = max(offered, key=lambda c: c.call_bytes)
+    assert largest.call_bytes > 2000
+    # a context that leaves less than its call: the tool is not offered, nothing is narrowed
+    small = constraints.callable_tools(tools, opt, known, budget=largest.call_bytes // 2, cap=cap)
+    assert largest.tool.name not in {c.tool.name for c in small} and not any(c.tightened for c in small)

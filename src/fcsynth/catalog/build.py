@@ -16,7 +16,7 @@ from fcsynth.catalog.normalize import Oversize, candidate, normalize, unique_nam
 from fcsynth.catalog.openai_tools import import_openai
 from fcsynth.catalog.openapi import import_openapi
 from fcsynth.catalog.result import ImportResult
-from fcsynth.catalog.source import is_url, load_document
+from fcsynth.catalog.source import download_budget, is_url, load_document
 from fcsynth.config import CatalogConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import TOOL_NAME_RE
@@ -78,7 +78,8 @@ def import_source(
         raise FcsynthError(f"unknown tool format {fmt!r} (one of: {', '.join(IMPORTERS)})")
     if toolkit is not None and not TOOL_NAME_RE.fullmatch(toolkit):
         raise FcsynthError(f"toolkit name {toolkit!r} must match ^[a-zA-Z0-9_-]{{1,64}}$")
-    return IMPORTERS[fmt](source, toolkit=toolkit, budget_tokens=budget_tokens, oversize=oversize)
+    with download_budget():
+        return IMPORTERS[fmt](source, toolkit=toolkit, budget_tokens=budget_tokens, oversize=oversize)
 
 
 @dataclass

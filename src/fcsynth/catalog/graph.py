@@ -8,6 +8,10 @@ Two kinds of edge (ToolMind, Magnet, FunReason-MT sample tools along such graphs
 - `same_resource`: A and B act on the same resource: the collection of their OpenAPI path
   (`GET /invoices/{id}`, `POST /invoices` -> `invoice`), else the noun their name ends with
   (`list_messages`, `trash_message` -> `message`). These edges go both ways.
+- `shared_value`: a field of A's response holds the kind of value an identifier-like
+  parameter of B takes, an email address or a link (by `format`, else by name:
+  `organizer.email` -> `send_message(to: [email])`, `web_view_link` -> `send_media(link)`).
+  This is what joins the toolkits of a bundle, which share no ids.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from typing import Any
 from fcsynth.simulation.identifiers import identifier_arguments
 from fcsynth.tools import Tool
 
-RESPONSE_FIELD, SAME_RESOURCE = "response_field", "same_resource"
+RESPONSE_FIELD, SAME_RESOURCE, SHARED_VALUE = "response_field", "same_resource", "shared_value"
+KINDS = (RESPONSE_FIELD, SAME_RESOURCE, SHARED_VALUE)
 _ID_SUFFIXES = ("id", "ids", "gid", "uid", "key", "uuid", "code")
 _VERSION = re.compile(r"v\d+(\.\d+)*|\d+(\.\d+)*")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 MAX_FIELD_DEPTH = 4
+_ROLE_FORMATS = {"email": "email", "idn-email": "email", "uri": "link", "url": "link", "uri-reference": "link"}
+_ROLE_NAME = re.compile(r"(?:^|_)(?:(email)(?:_address)?(?:es|s)?|(url|uri|link)s?)$")
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,38 @@ def response_fields(schema: Any) -> set[str]:
     return out
 
 
+def value_role(name: str, schema: Any) -> str | None:
+    """"email" or "link" when a field or parameter holds such a value (its format, else its
+    snake-case name), else None."""
+    if isinstance(schema, dict):
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        role = _ROLE_FORMATS.get(str(schema.get("format") or items.get("format")))
+        if role:
+            return role
+    found = _ROLE_NAME.search(snake(name))
+    return None if found is None else "email" if found.group(1) else "link"
+
+
+def response_roles(schema: Any) -> set[str]:
+    """The value roles (`value_role`) of a response's fields, nested ones included."""
+    out: set[str] = set()
+    stack = [(schema, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict) or depth > MAX_FIELD_DEPTH:
+            continue
+        for name, sub in (node.get("properties") or {}).items() if isinstance(node.get("properties"), dict) else ():
+            role = value_role(name, sub)
+            if role:
+                out.add(role)
+            stack.append((sub, depth + 1))
+        for key in ("items", "additionalProperties"):
+            stack.append((node.get(key), depth + 1))
+        for key in ("anyOf", "oneOf", "allOf"):
+            stack.extend((s, depth + 1) for s in node.get(key) or [] if isinstance(node.get(key), list))
+    return out
+
+
 def _feeds(source_noun: str | None, fields: set[str], param: str, target_noun: str | None) -> bool:
     """Whether a response with `fields` (of a tool acting on `source_noun`) can fill `param`."""
     if param in _ID_SUFFIXES:  # a bare `id` names the target's own resource
@@ -101,7 +140,9 @@ def tool_edges(tools: Iterable[Tool], across_only: bool = False) -> list[Edge]:
     `across_only`: only edges between tools of different toolkits."""
     tools = sorted(tools, key=lambda t: (t.toolkit, t.name))
     fields = {(t.toolkit, t.name): response_fields(t.response) for t in tools}
-    params = {(t.toolkit, t.name): sorted(snake(p) for p in identifier_arguments(t.parameters)) for t in tools}
+    id_args = {(t.toolkit, t.name): identifier_arguments(t.parameters) for t in tools}
+    params = {k: sorted(snake(p) for p in args) for k, args in id_args.items()}
+    roles = {(t.toolkit, t.name): response_roles(t.response) for t in tools}
     nouns = {(t.toolkit, t.name): resource(t) for t in tools}
     edges = []
     for a in tools:
@@ -113,6 +154,11 @@ def tool_edges(tools: Iterable[Tool], across_only: bool = False) -> list[Edge]:
                 edges.append(Edge(a.toolkit, a.name, b.toolkit, b.name, RESPONSE_FIELD, ",".join(fed)))
             elif nouns[(a.toolkit, a.name)] and nouns[(a.toolkit, a.name)] == nouns[(b.toolkit, b.name)]:
                 edges.append(Edge(a.toolkit, a.name, b.toolkit, b.name, SAME_RESOURCE, str(nouns[(a.toolkit, a.name)])))
+            else:
+                shared = sorted(f"{role}:{snake(p)}" for p, sub in id_args[(b.toolkit, b.name)].items()
+                                if (role := value_role(p, sub)) and role in roles[(a.toolkit, a.name)])
+                if shared:
+                    edges.append(Edge(a.toolkit, a.name, b.toolkit, b.name, SHARED_VALUE, ",".join(shared)))
     return edges
 
 
@@ -177,7 +223,7 @@ def graph_metrics(tools: list[Tool], edges: list[Edge]) -> dict[str, dict[str, i
     adjacent = neighbours(edges)
     out: dict[str, dict[str, int]] = {}
     for t in tools:
-        entry = out.setdefault(t.toolkit, {"tools": 0, RESPONSE_FIELD: 0, SAME_RESOURCE: 0, "isolated": 0})
+        entry = out.setdefault(t.toolkit, {"tools": 0, **dict.fromkeys(KINDS, 0), "isolated": 0})
         entry["tools"] += 1
         entry["isolated"] += (t.toolkit, t.name) not in adjacent
     for e in edges:

@@ -16,8 +16,11 @@ as both parsers do, and are reported as `duplicate_key`.
 A URL download is bounded in total, not just per read: it must finish (DNS, connect, TLS,
 headers and body) within URL_TOTAL_TIMEOUT_S and stay within MAX_SOURCE_BYTES (a larger
 Content-Length is refused before the body is read; the body is read in chunks and cut off
-past the limit); each connect or read also gives up after URL_TIMEOUT_S of silence. Only
-http(s) is fetched, redirects included. Either limit is a one-line error naming the URL.
+past the limit); each connect or read also gives up after URL_TIMEOUT_S of silence. Both
+limits hold for all downloads of one import together (`download_budget`: a spec and every
+remote document its `$ref`s reach). Only http(s) is fetched, redirects included, and a
+redirect may go only where a remote `$ref` could. Either limit is a one-line error naming
+the URL.
 
 `$ref`s from a remote document: a document loaded from an http(s) URL may only refer to
 other http(s) documents (and to its own `#/...` fragments). A `$ref` in it to `file:`, to a
@@ -36,8 +39,12 @@ import json
 import re
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +70,8 @@ def is_url(source: str) -> bool:
 
 
 class RefusedRef(FcsynthError):
-    """A `$ref` that a remote document may not follow (see the module docstring)."""
+    """A `$ref` (or redirect) that a remote document may not follow, or a download past the
+    import's limits (see the module docstring): it stops the whole import."""
 
 
 def network_of(url: str) -> str:
@@ -85,8 +93,8 @@ def check_remote_ref(referrer: str, ref: str, target: str) -> None:
     if not is_url(referrer):
         return
     if is_url(target):
-        where = network_of(target)
-        if where == "link-local" or (where == "private" and network_of(referrer) == "public"):
+        where = refused_network(referrer, target)
+        if where:
             raise RefusedRef(f"{referrer}: $ref {ref!r} points to a {where} address from a "
                              f"{'remote' if where == 'link-local' else 'public'} document; refused")
         return
@@ -180,28 +188,84 @@ def _too_big(source: str, detail: str = "") -> str:
     return f"{source}: larger than the {limit} limit for a tool source{detail}"
 
 
+@dataclass
+class _Budget:
+    """What the downloads of one import may still use."""
+
+    deadline: float
+    bytes_left: int
+    downloads: int = 0
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("fcsynth_download_budget", default=None)
+
+
+@contextmanager
+def download_budget() -> Iterator[None]:
+    """Hold every download inside (one import: a spec and the documents its `$ref`s reach) to
+    URL_TOTAL_TIMEOUT_S and MAX_SOURCE_BYTES in all; nested uses share the outer budget."""
+    token = _BUDGET.set(_Budget(time.monotonic() + URL_TOTAL_TIMEOUT_S, MAX_SOURCE_BYTES)) if _BUDGET.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _BUDGET.reset(token)
+
+
 def _download(url: str) -> bytes:
-    """The body at `url`, bounded by URL_TOTAL_TIMEOUT_S and MAX_SOURCE_BYTES. It runs in a
-    worker thread so the deadline holds in every phase (a slow DNS lookup, TLS handshake or
-    trickle of headers included); past it the connection is shut down and the caller gets
-    the error at once."""
-    job = _Download(url)
+    """The body at `url`, bounded by URL_TOTAL_TIMEOUT_S and MAX_SOURCE_BYTES (what is left of
+    them inside `download_budget`). It runs in a worker thread so the deadline holds in every
+    phase (a slow DNS lookup, TLS handshake or trickle of headers included); past it the
+    connection is shut down and the caller gets the error at once."""
+    budget = _BUDGET.get()
+    seconds = URL_TOTAL_TIMEOUT_S if budget is None else budget.deadline - time.monotonic()
+    max_bytes = MAX_SOURCE_BYTES if budget is None else budget.bytes_left
+    if seconds <= 0 or max_bytes <= 0:
+        raise RefusedRef(f"{url}: not fetched: the downloads of this import used up its "
+                           f"{URL_TOTAL_TIMEOUT_S:g} s / {MAX_SOURCE_BYTES // 2**20} MiB limit")
+    job = _Download(url, max_bytes)
     worker = threading.Thread(target=job.run, name="fcsynth-download", daemon=True)
     worker.start()
-    worker.join(URL_TOTAL_TIMEOUT_S)
+    worker.join(seconds)
     if worker.is_alive():
         job.abort()
-        raise FcsynthError(f"{url}: download not finished within the {URL_TOTAL_TIMEOUT_S:g} s limit for a tool source")
+        if budget is None or not budget.downloads:
+            raise FcsynthError(f"{url}: download not finished within the {URL_TOTAL_TIMEOUT_S:g} s limit for a tool source")
+        raise RefusedRef(f"{url}: download not finished within the {URL_TOTAL_TIMEOUT_S:g} s limit for a tool source "
+                         "(all downloads of this import together)")
     if job.error is not None:
         raise job.error
+    if budget is not None:
+        budget.bytes_left -= len(job.body)
+        budget.downloads += 1
     return job.body
+
+
+def refused_network(source: str, target: str) -> str | None:
+    """Why `target` may not be reached from a document at `source`: a link-local address
+    (cloud metadata services), or a private one from a public document; else None."""
+    where = network_of(target)
+    if where == "link-local" or (where == "private" and network_of(source) == "public"):
+        return where
+    return None
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only where a remote $ref could point (`refused_network`)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        where = refused_network(req.full_url, newurl)
+        if where:
+            raise RefusedRef(f"{req.full_url}: redirects to a {where} address ({newurl}); refused")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 class _Download:
     """One download, run by `_download` in a worker thread."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, max_bytes: int = MAX_SOURCE_BYTES) -> None:
         self.url = url
+        self.max_bytes = max_bytes
         self.body = b""
         self.error: BaseException | None = None
         self.cancelled = False
@@ -231,13 +295,13 @@ class _Download:
     def _fetch(self) -> bytes:
         opener = urllib.request.OpenerDirector()  # http(s) only: no ftp:, file: or data:, not even by redirect
         handlers = [urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), _HTTPHandler(self), _HTTPSHandler(self),
-                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPRedirectHandler(),
+                    urllib.request.HTTPDefaultErrorHandler(), _CheckedRedirects(),
                     urllib.request.HTTPErrorProcessor()]
         for handler in handlers:
             opener.add_handler(handler)
         with opener.open(self.url, timeout=URL_TIMEOUT_S) as resp:
             length = getattr(resp, "length", None)
-            if isinstance(length, int) and length > MAX_SOURCE_BYTES:
+            if isinstance(length, int) and length > self.max_bytes:
                 raise FcsynthError(_too_big(self.url, f" (Content-Length: {length:,} bytes)"))
             chunks: list[bytes] = []
             size = 0
@@ -246,7 +310,7 @@ class _Download:
                 if not chunk:
                     break
                 size += len(chunk)
-                if size > MAX_SOURCE_BYTES:
+                if size > self.max_bytes:
                     raise FcsynthError(_too_big(self.url))
                 chunks.append(chunk)
             missing = getattr(resp, "length", None)

@@ -149,9 +149,9 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
     elif closable and "object" in kinds and not has_combinator and "patternProperties" not in node:
         extra = node.get("additionalProperties", True)
         if extra is not False:
-            # A free map: identifier keys (llguidance has no propertyNames to bound them).
-            if "minProperties" not in node:
-                node.setdefault("maxProperties", max_items)
+            # A free map: identifier keys (llguidance has no propertyNames to bound them), at
+            # most max_items of them, as an array (a tool's own larger bound is lowered).
+            node["maxProperties"] = max(min(int(node.get("maxProperties", max_items)), max_items), int(node.get("minProperties", 0)))
             value = extra if isinstance(extra, dict) else any_object_schema(max_chars, max_items)["patternProperties"][KEY_PATTERN]
             node["patternProperties"] = {KEY_PATTERN: value}
             node["additionalProperties"] = False

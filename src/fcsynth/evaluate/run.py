@@ -75,8 +75,16 @@ def read_split(path: Path) -> list[dict[str, Any]]:
     """Records of a JSONL split; a bad line is a one-line error naming file and line."""
     if not path.exists():
         raise FcsynthError(f"{path}: not found (run `dvc repro export`)")
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as err:
+        raise FcsynthError(f"{path}: cannot be read ({err.strerror or err})") from None
     records = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode()
+        except UnicodeDecodeError as err:
+            raise FcsynthError(f"{path}:{n}: not UTF-8 ({err.reason} at byte {err.start})") from None
         if not line.strip():
             continue
         try:

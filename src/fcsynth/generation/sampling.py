@@ -34,9 +34,10 @@ def sample_subset(
     random_share: float = 1.0,
 ) -> list[Tool]:
     """A subset of the selection's tools that walks the tool graph (`fcsynth.catalog.graph`):
-    it starts at a tool with a neighbour in the selection, and each further tool neighbours
-    one already chosen, except a `random_share` of picks (and when no neighbour is left) that
-    take any. A bundle's toolkits are each covered once before any is used twice."""
+    it starts at a tool with a neighbour in the selection (in a bundle, one in another of its
+    toolkits where there is one), and each further tool neighbours one already chosen, except
+    a `random_share` of picks (and when no neighbour is left) that take any. A bundle's
+    toolkits are each covered once before any is used twice."""
     lo, hi = size_range
     size = max(1, min(len(tools), rng.randint(lo, hi)))
     adjacent = adjacent or {}
@@ -49,6 +50,8 @@ def sample_subset(
             near = set().union(*(adjacent.get((t.toolkit, t.name), set()) for t in chosen))
         else:
             near = {k for k in keys if adjacent.get(k, set()) & keys}
+            bridges = {k for k in near if any(n[0] != k[0] for n in adjacent[k] & keys)}
+            near = bridges or near
         linked = [t for t in pool if (t.toolkit, t.name) in near]
         pick_random = rng.random() < random_share
         chosen.append(rng.choice(pool if pick_random or not linked else linked))

@@ -9,9 +9,13 @@
 - Tool environment: the tool's bounded response schema, or the error object.
 
 The bound is the proof of fcsynth.budget: printable-ASCII text and bounded JSON, one token
-at most per byte, plus EOS. A tool whose longest call or answer exceeds
-the turn's budget gets tighter JSON bounds in that turn only, the other tools keep the
-configured ones (calls and responses made so are counted as `tightened_values`).
+at most per byte, plus EOS. Every tool keeps the configured JSON bounds, except one whose
+longest call or answer exceeds the turn cap (`conversations.max_tokens`) even in an empty
+context: it is narrowed to the first tighter level that fits, in every turn (calls and
+responses made so are counted as `tightened_calls`/`tightened_responses`). Where the context
+a turn's prompt leaves is smaller than the cap, a tool whose call or answer does not fit it
+is not offered in that turn (and an answer that does not fit ends the conversation): the
+bounds are never narrowed for the context.
 """
 
 from __future__ import annotations
@@ -41,9 +45,10 @@ CALL_TAIL = "}\n</tool_call>"
 MAX_PARALLEL_ALTERNATIVES = 256  # distinct-tool combinations a parallel step's rule may list
 MIN_STRING_CHARS = 8  # the tightest string bound a tool is narrowed to
 MAX_CANDIDATES = 32  # known values offered per identifier argument (most recent first)
-# Free text, printable ASCII without '<' (markup cannot be forged). Past 3/4 of its bound it
-# may only go on to the end of its sentence: the bound never cuts a sentence.
-_TEXT = "/[!-;=-~][ -;=-~\\n]{{0,{soft}}}([ \"-\\-\\/-;=>@-~\\n]{{0,{rest}}}[.!?])?/"
+# Free text: printable ASCII without '<', '`', '{' and '}', so markup, code fences and JSON
+# cannot be forged (curate's markup check would reject them). Past 3/4 of its bound it may
+# only go on to the end of its sentence: the bound never cuts a sentence.
+_TEXT = "/[!-;=-_a-z|~][ -;=-_a-z|~\\n]{{0,{soft}}}([ \"-\\-\\/-;=>@-_a-z|~\\n]{{0,{rest}}}[.!?])?/"
 
 
 @dataclass(frozen=True)
@@ -168,18 +173,23 @@ def _levels(opt: GrammarOptions) -> list[GrammarOptions]:
     return out
 
 
-def callable_tools(tools: list[Tool], opt: GrammarOptions, known: list[str], budget: int) -> list[Callable]:
-    """The tools a call can use now, each at the configured JSON bounds when its longest
-    call fits `budget` tokens, else at the first tighter level that fits (or left out)."""
+def callable_tools(tools: list[Tool], opt: GrammarOptions, known: list[str], budget: int, cap: int | None = None) -> list[Callable]:
+    """The tools a call can use now: each at the configured JSON bounds when its longest call
+    and answer fit the turn cap `cap` (default: `budget`), else at the first tighter level that
+    fits it; offered only when that call and answer also fit this turn's `budget` tokens."""
+    cap = budget if cap is None else cap
     out = []
     for tool in tools:
+        if _answer(tool, opt, cap)[1] > budget:
+            continue
         for level in _levels(opt):
             args = _args_schema(tool, level, tuple(known))
             if args is None:
                 break
             size = _call_rule(0, tool, args)[1]
-            if tokens_for_bytes(size) <= budget:
-                out.append(Callable(tool, args, size, level != opt))
+            if tokens_for_bytes(size) <= cap:
+                if tokens_for_bytes(size) <= budget:
+                    out.append(Callable(tool, args, size, level != opt))
                 break
     return out
 
@@ -225,9 +235,11 @@ def assistant_constraint(usable: list[Callable], opt: GrammarOptions, mode: str,
 
 def assistant_grammar(
     tools: list[Tool], opt: GrammarOptions, known: list[str], mode: str, calls: tuple[int, int], budget: int,
+    cap: int | None = None,
 ) -> Constraint:
-    """The assistant turn's constraint over `tools` given the values `known` so far."""
-    usable = callable_tools(tools, opt, known, budget) if mode != "text" else []
+    """The assistant turn's constraint over `tools` given the values `known` so far (`cap`:
+    the turn cap tools are fitted to, see callable_tools)."""
+    usable = callable_tools(tools, opt, known, budget, cap) if mode != "text" else []
     return assistant_constraint(usable, opt, mode, calls, budget)
 
 
@@ -238,7 +250,8 @@ def user_constraint(facts: list[str], max_chars: int) -> Constraint:
     tail = max(2, max_chars - lead)
     lark = _template(USER_GRAMMAR).render(
         facts=[_lark(f) for f in facts], text=text_terminal(max_chars),
-        lead=f"/[!-9;=-~][ -9;=-~]{{0,{lead - 1}}}/", tail=f"/[.!?]( [!-;=-~][ -;=-~]{{0,{tail - 2}}}[.!?])?/",
+        lead=f"/[!-9;=-_a-z|~][ -9;=-_a-z|~]{{0,{lead - 1}}}/",
+        tail=f"/[.!?]( [!-;=-_a-z|~][ -;=-_a-z|~]{{0,{tail - 2}}}[.!?])?/",
     )
     worst = lead + 2 + sum(len(f) + 2 for f in facts) + 1 + 1 + tail if facts else max_chars
     return Constraint(lark, None, tokens_for_bytes(worst))
@@ -254,23 +267,33 @@ def _response_schema(tool_json: str, opt: GrammarOptions) -> dict[str, Any]:
     return schema if max_json_bytes(schema) is not None else fallback
 
 
-def environment_constraint(tool: Tool, opt: GrammarOptions, error: bool, budget: int) -> Constraint:
-    """The simulated tool's answer: its bounded response schema (tighter where its longest
-    answer exceeds `budget` tokens), or the error object."""
-    if error:
-        schema = styled(error_object_schema(opt.max_json_string_chars))
-        return Constraint(None, schema, tokens_for_bytes(int(max_json_bytes(schema) or 0)))
+def _answer(tool: Tool, opt: GrammarOptions, cap: int) -> tuple[dict[str, Any], int, bool]:
+    """The simulated answer's schema at the configured bounds, or at the first tighter level
+    whose longest answer fits `cap` tokens; its longest answer (tokens); whether narrowed."""
     record = json.dumps(tool.to_record(), sort_keys=True)
     for level in _levels(opt):
         schema = _response_schema(record, level)
         tokens = tokens_for_bytes(int(max_json_bytes(schema) or 0))
-        if tokens <= budget:
-            return Constraint(None, schema, tokens, level != opt)
-    return Constraint(None, schema, tokens, True)
+        if tokens <= cap:
+            break
+    return schema, tokens, level != opt
+
+
+def environment_constraint(tool: Tool, opt: GrammarOptions, error: bool, budget: int, cap: int | None = None) -> Constraint:
+    """The simulated tool's answer: its bounded response schema at the level its call was
+    made with (tighter only where its longest answer exceeds the turn cap `cap`, default
+    `budget`), or the error object. Its max_tokens may exceed `budget`: the caller ends the
+    conversation then (the bounds are never narrowed for the context)."""
+    cap = budget if cap is None else cap
+    if error:
+        schema = styled(error_object_schema(opt.max_json_string_chars))
+        return Constraint(None, schema, tokens_for_bytes(int(max_json_bytes(schema) or 0)))
+    schema, tokens, narrowed = _answer(tool, opt, cap)
+    return Constraint(None, schema, tokens, narrowed)
 
 
 def tightened(opt: GrammarOptions) -> GrammarOptions:
-    """The next tighter JSON bounds, for a tool whose longest call or answer exceeds its budget."""
+    """The next tighter JSON bounds, for a tool whose longest call or answer exceeds the turn cap."""
     return replace(
         opt,
         max_json_string_chars=max(MIN_STRING_CHARS, opt.max_json_string_chars // 2),

@@ -1,7 +1,8 @@
 """What a finished conversation realized of its plan, and its shape figures.
 
 A planned feature is realized when the transcript shows it:
-- `parallel_calls`: an assistant message of the planned turn calls two or more tools;
+- `parallel_calls`: an assistant message of the planned turn, or of a later one (where the
+  simulation carries a step that could not be parallel at its turn), calls two or more tools;
 - `tool_error`: a tool response of the planned turn is the error object and the
   assistant calls a tool again after it in that turn (the recovery);
 - `missing_argument`: the assistant answers the planned turn without a call (it asks), and
@@ -65,7 +66,8 @@ def realized(plan: dict[str, Any], messages: list[dict[str, Any]], facts: dict[s
             assistant = [m for m in turn if m["role"] == ASSISTANT]
             called = any(m.get("tool_calls") for m in assistant)
             if feature == "parallel_calls":
-                entry["realized"] = any(len(m.get("tool_calls") or []) >= 2 for m in assistant)
+                later = [m for t in turns[i:] for m in t if m["role"] == ASSISTANT]
+                entry["realized"] = any(len(m.get("tool_calls") or []) >= 2 for m in later)
             elif feature == "tool_error":
                 first = next((k for k, m in enumerate(turn) if m["role"] == TOOL and is_error(m["content"])), None)
                 entry["realized"] = first is not None and any(m.get("tool_calls") for m in turn[first + 1:])

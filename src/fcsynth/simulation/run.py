@@ -157,7 +157,7 @@ class Simulator:
         turn, steps, dml = conv.turn, conv.steps, self.cfg.dml
         if turn["kind"] != "task" or conv.text_only_turn == conv.user_turns:
             return "text", (1, 1)
-        parallel = turn.get("parallel") and steps == 0 and dml.max_parallel_calls > 1 and conv.single_call_turn != conv.user_turns
+        parallel = conv.parallel_due() and steps == 0 and dml.max_parallel_calls > 1 and conv.single_call_turn != conv.user_turns
         calls = (2, dml.max_parallel_calls) if parallel else (1, 1)
         if turn.get("error") and conv.last_step_failed() and steps < dml.max_steps_per_turn:
             return "call", calls
@@ -178,7 +178,8 @@ class Simulator:
             prompt, raw = hermes_messages(history, tools), False
         budget = self._budget(prompt, raw)
         known = known_values(conv.messages, self.options.max_json_string_chars)
-        constraint = constraints.assistant_grammar(conv.tools, self.options, known, mode, calls, budget)
+        constraint = constraints.assistant_grammar(conv.tools, self.options, known, mode, calls, budget,
+                                                 self.cfg.conversations.max_tokens)
         if not self._fits(conv, constraint, budget):
             return []
         key = f"m{len(conv.messages)}"
@@ -206,7 +207,7 @@ class Simulator:
             )
             prompt, raw = self._chat(text)
             budget = self._budget(prompt, raw)
-            constraint = constraints.environment_constraint(tool, self.options, error, budget)
+            constraint = constraints.environment_constraint(tool, self.options, error, budget, self.cfg.conversations.max_tokens)
             if not self._fits(conv, constraint, budget):
                 return []
             key = f"m{len(conv.messages)}.{j}"

@@ -76,6 +76,14 @@ class Conversation:
         """Call steps the assistant made in the current turn."""
         return sum(bool(m.get("tool_calls")) for m in self.turn_messages())
 
+    def parallel_due(self) -> bool:
+        """True from the turn the plan places a parallel step on until one happens: a step
+        that could not be parallel there (no two tools callable yet, or a repeat cut it to one
+        call) is made at the first step of a later task turn."""
+        planned = next((i for i, t in enumerate(self.turns) if t.get("parallel")), None)
+        return planned is not None and planned < self.user_turns and not any(
+            len(m.get("tool_calls") or []) >= 2 for m in self.messages)
+
     def last_step_failed(self) -> bool:
         tail = self.turn_messages()
         return bool(tail) and tail[-1]["role"] == TOOL and any(m["role"] == TOOL and is_error(m["content"]) for m in tail[-3:])
