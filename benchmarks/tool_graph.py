@@ -4,7 +4,7 @@ the catalog's tool graph (`fcsynth.catalog.graph`), with the graph walk and with
 No LLM: the selections of a config are sampled as the scenarios stage samples them
 (`fcsynth.generation.sampling.sample_subset`, `scenarios.tools_per_scenario`), `--samples`
 subsets per selection, for each `--random-share` (1.0 = every pick random, the sampler
-before the graph). A tools file (`--tools`, e.g. a directory import) replaces the built-in
+before the graph; default: 1.0 and the config's `scenarios.random_tool_share`). A tools file (`--tools`, e.g. a directory import) replaces the built-in
 catalog; its selections are then its toolkits.
 
 Run: python benchmarks/tool_graph.py [--overrides experiment=bfcl] [--tools FILE]
@@ -48,9 +48,10 @@ def main() -> None:
     parser.add_argument("--overrides", nargs="*", default=[])
     parser.add_argument("--tools", type=Path, help="a tools file instead of the config's catalog")
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--random-share", type=float, nargs="*", default=[1.0, 0.2])
+    parser.add_argument("--random-share", type=float, nargs="*", help="default: 1.0 and scenarios.random_tool_share")
     args = parser.parse_args()
     cfg = parse_config(compose(args.overrides))
+    args.random_share = args.random_share or [1.0, cfg.scenarios.random_tool_share]
     if args.tools:
         tools = read_tools_file(args.tools)
         selections: dict[str, list[Tool]] = {}
