@@ -317,6 +317,20 @@ def test_the_deadline_holds_for_all_downloads_of_one_import(monkeypatch, capsys,
     assert old_out.read_text() == OLD_OUT
 
 
+def test_the_size_limit_holds_for_all_downloads_of_one_import(monkeypatch, capsys, old_out, site) -> None:
+    import fcsynth.catalog.source as source_mod
+
+    monkeypatch.setattr(source_mod, "MAX_SOURCE_BYTES", 4000)
+    base, routes = site
+    pad = "#" + "p" * 2000 + "\n"
+    routes["/spec.json"] = serve(json.dumps(spec_with_schema_ref(f"{base}/a.yaml#/Q")))
+    routes["/a.yaml"] = serve(pad + f"Q: {{$ref: '{base}/b.yaml#/Q'}}\n")
+    routes["/b.yaml"] = serve(pad + "Q: {type: string}\n")
+    code, _, err = fcsynth(monkeypatch, capsys, "import", "openapi", f"{base}/spec.json", "--out", str(old_out))
+    one_line_error(code, err, f"{base}/b.yaml: larger than the 4,000-byte limit", "all downloads of this import together")
+    assert old_out.read_text() == OLD_OUT
+
+
 def _huge_content_length(h: http.server.BaseHTTPRequestHandler) -> None:
     h.send_response(200)
     h.send_header("Content-Length", "2000000")

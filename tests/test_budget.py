@@ -94,6 +94,11 @@ def test_bounded_strings_are_ascii_and_maps_have_identifier_keys():
     assert match_error(grammar, '{"key 1": "x"}') is not None  # not an identifier
     assert match_error(grammar, '{"a": "x", "b": "y", "c": "z"}') is not None  # maxProperties
     assert max_json_bytes(any_object_schema(20, 3)) is not None
+    # a map's own larger bound is lowered to max_items, as an array's is; a minimum still holds
+    own = bound_schema({"type": "object", "maxProperties": 50, "additionalProperties": {"type": "string"}}, 10, 2)
+    at_least = bound_schema({"type": "object", "minProperties": 3, "additionalProperties": {"type": "string"}}, 10, 2)
+    assert own["maxProperties"] == 2 and at_least["maxProperties"] == 3
+    assert match_error(json_grammar(own), '{"a": "x", "b": "y", "c": "z"}') is not None
 
 
 def test_allocate_scales_text_to_the_budget_and_fails_in_one_line():

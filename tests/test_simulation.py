@@ -317,6 +317,20 @@ def test_a_parallel_step_that_could_not_happen_at_its_turn_happens_at_the_next(t
     assert sum(len(m.get("tool_calls") or []) >= 2 for m in messages) == 1  # once, not at every later turn
 
 
+def test_a_simulated_response_with_a_placeholder_is_generated_again(tmp_path):
+    seen = []
+
+    def responder(request):
+        seen.append(request.id)
+        if request.id == "notes-0001/m2.0":
+            return '{"note_id": "{{my_id}}"}'
+        return default_responder(request)
+
+    rows, metrics = conversations.run(make_ctx(tmp_path, responder), [blueprint("notes-0001", [task()])], {"notes": [CREATE, GET]})
+    assert "notes-0001/m2.0#a1" in seen and rows[0]["status"] == "ok"
+    assert "{{my_id}}" not in rows[0]["messages"] and metrics.as_dict()["turn_failures"]["placeholder"] == 1
+
+
 def test_executable_environment_carries_state_between_calls(tmp_path):
     """create_note's id comes back from the environment; get_note then reads that note."""
     turns = [task(2)]

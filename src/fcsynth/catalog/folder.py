@@ -27,6 +27,7 @@ from fcsynth.atomic import atomic_path
 from fcsynth.catalog.normalize import Oversize, sanitize_toolkit, with_suffix
 from fcsynth.catalog.openapi import import_openapi
 from fcsynth.catalog.result import ImportResult
+from fcsynth.catalog.source import download_budget
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import Tool
 
@@ -66,7 +67,8 @@ class SpecImport:
 def _import_spec(job: tuple[Path, str, int | None, Oversize]) -> SpecImport:
     path, toolkit, budget, oversize = job
     try:
-        return SpecImport(path, toolkit, import_openapi(path, toolkit, budget, oversize))
+        with download_budget():  # a local spec's remote $refs
+            return SpecImport(path, toolkit, import_openapi(path, toolkit, budget, oversize))
     except FcsynthError as err:
         return SpecImport(path, toolkit, error=str(err))
     except (RecursionError, MemoryError, ValueError, TypeError, KeyError) as err:  # a spec no rule foresaw

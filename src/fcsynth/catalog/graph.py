@@ -1,6 +1,6 @@
 """A tool graph per toolkit: which tools can feed which, so a scenario's tools chain.
 
-Two kinds of edge (ToolMind, Magnet, FunReason-MT sample tools along such graphs):
+Three kinds of edge (ToolMind, Magnet, FunReason-MT sample tools along such graphs):
 - `response_field`: a field of A's response can fill an identifier-like parameter of B
   (`fcsynth.simulation.identifiers`): the same name (`thread_id` <- `threadId`), or B's
   `<noun>_id` (also `_gid`, `_key`, ...) fed by A's `id` when A acts on that noun
@@ -8,17 +8,18 @@ Two kinds of edge (ToolMind, Magnet, FunReason-MT sample tools along such graphs
 - `same_resource`: A and B act on the same resource: the collection of their OpenAPI path
   (`GET /invoices/{id}`, `POST /invoices` -> `invoice`), else the noun their name ends with
   (`list_messages`, `trash_message` -> `message`). These edges go both ways.
-- `shared_value`: a field of A's response holds the kind of value an identifier-like
-  parameter of B takes, an email address or a link (by `format`, else by name:
-  `organizer.email` -> `send_message(to: [email])`, `web_view_link` -> `send_media(link)`).
-  This is what joins the toolkits of a bundle, which share no ids.
+- `shared_value`, between the toolkits of a bundle only: a field of A's response holds the
+  kind of value an identifier-like parameter of B takes, an email address or a link (by
+  `format`, else by name: `organizer.email` -> `send_message(to: [email])`, `web_view_link` ->
+  `send_media(link)`). This is what joins a bundle's toolkits, which share no ids; inside one
+  API it would link almost any two tools (every `html_url` to every `*_url` parameter).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,22 +75,25 @@ def resource(tool: Tool) -> str | None:
     return singular(words[-1]) if len(words) > 1 else None
 
 
-def response_fields(schema: Any) -> set[str]:
-    """The property names (snake case) of a response schema, nested objects and arrays included."""
-    out: set[str] = set()
+def _response_properties(schema: Any) -> Iterator[tuple[str, Any]]:
+    """(name, schema) of every property of a response schema, nested objects and arrays included."""
     stack = [(schema, 0)]
     while stack:
         node, depth = stack.pop()
         if not isinstance(node, dict) or depth > MAX_FIELD_DEPTH:
             continue
         for name, sub in (node.get("properties") or {}).items() if isinstance(node.get("properties"), dict) else ():
-            out.add(snake(name))
+            yield name, sub
             stack.append((sub, depth + 1))
         for key in ("items", "additionalProperties"):
             stack.append((node.get(key), depth + 1))
         for key in ("anyOf", "oneOf", "allOf"):
             stack.extend((s, depth + 1) for s in node.get(key) or [] if isinstance(node.get(key), list))
-    return out
+
+
+def response_fields(schema: Any) -> set[str]:
+    """The property names (snake case) of a response schema, nested ones included."""
+    return {snake(name) for name, _ in _response_properties(schema)}
 
 
 def value_role(name: str, schema: Any) -> str | None:
@@ -106,22 +110,7 @@ def value_role(name: str, schema: Any) -> str | None:
 
 def response_roles(schema: Any) -> set[str]:
     """The value roles (`value_role`) of a response's fields, nested ones included."""
-    out: set[str] = set()
-    stack = [(schema, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if not isinstance(node, dict) or depth > MAX_FIELD_DEPTH:
-            continue
-        for name, sub in (node.get("properties") or {}).items() if isinstance(node.get("properties"), dict) else ():
-            role = value_role(name, sub)
-            if role:
-                out.add(role)
-            stack.append((sub, depth + 1))
-        for key in ("items", "additionalProperties"):
-            stack.append((node.get(key), depth + 1))
-        for key in ("anyOf", "oneOf", "allOf"):
-            stack.extend((s, depth + 1) for s in node.get(key) or [] if isinstance(node.get(key), list))
-    return out
+    return {role for name, sub in _response_properties(schema) if (role := value_role(name, sub))}
 
 
 def _feeds(source_noun: str | None, fields: set[str], param: str, target_noun: str | None) -> bool:
@@ -143,6 +132,8 @@ def tool_edges(tools: Iterable[Tool], across_only: bool = False) -> list[Edge]:
     id_args = {(t.toolkit, t.name): identifier_arguments(t.parameters) for t in tools}
     params = {k: sorted(snake(p) for p in args) for k, args in id_args.items()}
     roles = {(t.toolkit, t.name): response_roles(t.response) for t in tools}
+    takes = {k: [(f"{role}:{snake(p)}", role) for p, sub in args.items() if (role := value_role(p, sub))]
+             for k, args in id_args.items()}
     nouns = {(t.toolkit, t.name): resource(t) for t in tools}
     edges = []
     for a in tools:
@@ -154,9 +145,8 @@ def tool_edges(tools: Iterable[Tool], across_only: bool = False) -> list[Edge]:
                 edges.append(Edge(a.toolkit, a.name, b.toolkit, b.name, RESPONSE_FIELD, ",".join(fed)))
             elif nouns[(a.toolkit, a.name)] and nouns[(a.toolkit, a.name)] == nouns[(b.toolkit, b.name)]:
                 edges.append(Edge(a.toolkit, a.name, b.toolkit, b.name, SAME_RESOURCE, str(nouns[(a.toolkit, a.name)])))
-            else:
-                shared = sorted(f"{role}:{snake(p)}" for p, sub in id_args[(b.toolkit, b.name)].items()
-                                if (role := value_role(p, sub)) and role in roles[(a.toolkit, a.name)])
+            elif a.toolkit != b.toolkit:
+                shared = sorted(via for via, role in takes[(b.toolkit, b.name)] if role in roles[(a.toolkit, a.name)])
                 if shared:
                     edges.append(Edge(a.toolkit, a.name, b.toolkit, b.name, SHARED_VALUE, ",".join(shared)))
     return edges

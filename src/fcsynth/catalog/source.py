@@ -190,21 +190,22 @@ def _too_big(source: str, detail: str = "") -> str:
 
 @dataclass
 class _Budget:
-    """What the downloads of one import may still use."""
+    """What the downloads of one import may still use (download time, not parsing)."""
 
-    deadline: float
+    seconds_left: float
     bytes_left: int
     downloads: int = 0
 
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("fcsynth_download_budget", default=None)
+_TOGETHER = " (all downloads of this import together)"
 
 
 @contextmanager
 def download_budget() -> Iterator[None]:
     """Hold every download inside (one import: a spec and the documents its `$ref`s reach) to
     URL_TOTAL_TIMEOUT_S and MAX_SOURCE_BYTES in all; nested uses share the outer budget."""
-    token = _BUDGET.set(_Budget(time.monotonic() + URL_TOTAL_TIMEOUT_S, MAX_SOURCE_BYTES)) if _BUDGET.get() is None else None
+    token = _BUDGET.set(_Budget(URL_TOTAL_TIMEOUT_S, MAX_SOURCE_BYTES)) if _BUDGET.get() is None else None
     try:
         yield
     finally:
@@ -214,30 +215,31 @@ def download_budget() -> Iterator[None]:
 
 def _download(url: str) -> bytes:
     """The body at `url`, bounded by URL_TOTAL_TIMEOUT_S and MAX_SOURCE_BYTES (what is left of
-    them inside `download_budget`). It runs in a worker thread so the deadline holds in every
-    phase (a slow DNS lookup, TLS handshake or trickle of headers included); past it the
-    connection is shut down and the caller gets the error at once."""
+    them inside `download_budget`: past the first download, a limit reached stops the import,
+    RefusedRef). It runs in a worker thread so the deadline holds in every phase (a slow DNS
+    lookup, TLS handshake or trickle of headers included); past it the connection is shut
+    down and the caller gets the error at once."""
     budget = _BUDGET.get()
-    seconds = URL_TOTAL_TIMEOUT_S if budget is None else budget.deadline - time.monotonic()
-    max_bytes = MAX_SOURCE_BYTES if budget is None else budget.bytes_left
-    if seconds <= 0 or max_bytes <= 0:
+    shared = budget is not None and budget.downloads > 0
+    seconds = URL_TOTAL_TIMEOUT_S if budget is None else budget.seconds_left
+    job = _Download(url, MAX_SOURCE_BYTES if budget is None else budget.bytes_left, _TOGETHER if shared else "")
+    if seconds <= 0 or job.max_bytes <= 0:
         raise RefusedRef(f"{url}: not fetched: the downloads of this import used up its "
-                           f"{URL_TOTAL_TIMEOUT_S:g} s / {MAX_SOURCE_BYTES // 2**20} MiB limit")
-    job = _Download(url, max_bytes)
+                         f"{URL_TOTAL_TIMEOUT_S:g} s / {MAX_SOURCE_BYTES // 2**20} MiB limit")
     worker = threading.Thread(target=job.run, name="fcsynth-download", daemon=True)
+    started = time.monotonic()
     worker.start()
     worker.join(seconds)
+    if budget is not None:
+        budget.seconds_left -= time.monotonic() - started
+        budget.bytes_left -= job.read
+        budget.downloads += 1
     if worker.is_alive():
         job.abort()
-        if budget is None or not budget.downloads:
-            raise FcsynthError(f"{url}: download not finished within the {URL_TOTAL_TIMEOUT_S:g} s limit for a tool source")
-        raise RefusedRef(f"{url}: download not finished within the {URL_TOTAL_TIMEOUT_S:g} s limit for a tool source "
-                         "(all downloads of this import together)")
+        message = f"{url}: download not finished within the {URL_TOTAL_TIMEOUT_S:g} s limit for a tool source"
+        raise RefusedRef(message + _TOGETHER) if shared else FcsynthError(message)
     if job.error is not None:
         raise job.error
-    if budget is not None:
-        budget.bytes_left -= len(job.body)
-        budget.downloads += 1
     return job.body
 
 
@@ -263,9 +265,11 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
 class _Download:
     """One download, run by `_download` in a worker thread."""
 
-    def __init__(self, url: str, max_bytes: int = MAX_SOURCE_BYTES) -> None:
+    def __init__(self, url: str, max_bytes: int = MAX_SOURCE_BYTES, scope: str = "") -> None:
         self.url = url
         self.max_bytes = max_bytes
+        self.scope = scope  # said with a size limit reached: _TOGETHER when the import's budget was smaller
+        self.read = 0  # bytes read so far
         self.body = b""
         self.error: BaseException | None = None
         self.cancelled = False
@@ -279,6 +283,9 @@ class _Download:
             self.error = FcsynthError(f"{self.url}: cannot fetch: {reason}")
         except BaseException as err:  # anything else: re-raised in the caller's thread
             self.error = err
+
+    def _too_big(self, detail: str) -> FcsynthError:
+        return RefusedRef(_too_big(self.url, detail) + self.scope) if self.scope else FcsynthError(_too_big(self.url, detail))
 
     def abort(self) -> None:
         """Stop the download: shut down its connections so a blocked read returns."""
@@ -302,7 +309,7 @@ class _Download:
         with opener.open(self.url, timeout=URL_TIMEOUT_S) as resp:
             length = getattr(resp, "length", None)
             if isinstance(length, int) and length > self.max_bytes:
-                raise FcsynthError(_too_big(self.url, f" (Content-Length: {length:,} bytes)"))
+                raise self._too_big(f" (Content-Length: {length:,} bytes)")
             chunks: list[bytes] = []
             size = 0
             while not self.cancelled:
@@ -310,8 +317,9 @@ class _Download:
                 if not chunk:
                     break
                 size += len(chunk)
+                self.read = size
                 if size > self.max_bytes:
-                    raise FcsynthError(_too_big(self.url))
+                    raise self._too_big("")
                 chunks.append(chunk)
             missing = getattr(resp, "length", None)
             if not self.cancelled and isinstance(missing, int) and missing > 0:

@@ -23,13 +23,13 @@ def grammar_command(
     max_calls: Annotated[int, typer.Option("--max-calls", help="Most calls in the step (parallel calls)")] = 1,
     thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="Require a <think> block first")] = None,
     max_text_chars: Annotated[int | None, typer.Option("--max-text-chars", help="Longest text answer")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="The turn's token budget (default: conversations.max_tokens)")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="What the turn's context leaves (default: conversations.max_tokens)")] = None,
 ) -> None:
     """Print the grammar (Lark, llguidance dialect) of one assistant turn over these tools,
     exactly as the conversations stage builds it: params.yaml's `dml` bounds, identifier
-    arguments limited to the --known values, tools whose required identifiers are unknown
-    left out, and every JSON bound fitted to the turn's budget. Its proven max_tokens is
-    printed on stderr."""
+    arguments limited to the --known values, tools whose required identifiers are unknown or
+    whose longest call or answer exceeds --max-tokens left out (only a tool over
+    conversations.max_tokens itself is narrowed). Its proven max_tokens is printed on stderr."""
     from fcsynth.config import load_params
     from fcsynth.dml.grammar import GrammarOptions
     from fcsynth.simulation.constraints import assistant_grammar
@@ -43,7 +43,8 @@ def grammar_command(
     flags = {"thinking": thinking, "max_text_chars": max_text_chars}
     options = replace(GrammarOptions.from_config(cfg.dml), **{k: v for k, v in flags.items() if v is not None})
     budget = cfg.conversations.max_tokens if max_tokens is None else max_tokens
-    built = assistant_grammar(tools, options, list(known or []), mode, (min_calls, max_calls), budget)
+    cap = max(budget, cfg.conversations.max_tokens)
+    built = assistant_grammar(tools, options, list(known or []), mode, (min_calls, max_calls), budget, cap)
     typer.echo(built.lark, nl=False)
     offered = {c.tool.name for c in built.offered}
     left_out = [t.name for t in tools if t.name not in offered]

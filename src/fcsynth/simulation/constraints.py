@@ -280,9 +280,9 @@ def _answer(tool: Tool, opt: GrammarOptions, cap: int) -> tuple[dict[str, Any], 
 
 
 def environment_constraint(tool: Tool, opt: GrammarOptions, error: bool, budget: int, cap: int | None = None) -> Constraint:
-    """The simulated tool's answer: its bounded response schema at the level its call was
-    made with (tighter only where its longest answer exceeds the turn cap `cap`, default
-    `budget`), or the error object. Its max_tokens may exceed `budget`: the caller ends the
+    """The simulated tool's answer: its bounded response schema at the configured bounds
+    (tighter only where its longest answer exceeds the turn cap `cap`, default `budget`), or
+    the error object. Its max_tokens may exceed `budget`: the caller ends the
     conversation then (the bounds are never narrowed for the context)."""
     cap = budget if cap is None else cap
     if error:

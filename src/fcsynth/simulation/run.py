@@ -4,7 +4,7 @@ Each round asks every unfinished conversation for its next action (a user messag
 assistant turn, or the responses to a call step), sends all of them to the engine as
 one batch, checks each finished turn and appends it to its conversation. A turn whose
 output fails a rule check (`fcsynth.curate.checks`: placeholders, repeated calls,
-degenerate text) is generated again with a new seed, at most `conversations.max_turn_retries`
+degenerate text; a simulated tool response: placeholders) is generated again with a new seed, at most `conversations.max_turn_retries`
 times; then the conversation ends with its complete turns (`checks_failed`), so curate never
 throws away a whole conversation for one bad turn. Every request's row is checkpointed by
 its request key, so a killed run replays its finished turns from the checkpoint and
@@ -237,6 +237,11 @@ class Simulator:
             self._failed(action, f"{action.role} turn unparseable: {err}"[:300], TURN_FAILED)
             return
         if action.role == TOOL:
+            found = self._response_placeholders(conv, action, candidate)
+            if found:  # a simulated answer curate would reject: generated again, like a turn
+                conv.failures["placeholder"] += 1
+                self._failed(action, f"tool response: placeholder: {found[0]}"[:300], CHECKS_FAILED)
+                return
             conv.partial[action.call_index] = {"content": dump_json(candidate)}
             conv.accepted.append(action.request.id)
             conv.tightened_responses += bool(action.extra.get("tightened"))
@@ -272,6 +277,16 @@ class Simulator:
         conv.attempts[action.key] = conv.attempts.get(action.key, 0) + 1
         if conv.attempts[action.key] > self.cfg.conversations.max_turn_retries:
             conv.finish(end, reason)
+
+    def _response_placeholders(self, conv: Conversation, action: Action, response: Any) -> list[str]:
+        """Placeholder values in a simulated tool response, past curate's limit (none when off)."""
+        limit = self.cfg.curate.max_placeholder_values
+        if limit is None:
+            return []
+        name = conv.pending_calls()[action.call_index]["function"]["name"]
+        _, found = placeholders(conv.id, [{"role": TOOL, "name": name, "content": dump_json(response)}], conv.schemas,
+                                self.cfg.curate.example_similarity)
+        return found if len(found) > limit else []
 
     def _problems(self, conv: Conversation, candidate: dict[str, Any]) -> list[str]:
         """The rule checks a new user or assistant turn fails (curate's checks and limits)."""
