@@ -187,8 +187,9 @@ def callable_tools(tools: list[Tool], opt: GrammarOptions, known: list[str], bud
             if args is None:
                 break
             size = _call_rule(0, tool, args)[1]
-            if tokens_for_bytes(size) <= cap:
-                if tokens_for_bytes(size) <= budget:
+            tokens = tokens_for_bytes(size)
+            if tokens <= cap:
+                if tokens <= budget:
                     out.append(Callable(tool, args, size, level != opt))
                 break
     return out
@@ -270,7 +271,12 @@ def _response_schema(tool_json: str, opt: GrammarOptions) -> dict[str, Any]:
 def _answer(tool: Tool, opt: GrammarOptions, cap: int) -> tuple[dict[str, Any], int, bool]:
     """The simulated answer's schema at the configured bounds, or at the first tighter level
     whose longest answer fits `cap` tokens; its longest answer (tokens); whether narrowed."""
-    record = json.dumps(tool.to_record(), sort_keys=True)
+    return _answer_of(json.dumps(tool.to_record(), sort_keys=True), opt, cap)
+
+
+@lru_cache(maxsize=4096)
+def _answer_of(record: str, opt: GrammarOptions, cap: int) -> tuple[dict[str, Any], int, bool]:
+    # cached: every assistant turn asks it for each of the conversation's tools
     for level in _levels(opt):
         schema = _response_schema(record, level)
         tokens = tokens_for_bytes(int(max_json_bytes(schema) or 0))
