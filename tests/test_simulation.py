@@ -165,6 +165,29 @@ def test_facts_satisfy_every_schema_that_uses_their_name():
     assert draw_facts("notes-0001", [GET]) == facts and draw_facts("notes-0002", [GET]) != facts
 
 
+def test_facts_of_the_default_tools_are_never_taken_for_copied_example_values():
+    """A fact the user says and the assistant passes on is not a placeholder: the facts share
+    no word or domain with the prompt example (a shared one had curate drop a conversation)."""
+    from fcsynth.catalog.build import build_catalog
+    from fcsynth.config import conf_defaults
+    from fcsynth.curate.checks.placeholders import ExampleValues
+    from fcsynth.dml.example import arguments_path
+    from fcsynth.paths import ROOT
+    from fcsynth.simulation.identifiers import identifier_arguments
+
+    cfg = conf_defaults()
+    tools = build_catalog(cfg.catalog, ROOT).result.tools
+    checked = 0
+    for i in range(40):
+        key, chosen = f"conv-{i:04d}", random.Random(i).sample(tools, 4)
+        examples = ExampleValues.of(key, [(t.name, t.parameters) for t in chosen])
+        for name, value in draw_facts(key, chosen).items():
+            tool = next(t for t in chosen if name in identifier_arguments(t.parameters))
+            checked += 1
+            assert not examples.copied(value, f"{arguments_path(tool.name)}/{name}", cfg.curate.example_similarity), value
+    assert checked >= 40
+
+
 def test_simulation_runs_the_plan_with_three_separate_views(tmp_path):
     prompts: dict[str, list[str]] = {"assistant": [], "user": [], "tool": []}
 

@@ -17,6 +17,7 @@ import copy
 import random
 import re
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fcsynth.dml.validate import argument_errors
@@ -35,6 +36,27 @@ _NOUNS = (
     "lantern", "meadow", "nectar", "otter", "prairie", "quill", "ridge", "summit", "thicket", "willow",
 )
 _DOMAINS = ("northwind.test", "contoso.test", "fabrikam.test", "tailspin.test")  # RFC 2606: never real
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words and domains made-up strings are built from."""
+
+    words: tuple[str, ...]
+    nouns: tuple[str, ...]
+    domains: tuple[str, ...]
+
+
+EXAMPLE_VOCABULARY = Vocabulary(_ADJECTIVES, _NOUNS, _DOMAINS)
+# The facts a simulated user knows share no word or domain with the prompt example, so a
+# fact is never mistaken for a copied example value (curate compares them fuzzily).
+FACT_VOCABULARY = Vocabulary(
+    ("alma", "bruno", "chiara", "dmitri", "elif", "farah", "goran", "hana", "ivo", "jonas",
+     "keiko", "lorenz", "mirela", "nadia", "oskar", "priya", "rafael", "sanne", "tomas", "yusuf"),
+    ("ackerman", "bergstrom", "castillo", "dufresne", "eriksen", "fontaine", "gallagher", "haddad",
+     "ivanova", "jaramillo", "kowalski", "lindqvist", "moreau", "nakamura", "okafor", "petrov"),
+    ("bluepeak.test", "larkspur.test", "stonegate.test", "vireo.test"),
+)
 _ALNUM = "abcdefghjkmnpqrstuvwxyz23456789"
 _ID_NAME = re.compile(r"(?:^|[_\-.])(?:id|ids|key|token|code|ref|sku|uuid|hash)$|[a-z0-9](?:Id|ID|Ids|Key|Token|Code)$")
 FORMATS = ("date", "date-time", "time", "email", "uri", "url", "uuid", "hostname", "ipv4", "ipv6", "duration")
@@ -71,13 +93,13 @@ def string_kind(schema: dict[str, Any], path: str) -> str:
     return "id" if _ID_NAME.search(name) else "text"
 
 
-def example_string(key: str, path: str, kind: str) -> str:
+def example_string(key: str, path: str, kind: str, vocabulary: Vocabulary = EXAMPLE_VOCABULARY) -> str:
     """The made-up string of `kind` for the value at `path` of the conversation `key`."""
     rng = _rng(key, path, kind)
-    word, noun, n = rng.choice(_ADJECTIVES), rng.choice(_NOUNS), rng.randint(100, 9999)
+    word, noun, n = rng.choice(vocabulary.words), rng.choice(vocabulary.nouns), rng.randint(100, 9999)
     date = f"{rng.randint(2025, 2027)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
     clock = f"{rng.randint(7, 19):02d}:{rng.choice((0, 15, 30, 45)):02d}:00Z"
-    domain = rng.choice(_DOMAINS)
+    domain = rng.choice(vocabulary.domains)
     values = {
         "id": "".join(rng.choice(_ALNUM) for _ in range(10)),
         "text": f"{word} {noun} {n}",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from fcsynth.dml.example import example_string, string_kind
+from fcsynth.dml.example import FACT_VOCABULARY, example_string, string_kind
 from fcsynth.dml.validate import argument_errors
 from fcsynth.simulation.identifiers import identifier_arguments
 from fcsynth.tools import Tool
@@ -30,7 +30,8 @@ MAX_FACTS = 6
 
 def draw_facts(key: str, tools: list[Tool]) -> dict[str, str]:
     """name -> value of the identifier-like arguments of `tools` the user knows: made-up
-    values (`.test` domains, random ids) that satisfy every schema using that name."""
+    values (`.test` domains, random ids) that satisfy every schema using that name, drawn
+    from words the prompt example never uses."""
     schemas: dict[str, list[dict[str, Any]]] = {}
     for tool in tools:
         for name, schema in identifier_arguments(tool.parameters).items():
@@ -39,7 +40,7 @@ def draw_facts(key: str, tools: list[Tool]) -> dict[str, str]:
     for name in sorted(schemas):
         first = schemas[name][0]
         kind = string_kind(first, name)
-        value = example_string(f"fact|{key}", name, kind if kind != "text" else "id")
+        value = example_string(f"fact|{key}", name, kind if kind != "text" else "id", FACT_VOCABULARY)
         if all(not argument_errors(s, value) for s in schemas[name]):
             facts[name] = value
         if len(facts) == MAX_FACTS:
