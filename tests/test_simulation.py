@@ -291,6 +291,37 @@ def test_a_turn_failing_its_checks_every_time_ends_the_conversation_before_it(tm
     assert metrics.as_dict()["ends"] == {"checks_failed": 1}
 
 
+def test_the_first_turn_gets_more_attempts_since_ending_there_keeps_nothing(tmp_path):
+    """Past max_turn_retries the first turn is generated again (first_turn_retries): a
+    conversation whose first turn passes at its third attempt is kept whole."""
+    seen = []
+
+    def responder(request):
+        seen.append(request.id)
+        if request.id in ("notes-0001/m1", "notes-0001/m1#a1"):  # the first call step, twice
+            return '<tool_call>\n{"name": "create_note", "arguments": {"title": "Your title here"}}\n</tool_call>'
+        return default_responder(request)
+
+    ctx = make_ctx(tmp_path, responder, "conversations.max_turn_retries=1", "conversations.first_turn_retries=2")
+    rows, metrics = conversations.run(ctx, [blueprint("notes-0001", [task(), task()])], {"notes": [CREATE, GET]})
+    assert "notes-0001/m1#a2" in seen and rows[0]["status"] == "ok"
+    assert [m["role"] for m in json.loads(rows[0]["messages"])].count("user") == 2
+    assert metrics.as_dict()["ends"] == {"plan_complete": 1}
+
+
+def test_a_first_turn_failing_every_attempt_ends_with_nothing_kept(tmp_path):
+    def responder(request):
+        if request.id.split("#")[0] == "notes-0001/m1":
+            return '<tool_call>\n{"name": "create_note", "arguments": {"title": "Your title here"}}\n</tool_call>'
+        return default_responder(request)
+
+    seen = []
+    ctx = make_ctx(tmp_path, lambda r: seen.append(r.id) or responder(r), "conversations.first_turn_retries=2")
+    rows, metrics = conversations.run(ctx, [blueprint("notes-0001", [task(), task()])], {"notes": [CREATE, GET]})
+    assert "notes-0001/m1#a2" in seen and "notes-0001/m1#a3" not in seen
+    assert rows[0]["status"] == "truncated" and metrics.as_dict()["ends"] == {"checks_failed": 1}
+
+
 def test_a_turn_repeating_earlier_text_is_degenerate_across_the_conversation(tmp_path):
     """A reply that alone is fine but repeats the conversation's earlier text is degenerate, as
     curate measures it: regenerated, and past its retries the conversation ends before it."""

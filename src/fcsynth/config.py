@@ -213,6 +213,7 @@ class BlueprintsConfig(Section):
 class ConversationsConfig(Section):
     max_tokens: Tokens  # the most one simulated turn may be budgeted (its proven worst case)
     max_turn_retries: Annotated[int, Field(ge=0)]  # regenerations of a turn that fails a rule check
+    first_turn_retries: Annotated[int, Field(ge=0)]  # the same, while no turn is complete yet
     user_text_chars: Annotated[int, Field(ge=8)]  # bound on a user message
     environment: Literal["simulated", "executable"]
     environment_class: str | None  # "package.module:Class" when environment is executable

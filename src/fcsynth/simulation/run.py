@@ -5,7 +5,7 @@ assistant turn, or the responses to a call step), sends all of them to the engin
 one batch, checks each finished turn and appends it to its conversation. A turn whose
 output fails a rule check (`fcsynth.curate.checks`: placeholders, repeated calls,
 degenerate text; a simulated tool response: placeholders) is generated again with a new seed, at most `conversations.max_turn_retries`
-times; then the conversation ends with its complete turns (`checks_failed`), so curate never
+times (`first_turn_retries` while no turn is complete); then the conversation ends with its complete turns (`checks_failed`), so curate never
 throws away a whole conversation for one bad turn. Every request's row is checkpointed by
 its request key, so a killed run replays its finished turns from the checkpoint and
 resumes at the first unfinished one.
@@ -249,7 +249,7 @@ class Simulator:
             return
         problems = self._problems(conv, candidate)
         conv.failures.update(p.split(":")[0] for p in problems)
-        last_try = conv.attempts.get(action.key, 0) >= self.cfg.conversations.max_turn_retries
+        last_try = conv.attempts.get(action.key, 0) >= self._retries(conv)
         if last_try and any(p.startswith("repeated_call") for p in problems):
             # Out of retries and still repeating a call: never keep the repeat. A parallel step
             # becomes a single call; otherwise the assistant has nothing new to call in this
@@ -275,8 +275,14 @@ class Simulator:
         turns (`end`)."""
         conv = action.conv
         conv.attempts[action.key] = conv.attempts.get(action.key, 0) + 1
-        if conv.attempts[action.key] > self.cfg.conversations.max_turn_retries:
+        if conv.attempts[action.key] > self._retries(conv):
             conv.finish(end, reason)
+
+    def _retries(self, conv: Conversation) -> int:
+        """How often a failing turn of `conv` is generated again: more while no turn is complete,
+        since ending then keeps nothing of the conversation."""
+        cfg = self.cfg.conversations
+        return cfg.max_turn_retries if conv.has_complete_turn() else max(cfg.max_turn_retries, cfg.first_turn_retries)
 
     def _response_placeholders(self, conv: Conversation, action: Action, response: Any) -> list[str]:
         """Placeholder values in a simulated tool response, past curate's limit (none when off)."""
@@ -350,7 +356,7 @@ class Simulator:
     def rounds_of(self, conversations: list[Conversation]) -> None:
         """Round by round: every unfinished conversation's next turn, one batch per round."""
         limit = 1 + sum(len(c.turns) for c in conversations) * (4 + 3 * self.cfg.dml.max_steps_per_turn) * (
-            1 + self.cfg.conversations.max_turn_retries)
+            1 + max(self.cfg.conversations.max_turn_retries, self.cfg.conversations.first_turn_retries))
         for _ in range(limit):
             actions = [a for c in conversations if not c.done for a in self.actions(c)]
             if not actions:

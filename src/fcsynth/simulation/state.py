@@ -110,6 +110,10 @@ class Conversation:
             return None
         return USER
 
+    def has_complete_turn(self) -> bool:
+        """Some user turn was answered in text: ending now would keep something."""
+        return any(m["role"] == ASSISTANT and not m.get("tool_calls") for m in self.messages)
+
     def finish(self, reason: str, detail: str | None = None) -> None:
         """End now, keeping only complete turns (the transcript ends on the assistant's text)."""
         while self.messages and (self.messages[-1]["role"] != ASSISTANT or self.messages[-1].get("tool_calls")):
