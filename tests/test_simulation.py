@@ -461,7 +461,8 @@ def test_a_call_repeated_past_its_retries_becomes_text_never_a_repeat(tmp_path):
         return call if "<tools>" in json.dumps(request.messages) and "calls" in request.constraint.definition.split("\n")[2] \
             else default_responder(request)
 
-    rows, metrics = conversations.run(make_ctx(tmp_path, responder), [blueprint("notes-0001", [task(3)])], {"notes": [CREATE, GET]})
+    ctx = make_ctx(tmp_path, responder, "conversations.first_turn_retries=1")  # its only turn is the first
+    rows, metrics = conversations.run(ctx, [blueprint("notes-0001", [task(3)])], {"notes": [CREATE, GET]})
     messages = json.loads(rows[0]["messages"])
     calls = [c for m in messages for c in m.get("tool_calls") or []]
     assert len(calls) == 1 and messages[-1]["role"] == "assistant" and messages[-1]["content"]
