@@ -4,8 +4,9 @@ Each round asks every unfinished conversation for its next action (a user messag
 assistant turn, or the responses to a call step), sends all of them to the engine as
 one batch, checks each finished turn and appends it to its conversation. A turn whose
 output fails a rule check (`fcsynth.curate.checks`: placeholders, repeated calls,
-degenerate text; a simulated tool response: placeholders) is generated again with a new seed, at most `conversations.max_turn_retries`
-times (`first_turn_retries` while no turn is complete); then the conversation ends with its complete turns (`checks_failed`), so curate never
+degenerate text; a simulated tool response: placeholders) is generated again with a new
+seed, at most `conversations.max_turn_retries` times (`first_turn_retries` while no turn is
+complete); then the conversation ends with its complete turns (`checks_failed`), so curate never
 throws away a whole conversation for one bad turn. Every request's row is checkpointed by
 its request key, so a killed run replays its finished turns from the checkpoint and
 resumes at the first unfinished one.

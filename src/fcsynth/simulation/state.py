@@ -24,6 +24,10 @@ TURN_FAILED = "turn_failed"  # a turn failed every attempt (engine error or bad 
 CHECKS_FAILED = "checks_failed"  # a turn failed curate's rule checks in every attempt
 
 
+def _is_text_answer(message: dict[str, Any]) -> bool:
+    """An assistant message without calls: where a complete user turn ends."""
+    return message["role"] == ASSISTANT and not message.get("tool_calls")
+
 @dataclass
 class Conversation:
     """A conversation being simulated."""
@@ -112,11 +116,11 @@ class Conversation:
 
     def has_complete_turn(self) -> bool:
         """Some user turn was answered in text: ending now would keep something."""
-        return any(m["role"] == ASSISTANT and not m.get("tool_calls") for m in self.messages)
+        return any(map(_is_text_answer, self.messages))
 
     def finish(self, reason: str, detail: str | None = None) -> None:
         """End now, keeping only complete turns (the transcript ends on the assistant's text)."""
-        while self.messages and (self.messages[-1]["role"] != ASSISTANT or self.messages[-1].get("tool_calls")):
+        while self.messages and not _is_text_answer(self.messages[-1]):
             self.messages.pop()
         self.partial.clear()
         self.end, self.end_detail = reason, detail
