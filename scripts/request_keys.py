@@ -1,6 +1,6 @@
 """Print the request key of every LLM request a small fake-backend run makes, per stage.
 
-Runs the stage scripts (catalog -> ... -> evaluate) in a temp copy of the project with
+Runs the stage scripts (model -> ... -> train -> evaluate) in a temp copy of the project with
 `llm=fake experiment=tiny` and reads the request keys from the row checkpoints. Two
 checkouts that print the same JSON send the engine exactly the same requests, so their
 checkpoints give the same rows (used to check a refactor: `python scripts/request_keys.py
@@ -20,7 +20,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("catalog", "scenarios", "blueprints", "conversations", "system_prompts", "judge", "curate", "export", "evaluate")
+STAGES = ("model", "catalog", "scenarios", "blueprints", "conversations", "system_prompts", "judge", "curate", "export",
+          "train", "evaluate")
 
 
 def request_keys(project: Path, overrides: list[str]) -> dict[str, dict[str, str]]:
