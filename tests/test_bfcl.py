@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -206,3 +209,14 @@ def test_real_tiny_bfcl_run_on_the_embedded_model(vllm_engine):
         assert 0.0 <= v["accuracy"] <= 1.0 and v["correct"] + v["skipped_too_long"] <= v["entries"]
     assert summary["overall"] == pytest.approx(sum(v["accuracy"] for v in per.values()) / len(per), abs=1e-3)
     assert all(r["prediction"] or r["status"] != "ok" for r in rows)
+
+
+def test_bfcl_folders_created_on_import_are_removed_at_exit(tmp_path):
+    """BFCL creates result/ and score/ folders on import; fcsynth points them to a temporary folder it removes."""
+    code = ("import os; from fcsynth.bfcl import checkers; checkers._bfcl(); "
+            "root = os.environ['BFCL_PROJECT_ROOT']; assert os.path.isdir(root); print(root)")
+    env = {k: v for k, v in os.environ.items() if k != "BFCL_PROJECT_ROOT"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    root = Path(proc.stdout.strip())
+    assert root.name.startswith("fcsynth-bfcl-") and not root.exists()

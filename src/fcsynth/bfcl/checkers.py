@@ -6,12 +6,14 @@ written with underscores, which is never the case for a prompted model. A stand-
 with that one answer is registered first, so the checkers run on the standard library
 (plus mpmath for BFCL's MathAPI). Importing BFCL creates `result/` and `score/` folders
 under $BFCL_PROJECT_ROOT (by default inside site-packages), so that points to a
-temporary folder before the first import.
+temporary folder (removed at exit) before the first import.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import types
@@ -35,7 +37,10 @@ class _AnyModel(dict):
 @cache
 def _bfcl() -> types.SimpleNamespace:
     """The BFCL functions fcsynth calls, imported once."""
-    os.environ.setdefault("BFCL_PROJECT_ROOT", tempfile.mkdtemp(prefix="fcsynth-bfcl-"))
+    if "BFCL_PROJECT_ROOT" not in os.environ:
+        root = tempfile.mkdtemp(prefix="fcsynth-bfcl-")
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        os.environ["BFCL_PROJECT_ROOT"] = root
     if _MODEL_CONFIG not in sys.modules:
         stub = types.ModuleType(_MODEL_CONFIG)
         stub.MODEL_CONFIG_MAPPING = _AnyModel()  # type: ignore[attr-defined]
