@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fcsynth.diff import DatasetVersion, diff_revs, diff_versions, load_version, record_hash
+from fcsynth.diff.compare import diff_revs, diff_versions, record_hash
+from fcsynth.diff.revisions import DatasetVersion, load_version
 from fcsynth.errors import FcsynthError
 
 DIMS = ("tool_use_quality", "naturalness")

@@ -54,7 +54,7 @@ from fcsynth.catalog.search import app as catalog_app  # noqa: E402
 
 app.add_typer(catalog_app, name="catalog")
 
-from fcsynth.diff import diff_command  # noqa: E402
+from fcsynth.diff.cli import diff_command  # noqa: E402
 
 app.command("diff")(diff_command)
 
