@@ -1,0 +1,48 @@
+"""Config of fine-tuning the model and evaluating it (BFCL): train, evaluate."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from fcsynth.config.base import Rate, Section, Tokens
+from fcsynth.config.llm import ModelConfig
+
+BfclCategory = Literal["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "multi_turn_base"]
+
+
+class BfclConfig(Section):
+    categories: list[BfclCategory]  # [] runs no BFCL
+    per_category: Tokens | None  # a seeded subset of entries per category; None: every entry
+    max_steps_per_turn: Tokens  # multi-turn: model messages with calls per user turn
+
+
+class EvaluateConfig(Section):
+    # None: the generator (cfg.model); a string: a local HF folder or a hub id.
+    model: ModelConfig | str | None
+    max_tokens: Tokens
+    temperature: Rate
+    bfcl: BfclConfig
+
+
+class LoraConfig(Section):
+    enabled: bool
+    r: int = Field(gt=0)
+    alpha: int = Field(gt=0)
+    dropout: float = Field(ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"]
+
+
+class TrainConfig(Section):
+    epochs: float = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    lr_scheduler: Literal["constant", "linear", "cosine", "constant_with_warmup"]
+    warmup: float = Field(ge=0)  # below 1: a fraction of the steps; else a step count
+    batch_size: int = Field(gt=0)
+    grad_accum: int = Field(gt=0)
+    max_seq_len: int = Field(gt=0)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"]
+    gradient_checkpointing: bool
+    balance_step_kinds: bool  # call-step and text-step tokens each carry half of the loss
+    lora: LoraConfig
