@@ -59,9 +59,9 @@ def main() -> None:
 
     from vllm import LLM
 
+    from fcsynth.chat.prompting import PromptBuilder
     from fcsynth.config import load_params
     from fcsynth.dml import GrammarOptions
-    from fcsynth.evaluate.prompting import PromptBuilder
     from fcsynth.simulation.constraints import assistant_grammar
     from fcsynth.tools import read_tools_file
 

@@ -32,9 +32,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _context(cfg, root: Path, prefix_caching: bool):
+    from fcsynth.llm.context import StageContext
     from fcsynth.llm.vllm_backend import VLLMBackend
     from fcsynth.model_store import resolve_model_path
-    from fcsynth.stage import StageContext
 
     llm = cfg.llm.model_copy(update={"engine_kwargs": {**cfg.llm.engine_kwargs, "enable_prefix_caching": prefix_caching}})
     engine = VLLMBackend(resolve_model_path(cfg.model, ROOT), llm, cfg.model.max_model_len, cfg.model.dtype, progress=False)

@@ -7,6 +7,7 @@ table, the side-by-side plot and data/dataset/EVALUATION.md (the card links to i
 
 from fcsynth.atomic import write_text_atomic
 from fcsynth.bfcl.evaluate import run_bfcl
+from fcsynth.chat.split import read_split
 from fcsynth.config import load_params
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate import run as evaluate
@@ -18,12 +19,12 @@ from fcsynth.evaluate.compare import (
     write_bfcl_plot,
     write_plot,
 )
-from fcsynth.evaluate.run import read_split, tuned_checkpoint, write_bfcl_rows, write_steps
+from fcsynth.evaluate.run import tuned_checkpoint, write_bfcl_rows, write_steps
+from fcsynth.llm.context import stage_context
 from fcsynth.metrics import StageMetrics
-from fcsynth.model_store import resolve_eval_model
+from fcsynth.model_store import require_tuned, resolve_eval_model, tuned_model_config
 from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
-from fcsynth.stage import run_stage, stage_context
-from fcsynth.train.run import require_tuned, tuned_model_config
+from fcsynth.stage import run_stage
 
 TEST = DATA_DIR / "dataset" / "test.jsonl"
 OUT = DATA_DIR / "evaluate" / "steps.parquet"

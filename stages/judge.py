@@ -4,8 +4,9 @@ import polars as pl
 
 from fcsynth.config import load_params
 from fcsynth.judge import run as judge
+from fcsynth.llm.context import stage_context
 from fcsynth.paths import DATA_DIR, ROOT
-from fcsynth.stage import run_stage, stage_context
+from fcsynth.stage import run_stage
 from fcsynth.tables import read_rows, write_rows
 
 CONVERSATIONS = DATA_DIR / "conversations.parquet"

@@ -4,8 +4,9 @@ from fcsynth.catalog.graph import graph_schema, neighbours, rows_edges
 from fcsynth.catalog.selection import select
 from fcsynth.config import load_params
 from fcsynth.generation import scenarios
+from fcsynth.llm.context import stage_context
 from fcsynth.paths import DATA_DIR, PROMPTS_DIR, ROOT
-from fcsynth.stage import run_stage, stage_context
+from fcsynth.stage import run_stage
 from fcsynth.tables import read_rows, write_rows
 from fcsynth.tools import read_catalog
 

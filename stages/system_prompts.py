@@ -2,8 +2,9 @@
 
 from fcsynth.config import load_params
 from fcsynth.generation import system_prompts
+from fcsynth.llm.context import stage_context
 from fcsynth.paths import DATA_DIR, ROOT
-from fcsynth.stage import run_stage, stage_context
+from fcsynth.stage import run_stage
 from fcsynth.tables import read_rows, write_rows
 
 OUT = DATA_DIR / "system_prompts.parquet"

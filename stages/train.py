@@ -1,13 +1,13 @@
 """DVC stage `train`: SFT of the model under test on the train split -> data/models/<name>-sft."""
 
+from fcsynth.chat.split import read_split
 from fcsynth.config import load_params
-from fcsynth.evaluate.run import load_tokenizer, read_split
 from fcsynth.metrics import StageMetrics
-from fcsynth.model_store import check_model, resolve_eval_model, resolve_model_path
+from fcsynth.model_store import check_model, load_tokenizer, resolve_eval_model, resolve_model_path, tuned_model_config
 from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
 from fcsynth.stage import run_stage
 from fcsynth.train.examples import build_dataset_rows
-from fcsynth.train.run import compute_dtype, train, tuned_model_config, write_loss_curve
+from fcsynth.train.run import compute_dtype, train, write_loss_curve
 
 TRAIN = DATA_DIR / "dataset" / "train.jsonl"
 LOSS_CSV = METRICS_DIR / "plots" / "train_loss.csv"

@@ -469,8 +469,8 @@ def test_write_json_replaces_whole_file_only(tmp_path):
 
 def scenario_ctx(tmp_path: Path, **overrides):
     from fcsynth.config import compose, parse_config
+    from fcsynth.llm.context import StageContext
     from fcsynth.llm.fake_backend import FakeBackend
-    from fcsynth.stage import StageContext
 
     def respond(request):  # a distinct scenario per slot, whatever the round
         slot = request.id.rsplit("-", 1)[0]

@@ -21,10 +21,10 @@ from fcsynth.bfcl import decode
 from fcsynth.bfcl.evaluate import evaluate_bfcl
 from fcsynth.bfcl.run import SKIPPED, Runner, summarize
 from fcsynth.bfcl.suite import CATEGORIES, as_tool, load, subset
+from fcsynth.chat.calls import Call
+from fcsynth.chat.prompting import PromptBuilder
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import SamplingConfig, conf_defaults
-from fcsynth.evaluate.metrics import Call
-from fcsynth.evaluate.prompting import PromptBuilder
 from fcsynth.llm import Completion, Request
 
 SAMPLING = SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=128, repetition_penalty=1.0)

@@ -106,8 +106,8 @@ def test_conversations_over_bfcl_apis_on_the_embedded_model(vllm_engine, tmp_pat
     """The real chain on one API: every tool message is what BFCL's class answers to that call
     after the conversation's earlier calls."""
     from fcsynth.generation import blueprints, conversations, scenarios
+    from fcsynth.llm.context import StageContext
     from fcsynth.paths import PROMPTS_DIR
-    from fcsynth.stage import StageContext
     from fcsynth.tools import write_catalog
 
     cfg = parse_config(compose([

@@ -15,7 +15,7 @@ from test_bad_input_cli import one_line, stage, stage_project
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import compose, parse_config
 from fcsynth.errors import DEBUG_HINT, FcsynthError
-from fcsynth.stage import StageContext
+from fcsynth.llm.context import StageContext
 
 from _fabricate import conversation_row, system_prompt_row
 

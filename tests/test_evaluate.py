@@ -13,12 +13,13 @@ import polars as pl
 import pytest
 import yaml
 
+from fcsynth.chat.prompting import PromptBuilder, hermes_messages, template_supports_tools
+from fcsynth.chat.split import read_split
+from fcsynth.chat.steps import cut_steps
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.parse import parse_completion
-from fcsynth.evaluate.prompting import PromptBuilder, hermes_messages, template_supports_tools
-from fcsynth.evaluate.run import evaluate, read_split, write_steps
-from fcsynth.evaluate.steps import cut_steps
+from fcsynth.evaluate.run import evaluate, write_steps
 from fcsynth.llm.base import Request
 from fcsynth.llm.fake_backend import FakeBackend
 

@@ -170,8 +170,8 @@ def test_control_tokens_in_tool_text_stay_text_on_the_real_tokenizer(embedded_mo
 
     from transformers import AutoTokenizer
 
+    from fcsynth.chat.prompting import PromptBuilder
     from fcsynth.control_tokens import TokenGuard
-    from fcsynth.evaluate.prompting import PromptBuilder
     from fcsynth.llm import Request
     from fcsynth.llm.vllm_backend import VLLMBackend
 

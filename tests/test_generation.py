@@ -9,10 +9,10 @@ from fcsynth.config import compose, parse_config
 from fcsynth.generation import blueprints, scenarios
 from fcsynth.generation.sampling import allocate, rng_for, sample_subset
 from fcsynth.llm import Request
+from fcsynth.llm.context import StageContext
 from fcsynth.llm.fake_backend import FakeBackend
 from fcsynth.paths import PROMPTS_DIR
 from fcsynth.runner import request_key, run_requests
-from fcsynth.stage import StageContext
 from fcsynth.tools import Tool, write_catalog
 
 PARAMS = {"type": "object", "properties": {"q": {"type": "string", "description": "query"}}, "required": ["q"]}

@@ -12,8 +12,8 @@ from fcsynth.config import compose, parse_config
 from fcsynth.dml import validate_record
 from fcsynth.generation import blueprints, conversations, scenarios, system_prompts
 from fcsynth.llm.base import RequestFeed
+from fcsynth.llm.context import StageContext
 from fcsynth.paths import PROMPTS_DIR
-from fcsynth.stage import StageContext
 from fcsynth.tools import read_tools_file, write_catalog
 
 pytestmark = pytest.mark.slow

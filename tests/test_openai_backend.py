@@ -218,7 +218,7 @@ def test_config_keys_and_checkpoint_identity(monkeypatch, tmp_path):
     cfg = parse_config(data)
     assert isinstance(cfg.llm, OpenAIConfig) and cfg.llm.model == cfg.model.name  # served name defaults to model.name
     assert backend_identity(cfg.llm) == f"openai:{cfg.model.name}" != backend_identity(parse_config(compose()).llm)
-    from fcsynth.stage import StageContext
+    from fcsynth.llm.context import StageContext
 
     judge_model = cfg.model.model_copy(update={"name": "judge-7b"})
     assert StageContext(cfg, Path("."), model=judge_model).llm_cfg.model == "judge-7b"  # served under its name

@@ -11,13 +11,13 @@ import pytest
 from fcsynth.config import compose, parse_config
 from fcsynth.dml.match import match_error
 from fcsynth.generation import conversations
+from fcsynth.llm.context import StageContext
 from fcsynth.llm.fake_backend import FakeBackend, default_responder
 from fcsynth.simulation import constraints, environment
 from fcsynth.simulation.identifiers import identifier_arguments, is_identifier, known_values
 from fcsynth.simulation.plan import draw_facts, draw_turns
 from fcsynth.simulation.realized import realized, shape
 from fcsynth.simulation.state import CONTEXT_FULL, Conversation
-from fcsynth.stage import StageContext
 from fcsynth.tools import Tool
 
 from _fabricate import grammar_options

@@ -13,11 +13,11 @@ from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import compose, parse_config
 from fcsynth.generation import blueprints, conversations, system_prompts
 from fcsynth.llm.base import ERROR_FINISH
+from fcsynth.llm.context import StageContext
 from fcsynth.llm.fake_backend import FakeBackend
 from fcsynth.metrics import StageMetrics
 from fcsynth.rows import CONVERSATION_FAILURES, JUDGE_FAILURES, STATUSES
 from fcsynth.runner import make_request, parse_completion, request_key, run_requests
-from fcsynth.stage import StageContext
 from fcsynth.tables import read_rows, write_rows
 from fcsynth.tools import Tool
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
+from fcsynth.chat.prompting import PromptBuilder
+from fcsynth.chat.steps import cut_steps
 from fcsynth.config import TrainConfig
 from fcsynth.errors import FcsynthError
-from fcsynth.evaluate.prompting import PromptBuilder
-from fcsynth.evaluate.steps import cut_steps
 from fcsynth.train.examples import build_dataset_rows, record_examples, tokenize_example
 
 from _fabricate import TOOLS, conf_section, messages_for

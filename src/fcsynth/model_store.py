@@ -12,6 +12,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from fcsynth.atomic import write_text_atomic
 from fcsynth.config import Config, ModelConfig
@@ -177,3 +178,26 @@ def embedded_model_dir(root: Path) -> Path:
     check_hf_folder(cached)
     return cached
 
+
+def load_tokenizer(model_path: str) -> Any:
+    """The model's tokenizer (for its chat template and token counts)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(model_path)
+    except (OSError, ValueError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise FcsynthError(f"evaluate.model: cannot load a tokenizer from {model_path!r}: {first}") from None
+
+
+def tuned_model_config(base: ModelConfig) -> ModelConfig:
+    """The tuned model (`data/models/<name>-sft`, a local folder), served like its base."""
+    name = f"{base.name}-sft"
+    return ModelConfig(name=name, source="local", path=f"data/models/{name}", gguf_package=None,
+                       max_model_len=base.max_model_len, dtype=base.dtype)
+
+
+def require_tuned(folder: Path) -> None:
+    """A one-line error unless the `train` stage has written the tuned model folder."""
+    if not (folder / "config.json").exists():
+        raise FcsynthError(f"{folder}: no tuned model (run `dvc repro train`)")

@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from fcsynth.evaluate.metrics import Call
+from fcsynth.chat.calls import Call
 
 
 def wellformed(calls: Iterable[Call]) -> list[Call]:

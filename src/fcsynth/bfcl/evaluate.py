@@ -10,13 +10,13 @@ from fcsynth.bfcl.suite import load, subset
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import Config
 from fcsynth.llm import Backend
-from fcsynth.stage import StageContext
+from fcsynth.llm.context import StageContext
 
 
 def evaluate_bfcl(cfg: Config, backend_factory: Callable[[], Backend], tokenizer: Any, checkpoint: Checkpoint,
                   max_model_len: int | None, label: str) -> list[dict[str, Any]]:
     """Scored rows, one per entry of `evaluate.bfcl.categories`, for one model (`summarize` them)."""
-    from fcsynth.evaluate.prompting import PromptBuilder
+    from fcsynth.chat.prompting import PromptBuilder
     from fcsynth.evaluate.run import sampling_for
 
     bfcl = cfg.evaluate.bfcl
@@ -28,8 +28,7 @@ def evaluate_bfcl(cfg: Config, backend_factory: Callable[[], Backend], tokenizer
 def run_bfcl(ctx: StageContext, checkpoint: Checkpoint, label: str) -> list[dict[str, Any]]:
     """BFCL rows (`model` = label) for the model of `ctx`, rendered and sampled as the
     in-domain steps are; empty when `evaluate.bfcl.categories` is []."""
-    from fcsynth.evaluate.run import load_tokenizer
-    from fcsynth.model_store import resolve_model_path
+    from fcsynth.model_store import load_tokenizer, resolve_model_path
 
     if not ctx.cfg.evaluate.bfcl.categories:
         return []

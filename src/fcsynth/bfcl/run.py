@@ -21,10 +21,10 @@ from typing import Any
 
 from fcsynth.bfcl import checkers, decode
 from fcsynth.bfcl.suite import IRRELEVANCE, MULTI_TURN, Entry
+from fcsynth.chat.prompting import Prompt, PromptBuilder, hermes_messages
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import SamplingConfig
 from fcsynth.evaluate.parse import parse_completion
-from fcsynth.evaluate.prompting import Prompt, PromptBuilder, hermes_messages
 from fcsynth.llm import Backend, derive_seed
 from fcsynth.runner import make_request, run_requests
 

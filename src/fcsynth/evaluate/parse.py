@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fcsynth.evaluate.metrics import Call, decode_arguments
+from fcsynth.chat.calls import Call, decode_arguments
 
 _SPECIAL = re.compile(r"<\|[^<>|]{1,40}\|>|</s>|<s>")
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)

@@ -7,24 +7,23 @@ resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fcsynth.chat.prompting import Prompt, PromptBuilder
+from fcsynth.chat.steps import Step, cut_steps
 from fcsynth.checkpoint import Checkpoint, file_digest
 from fcsynth.config import EvaluateConfig, SamplingConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.evaluate.metrics import canonical_calls, score_step, summarize
 from fcsynth.evaluate.parse import parse_completion as parse_answer
-from fcsynth.evaluate.prompting import Prompt, PromptBuilder
-from fcsynth.evaluate.steps import Step, cut_steps
 from fcsynth.llm import Backend, Request, derive_seed
+from fcsynth.llm.context import StageContext
 from fcsynth.metrics import StageMetrics
 from fcsynth.rows import PARSE_FAILURES, PROMPT_TOO_LONG
 from fcsynth.runner import make_request, parse_completion, pending, run_requests
-from fcsynth.stage import StageContext
 
 STAGE = "evaluate"
 
@@ -69,43 +68,6 @@ def write_bfcl_rows(rows: list[dict[str, Any]], path: Path) -> None:
 def tuned_checkpoint(ctx: StageContext, folder: Path) -> Checkpoint:
     """The tuned model's checkpoint, keyed by its weights too: retraining never reuses old answers."""
     return ctx.checkpoint(STAGE, [file_digest(p) for p in sorted(folder.glob("*.safetensors"))])
-
-
-def read_split(path: Path) -> list[dict[str, Any]]:
-    """Records of a JSONL split; a bad line is a one-line error naming file and line."""
-    if not path.exists():
-        raise FcsynthError(f"{path}: not found (run `dvc repro export`)")
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as err:
-        raise FcsynthError(f"{path}: cannot be read ({err.strerror or err})") from None
-    records = []
-    for n, raw in enumerate(lines, 1):
-        try:
-            line = raw.decode()
-        except UnicodeDecodeError as err:
-            raise FcsynthError(f"{path}:{n}: not UTF-8 ({err.reason} at byte {err.start})") from None
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError) as err:  # also an integer past Python's digit limit, or too deep
-            raise FcsynthError(f"{path}:{n}: not valid JSON ({getattr(err, 'msg', err)})") from None
-        if not isinstance(record, dict):
-            raise FcsynthError(f"{path}:{n}: expected a JSON object")
-        records.append(record)
-    return records
-
-
-def load_tokenizer(model_path: str) -> Any:
-    """The model's tokenizer (for its chat template and token counts)."""
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(model_path)
-    except (OSError, ValueError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise FcsynthError(f"evaluate.model: cannot load a tokenizer from {model_path!r}: {first}") from None
 
 
 def sampling_for(cfg: EvaluateConfig) -> SamplingConfig:
@@ -195,7 +157,7 @@ def run(
 ) -> tuple[list[dict[str, Any]], StageMetrics]:
     """Scored step rows and metrics for the model of `ctx` (the stage's run signature);
     `checkpoint` defaults to the stage's own for that model."""
-    from fcsynth.model_store import resolve_model_path
+    from fcsynth.model_store import load_tokenizer, resolve_model_path
 
     model_cfg = ctx.model_cfg
     tokenizer = load_tokenizer(resolve_model_path(model_cfg, ctx.root)) if ctx.cfg.llm.engine == "vllm" else None

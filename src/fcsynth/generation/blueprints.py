@@ -17,12 +17,12 @@ from fcsynth.budget import ascii_text, compact, fit_schema
 from fcsynth.config import Config
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Request, derive_seed
+from fcsynth.llm.context import StageContext
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render
 from fcsynth.rows import OK, PARSE_FAILURES
 from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
 from fcsynth.simulation.plan import FEATURES, draw_facts, draw_turns
-from fcsynth.stage import StageContext
 from fcsynth.tools import Tool
 from fcsynth.waste import token_use
 

@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any
 
 from fcsynth.dml import parse_dml, render_dml
+from fcsynth.llm.context import StageContext
 from fcsynth.metrics import StageMetrics
 from fcsynth.rows import CONVERSATION_FAILURES, OK, TRUNCATED, UPSTREAM_FAILED
 from fcsynth.runner import token_totals
@@ -22,7 +23,6 @@ from fcsynth.simulation.plan import FEATURES
 from fcsynth.simulation.realized import realized, shape
 from fcsynth.simulation.run import Simulator
 from fcsynth.simulation.state import Conversation
-from fcsynth.stage import StageContext
 from fcsynth.tools import Tool
 from fcsynth.waste import token_use
 
@@ -53,8 +53,7 @@ def _tokenizer(ctx: StageContext) -> Any:
         return getattr(ctx.backend, "tokenizer", None)
     if ctx.cfg.llm.engine != "vllm":
         return None
-    from fcsynth.evaluate.run import load_tokenizer
-    from fcsynth.model_store import resolve_model_path
+    from fcsynth.model_store import load_tokenizer, resolve_model_path
 
     return load_tokenizer(resolve_model_path(ctx.model_cfg, ctx.root))
 

@@ -29,11 +29,11 @@ from fcsynth.errors import FcsynthError
 from fcsynth.generation.embeddings import embed, novel
 from fcsynth.generation.sampling import Adjacency, allocate, rng_for, sample_subset
 from fcsynth.llm import Request, derive_seed
+from fcsynth.llm.context import StageContext
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render, template_text
 from fcsynth.rows import OK, PARSE_FAILURES
 from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
-from fcsynth.stage import StageContext
 from fcsynth.tools import Tool
 from fcsynth.waste import token_use
 

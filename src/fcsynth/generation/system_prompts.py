@@ -15,11 +15,11 @@ from pydantic import BaseModel, Field
 from fcsynth.budget import text_answer_schema
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Request, derive_seed
+from fcsynth.llm.context import StageContext
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render
 from fcsynth.rows import OK, PARSE_FAILURES, UPSTREAM_FAILED
 from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
-from fcsynth.stage import StageContext
 from fcsynth.waste import token_use
 
 STAGE = "system_prompts"

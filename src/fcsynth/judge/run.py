@@ -18,11 +18,11 @@ from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import Config, SamplingConfig
 from fcsynth.judge.rubric import answer_schema, read_answer
 from fcsynth.llm import Backend, Request, derive_seed
+from fcsynth.llm.context import StageContext
 from fcsynth.metrics import StageMetrics
 from fcsynth.prompts import render
 from fcsynth.rows import DIMENSIONS, JUDGE_FAILURES, OK, PROMPT_TOO_LONG, UPSTREAM_FAILED, upstream_reason
 from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
-from fcsynth.stage import StageContext
 from fcsynth.waste import token_use
 
 STAGE = "judge"

@@ -1,7 +1,7 @@
 """Each simulated turn's constraint and the longest output it allows (its max_tokens).
 
 - Assistant: text, or 1..n `<tool_call>` blocks in the Hermes form the assistant's
-  prompt shows (`fcsynth.evaluate.prompting`): tool names from the conversation, arguments
+  prompt shows (`fcsynth.chat.prompting`): tool names from the conversation, arguments
   under the tool's schema with the configured JSON bounds (`dml.*`), identifier-like
   arguments limited to the values known so far. A tool whose required identifier has no
   known value is not offered.

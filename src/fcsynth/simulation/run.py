@@ -23,6 +23,7 @@ from typing import Any
 
 from outlines.types import CFG, JsonSchema
 
+from fcsynth.chat.prompting import PromptBuilder, hermes_messages
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import Config
 from fcsynth.curate.checks.degenerate import conversation_texts, markup_fragments, repeated_ngram_share
@@ -31,7 +32,6 @@ from fcsynth.curate.checks.repeats import repeated_calls
 from fcsynth.dml.example import example_value
 from fcsynth.dml.grammar import GrammarOptions, narrowed_response
 from fcsynth.dml.render import dump_json
-from fcsynth.evaluate.prompting import PromptBuilder, hermes_messages
 from fcsynth.llm import Backend, Request, derive_seed
 from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.prompts import render

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fcsynth.chat.prompting import PromptBuilder
+from fcsynth.chat.steps import cut_steps
 from fcsynth.errors import FcsynthError
-from fcsynth.evaluate.prompting import PromptBuilder
-from fcsynth.evaluate.steps import cut_steps
 
 
 @dataclass(frozen=True)

@@ -9,21 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from fcsynth.atomic import write_text_atomic
-from fcsynth.config import ModelConfig, TrainConfig
+from fcsynth.config import TrainConfig
 from fcsynth.errors import FcsynthError
-
-
-def tuned_model_config(base: ModelConfig) -> ModelConfig:
-    """The tuned model (`data/models/<name>-sft`, a local folder), served like its base."""
-    name = f"{base.name}-sft"
-    return ModelConfig(name=name, source="local", path=f"data/models/{name}", gguf_package=None,
-                       max_model_len=base.max_model_len, dtype=base.dtype)
-
-
-def require_tuned(folder: Path) -> None:
-    """A one-line error unless the `train` stage has written the tuned model folder."""
-    if not (folder / "config.json").exists():
-        raise FcsynthError(f"{folder}: no tuned model (run `dvc repro train`)")
 
 
 @dataclass

@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from fcsynth.chat.calls import Call
 from fcsynth.errors import FcsynthError
-from fcsynth.evaluate.metrics import Call
 
 
 @dataclass(frozen=True)

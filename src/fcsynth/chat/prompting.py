@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 import jinja2
 
+from fcsynth.chat.calls import decode_arguments
+from fcsynth.chat.steps import Step
 from fcsynth.control_tokens import TokenGuard
-from fcsynth.evaluate.metrics import decode_arguments
-from fcsynth.evaluate.steps import Step
 
 Style = Literal["chat_template", "hermes_default"]
 

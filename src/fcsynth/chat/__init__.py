@@ -1,0 +1,9 @@
+"""The chat format every stage shares: a dataset split, its steps, tool calls and the prompt a model sees.
+
+- `split`: read a split (TRL's conversational JSONL);
+- `steps`: cut a conversation into steps (gold history + gold answer);
+- `calls`: one tool call, its arguments decoded;
+- `prompting`: render a step as the model sees it (its chat template with tools, else Hermes).
+Simulation, train, evaluate and BFCL all render through `prompting`, so training and
+evaluation prompt a model alike.
+"""
