@@ -12,7 +12,7 @@ import pytest
 from fcsynth.bfcl.apis import MULTI_TURN_APIS, BfclApis, docs
 from fcsynth.catalog.bfcl import import_bfcl
 from fcsynth.catalog.build import build_catalog, import_source
-from fcsynth.catalog.normalize import schema_error
+from fcsynth.catalog.schema_validity import schema_error
 from fcsynth.catalog.selection import select
 from fcsynth.config import compose, parse_config
 from fcsynth.errors import FcsynthError

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from fcsynth.catalog.build import build_catalog, import_records, import_source
 from fcsynth.catalog.graph import KINDS
-from fcsynth.catalog.normalize import schema_error
+from fcsynth.catalog.schema_validity import schema_error
 from fcsynth.catalog.selection import select
 from fcsynth.cli import app
 from fcsynth.config import ToolkitsConfig, ToolSource

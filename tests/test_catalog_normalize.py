@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from fcsynth.catalog.normalize import (
-    estimate_tokens,
-    normalize,
-    sanitize_name,
-    schema_error,
-    tool_tokens,
-    trim,
-    unique_names,
-)
+from fcsynth.catalog.naming import sanitize_name, unique_names
+from fcsynth.catalog.normalize import normalize
 from fcsynth.catalog.result import ImportResult
 from fcsynth.catalog.schema import merge_all_of
+from fcsynth.catalog.schema_validity import schema_error
+from fcsynth.catalog.tool_size import estimate_tokens, tool_tokens
+from fcsynth.catalog.trim import trim
 from fcsynth.tools import TOOL_NAME_RE, Tool
 
 

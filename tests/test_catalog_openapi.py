@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fcsynth.catalog.normalize import schema_error
 from fcsynth.catalog.openapi import import_openapi
+from fcsynth.catalog.schema_validity import schema_error
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import TOOL_NAME_RE
 
@@ -64,7 +64,7 @@ def test_shared_spec_imports_every_operation(row: dict[str, str]) -> None:
 @needs_shared
 @pytest.mark.parametrize("row", _manifest() or [pytest.param({}, marks=pytest.mark.skip("no manifest"))], ids=lambda r: r.get("filename", "none"))
 def test_shared_spec_fits_the_default_budget_when_trimmed(row: dict[str, str]) -> None:
-    from fcsynth.catalog.normalize import tool_tokens
+    from fcsynth.catalog.tool_size import tool_tokens
 
     result = _shared(row["filename"], 2048, "trim")
     assert len(result.tools) == int(row["operations"]), result.summary()["skipped"]

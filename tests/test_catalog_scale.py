@@ -10,10 +10,13 @@ from pathlib import Path
 
 import yaml
 
-from fcsynth.catalog.normalize import BODY_OPTIONAL_NOTE, normalize, schema_error, tool_tokens
+from fcsynth.catalog.normalize import normalize
 from fcsynth.catalog.openapi import import_openapi
 from fcsynth.catalog.result import ImportResult
 from fcsynth.catalog.schema import MAX_REF_NESTING
+from fcsynth.catalog.schema_validity import schema_error
+from fcsynth.catalog.tool_size import tool_tokens
+from fcsynth.catalog.trim import BODY_OPTIONAL_NOTE
 from fcsynth.tools import Tool
 
 REPO = Path(__file__).resolve().parents[1]

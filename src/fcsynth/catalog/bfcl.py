@@ -15,7 +15,8 @@ from typing import Any
 
 from fcsynth.bfcl.apis import MULTI_TURN_APIS, doc_path, docs
 from fcsynth.bfcl.suite import json_schema
-from fcsynth.catalog.normalize import Oversize, candidate, normalize, sanitize_toolkit
+from fcsynth.catalog.naming import sanitize_toolkit
+from fcsynth.catalog.normalize import Oversize, candidate, normalize
 from fcsynth.catalog.result import ImportResult
 from fcsynth.catalog.source import is_url, load_document
 from fcsynth.errors import FcsynthError

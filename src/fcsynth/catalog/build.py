@@ -12,7 +12,8 @@ from typing import Any
 from fcsynth.catalog.bfcl import import_bfcl, is_api_name
 from fcsynth.catalog.funcdex import import_funcdex
 from fcsynth.catalog.mcp import import_mcp
-from fcsynth.catalog.normalize import Oversize, candidate, normalize, unique_names
+from fcsynth.catalog.naming import unique_names
+from fcsynth.catalog.normalize import Oversize, candidate, normalize
 from fcsynth.catalog.openai_tools import import_openai
 from fcsynth.catalog.openapi import import_openapi
 from fcsynth.catalog.result import ImportResult

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from fcsynth.atomic import atomic_path
-from fcsynth.catalog.normalize import Oversize, sanitize_toolkit, with_suffix
+from fcsynth.catalog.naming import sanitize_toolkit, with_suffix
+from fcsynth.catalog.normalize import Oversize
 from fcsynth.catalog.openapi import import_openapi
 from fcsynth.catalog.result import ImportResult
 from fcsynth.catalog.source import download_budget

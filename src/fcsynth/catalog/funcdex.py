@@ -16,7 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fcsynth.catalog.normalize import Oversize, candidate, normalize, sanitize_toolkit
+from fcsynth.catalog.naming import sanitize_toolkit
+from fcsynth.catalog.normalize import Oversize, candidate, normalize
 from fcsynth.catalog.result import ImportResult
 from fcsynth.catalog.source import load_document
 from fcsynth.errors import FcsynthError

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from fcsynth.catalog.normalize import Oversize, candidate, normalize, sanitize_toolkit
+from fcsynth.catalog.naming import sanitize_toolkit
+from fcsynth.catalog.normalize import Oversize, candidate, normalize
 from fcsynth.catalog.result import ImportResult
 from fcsynth.catalog.source import load_document
 from fcsynth.errors import FcsynthError

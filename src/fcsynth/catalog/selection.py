@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fcsynth.catalog.normalize import sanitize_name
+from fcsynth.catalog.naming import sanitize_name
 from fcsynth.config import ToolkitsConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import Tool
