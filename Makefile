@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
 
-.PHONY: setup repro lint test test-fast params bench clean-checkpoints
+.PHONY: setup repro lint test test-fast params deps bench clean-checkpoints
 
 setup: $(STAMP)
 
@@ -30,6 +30,9 @@ test-fast: lint
 
 params: setup
 	python -m fcsynth.cli params
+
+deps: setup
+	python scripts/dvc_deps.py
 
 bench: setup
 	python benchmarks/grammar_build.py
