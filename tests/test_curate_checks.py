@@ -1,15 +1,17 @@
 """The rule-based curate checks on fabricated records, each both ways (caught and passed):
-placeholder values, repeated calls, argument grounding, degenerate text; their metrics."""
+placeholder values, repeated calls, argument grounding, degenerate text; their metrics and
+the check registry."""
 
 from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from fcsynth.curate import assess, curate, judge_agreement, summarize
+from fcsynth.curate import QUALITY_COLUMNS, QUALITY_REASONS, Check, Measured, assess, curate, judge_agreement, registry, summarize
 from fcsynth.curate.checks.degenerate import markup_fragments, repeated_ngram_share
 from fcsynth.curate.checks.grounding import found, grounding
 from fcsynth.curate.checks.leaves import argument_leaves
@@ -316,5 +318,48 @@ def test_judge_agreement_spearman_and_means():
 def test_assess_reads_the_exported_record_shape():
     from fcsynth.export import build_record
 
-    q = assess(build_record(judged_row(conversation_row("gmail+googlecalendar", 2), good_scores())), CFG)
-    assert q.tool_calls == 2 and q.failures(CFG) == [] and 0.5 <= q.grounding < 1
+    q = assess(build_record(judged_row(conversation_row("gmail+googlecalendar", 2), good_scores())), registry(CFG))
+    columns = q.columns()
+    assert tuple(columns) == QUALITY_COLUMNS and q.failures() == []
+    assert columns["tool_calls"] == 2 and 0.5 <= columns["grounding"] < 1
+
+
+# ---------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class LongConversation(Check):
+    """A check only this test knows: more than `max_turns` messages."""
+
+    name = "long_conversation"
+    columns = ("turns",)
+    max_turns: int
+
+    def measure(self, record):
+        return Measured({"turns": len(record["messages"])}, [f"{len(record['messages'])} messages"])
+
+    def reject(self, measured):
+        return f"{measured.values['turns']} turns" if measured.values["turns"] > self.max_turns else None
+
+
+def test_the_registry_reads_each_checks_config_in_order():
+    checks = registry(CFG)
+    assert tuple(c.name for c in checks) == QUALITY_REASONS == ("placeholder", "repeated_call", "ungrounded", "degenerate_text")
+    assert checks[2].min_grounding == CFG.min_grounding and checks[3].reject_markup is CFG.reject_markup
+
+
+def test_a_check_added_to_the_registry_gets_its_own_reason_count():
+    rows = [row_with(messages_for("gmail", k), f"gmail-{k:04d}") for k in range(3)]
+    long_ = copy.deepcopy(messages_for("gmail", 3))
+    long_ += [{"role": "user", "content": "And thank Ana, please."}, {"role": "assistant", "content": "I thanked Ana for you."}]
+    rows.append(row_with(long_, "gmail-0003"))
+    turns = len(long_) + 1  # the exported record starts with the system prompt
+    checks = (*registry(CFG), LongConversation(max_turns=turns - 1))
+    _, decisions, metrics = curate(rows, CFG, lambda r: [], checks)
+    m = metrics.as_dict()
+    assert m["rejected"]["long_conversation"] == m["quality_failures"]["long_conversation"] == 1
+    assert sum(m["rejected"].values()) + m["records_out"] == m["records_in"] == 4
+    d = next(d for d in decisions if d["id"] == "gmail-0003")
+    assert d["reason"] == "long_conversation" and d["detail"] == f"{turns} turns" and d["turns"] == turns
+    assert json.loads(d["quality_notes"]) == {"long_conversation": [f"{turns} messages"]}
+    assert list(d)[-2:] == ["turns", "quality_notes"] and m["records_out"] == 3

@@ -7,11 +7,11 @@ order, so the first of a near-duplicate group is kept.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fcsynth.config import CurateConfig
-from fcsynth.curate.checks import QUALITY_COLUMNS, QUALITY_REASONS, Quality, assess, empty_columns
+from fcsynth.curate.checks import QUALITY_COLUMNS, Check, Quality, assess, empty_columns, registry
 from fcsynth.curate.near_duplicates import NearDuplicates
 from fcsynth.curate.stats import judge_agreement, rate, summarize
 from fcsynth.export import build_record
@@ -34,11 +34,13 @@ def default_validator() -> Validator:
     return validate_record
 
 
-def reason_keys(cfg: CurateConfig) -> list[str]:
-    """Every rejection reason this config can produce (so metrics always list them all)."""
+def reason_keys(cfg: CurateConfig, checks: Sequence[Check] | None = None) -> list[str]:
+    """Every rejection reason this config (and `checks`, default its registry) can produce,
+    so metrics always list them all."""
     return [
         *[f"upstream_{s}" for s in CONVERSATION_FAILURES], *[f"judge_{s}" for s in JUDGE_FAILURES], "validation",
-        *QUALITY_REASONS, *[f"score_{d}" for d in DIMENSIONS if d in cfg.thresholds], "near_duplicate",
+        *[c.name for c in (registry(cfg) if checks is None else checks)],
+        *[f"score_{d}" for d in DIMENSIONS if d in cfg.thresholds], "near_duplicate",
     ]
 
 
@@ -53,7 +55,7 @@ def first_failure(
     errors = validate(build_record(row))
     if errors:
         return "validation", "; ".join(errors[:5])
-    failed = quality.failures(cfg) if quality else []
+    failed = quality.failures() if quality else []
     if failed:
         return failed[0]
     scores = json.loads(row["scores"])
@@ -64,24 +66,26 @@ def first_failure(
 
 
 def curate(
-    rows: list[dict[str, Any]], cfg: CurateConfig, validate: Validator | None = None
+    rows: list[dict[str, Any]], cfg: CurateConfig, validate: Validator | None = None, checks: Sequence[Check] | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StageMetrics]:
-    """(accepted rows, one decision per row with its quality values, metrics), in id order."""
+    """(accepted rows, one decision per row with its quality values, metrics), in id order.
+    `checks`: the rule-based checks (default: the registry built from `cfg`)."""
     validate = validate or default_validator()
+    checks = registry(cfg) if checks is None else checks
     metrics = StageMetrics(STAGE, records_in=len(rows))
-    for key in reason_keys(cfg):
+    for key in reason_keys(cfg, checks):
         metrics.reject(key, 0)
     dedup = NearDuplicates(cfg.near_duplicate_threshold, cfg.num_perm)
     accepted, decisions = [], []
     threshold_failures = {d: 0 for d in DIMENSIONS if d in cfg.thresholds}
-    quality_failures = dict.fromkeys(QUALITY_REASONS, 0)
+    quality_failures = dict.fromkeys((c.name for c in checks), 0)
     for row in sorted(rows, key=lambda r: r["id"]):
         if row.get("scores") and row["judge_status"] == "ok":
             scores = json.loads(row["scores"])
             for d in threshold_failures:
                 threshold_failures[d] += scores[d] < cfg.thresholds[d]
-        quality = _assess(row, cfg)
-        for reason, _ in quality.failures(cfg) if quality else []:
+        quality = _assess(row, checks)
+        for reason, _ in quality.failures() if quality else []:
             quality_failures[reason] += 1
         reason, detail = first_failure(row, cfg, validate, quality)
         if reason is None:
@@ -94,7 +98,7 @@ def curate(
             accepted.append(row)
         decisions.append({
             "id": row["id"], "selection": row["selection"], "accepted": reason is None,
-            "reason": reason, "detail": detail, **(quality.columns() if quality else empty_columns()),
+            "reason": reason, "detail": detail, **(quality.columns() if quality else empty_columns(checks)),
         })
     metrics.records_out = len(accepted)
     scores_by_id = {r["id"]: json.loads(r["scores"]) for r in rows if r.get("scores") and r["judge_status"] == "ok"}
@@ -110,13 +114,13 @@ def curate(
     return accepted, decisions, metrics
 
 
-def _assess(row: dict[str, Any], cfg: CurateConfig) -> Quality | None:
+def _assess(row: dict[str, Any], checks: Sequence[Check]) -> Quality | None:
     """The quality of a parsed conversation; None when there is none, or when it is too
     malformed to read (validation rejects those)."""
     if not row.get("messages"):
         return None
     try:
-        return assess(build_record(row), cfg)
+        return assess(build_record(row), checks)
     except (KeyError, TypeError, AttributeError):
         return None
 
