@@ -28,8 +28,9 @@ from urllib.parse import unquote, urlparse
 from fcsynth.catalog.naming import sanitize_toolkit
 from fcsynth.catalog.normalize import Oversize, normalize
 from fcsynth.catalog.progress import progress
+from fcsynth.catalog.refs import DanglingRef, RefCycle, deref, make_resolver
 from fcsynth.catalog.result import ImportResult
-from fcsynth.catalog.schema import BOUNDED_REF_DEPTH, DanglingRef, RefCycle, SchemaConverter, deref, make_resolver
+from fcsynth.catalog.schema import BOUNDED_REF_DEPTH, SchemaConverter
 from fcsynth.catalog.source import Document, is_url, load_document
 from fcsynth.catalog.trim import BODY_OPTIONAL_NOTE
 from fcsynth.errors import FcsynthError

@@ -1,46 +1,12 @@
-"""Turn a schema from a tool source into a self-contained JSON Schema (draft 2020-12).
-
-- Every `$ref` is resolved with the `referencing` library (JSON pointers with
-  percent-encoded and `~0`/`~1` segments, refs into `#/paths/...`, chains of refs, refs into
-  other files or URLs relative to the source) and inlined. Keywords next to a `$ref`
-  (typically `description`) are laid over the resolved schema. A document loaded from an
-  http(s) URL may only refer to http(s) documents: any other `$ref` in it (`file:`, a local
-  path, `ftp:`, ...) raises fcsynth.catalog.source.RefusedRef, a one-line error that stops
-  the import (see fcsynth.catalog.source).
-- A `$ref` cycle (a schema that contains itself, e.g. a tree node) is broken: the inner,
-  recursive occurrence becomes `{"type": <the target's type, default "object">}` plus the
-  target's description. Counted as `ref_cycle_broken`.
-- A `$ref` that points nowhere raises DanglingRef; callers decide (skip the tool, or drop
-  an optional response schema) and count it.
-- OpenAPI 3.0 / Swagger 2.0 dialect is converted: `nullable` -> `"null"` in `type`,
-  boolean `exclusiveMinimum/Maximum` -> numeric, `type: file` -> binary string,
-  `example` -> `examples`, a property-level boolean `required` -> the parent's `required`
-  list; vendor extensions (`x-*`), `xml`, `externalDocs` and `discriminator` are dropped.
-- `allOf` is merged into one schema when its parts agree (else it is kept);
-  `oneOf`/`anyOf` are kept.
-- Request schemas drop `readOnly` properties, response schemas drop `writeOnly` ones.
-
-Cost stays linear in the spec: resolved refs and converted ref targets are memoized (a
-target's result is shared, not copied). Memoizing a target is only sound when no cycle was
-cut inside it, so in a spec whose schemas are densely interlinked (Stripe's expandable
-fields) cycle-exact inlining grows exponentially. One conversion that visits more than
-`MAX_WORK` schema nodes (or nests more than `MAX_REF_NESTING` refs) therefore switches the converter to bounded expansion for the
-rest of the spec: a `$ref` is inlined at most `BOUNDED_REF_DEPTH` levels deep, every
-(target, depth) is converted once, and a ref past the depth becomes the same stub as a
-cut cycle (counted in `bounded_refs`).
-"""
+"""Turn a schema from a tool source into a self-contained JSON Schema (draft 2020-12)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
-from urllib.parse import urldefrag, urljoin
 
 import referencing
-import referencing.exceptions
-import referencing.jsonschema
 
-from fcsynth.catalog.source import RefusedRef, check_remote_ref, is_url
+from fcsynth.catalog.refs import lookup, make_resolver
 from fcsynth.schema_keywords import SCHEMA_KEYS, SCHEMA_LIST_KEYS, SCHEMA_MAP_KEYS, merge_all_of
 
 Direction = Literal["request", "response"]
@@ -57,86 +23,47 @@ DROP_KEYS = frozenset(
 )
 
 
-class DanglingRef(Exception):
-    """A `$ref` that cannot be resolved (missing pointer target, file or URL)."""
-
-    def __init__(self, ref: str, detail: str = "") -> None:
-        super().__init__(f"$ref {ref!r} cannot be resolved{': ' + detail if detail else ''}")
-        self.ref = ref
-
-
-class RefCycle(Exception):
-    """A chain of `$ref`s to non-schema objects that loops (e.g. a parameter refers to itself)."""
-
-
-def make_resolver(
-    document: Any, uri: str, retrieve: Callable[[str], Any] | None = None, jsonschema_document: bool = False
-) -> referencing.Resolver:
-    """A resolver for `document` at `uri`; `retrieve(uri)` loads other documents it refers to.
-    When `uri` is an http(s) URL, only http(s) documents are ever retrieved (`lookup` checks
-    each ref against its own document first; this is the backstop)."""
-    if jsonschema_document:
-        resource = referencing.Resource.from_contents(document, default_specification=referencing.jsonschema.DRAFT202012)
-    else:
-        resource = referencing.Resource(contents=document, specification=referencing.Specification.OPAQUE)
-
-    def _retrieve(target: str) -> referencing.Resource:
-        if retrieve is None:
-            raise referencing.exceptions.NoSuchResource(ref=target)
-        check_remote_ref(uri, target, target)
-        return referencing.Resource(contents=retrieve(target), specification=referencing.Specification.OPAQUE)
-
-    registry: referencing.Registry = referencing.Registry(retrieve=_retrieve).with_resource(uri, resource)  # type: ignore[call-arg]
-    return registry.resolver(base_uri=uri)
-
-
-def lookup(resolver: referencing.Resolver, ref: str) -> referencing._core.Resolved:
-    """Resolve one `$ref`, turning referencing's errors into DanglingRef; a ref from a remote
-    document to anything but an http(s) URL raises RefusedRef (before anything is loaded)."""
-    base = str(getattr(resolver, "_base_uri", ""))
-    if is_url(base):
-        # the URI referencing.Resolver.lookup resolves `ref` to
-        target = base if ref.startswith("#") else urldefrag(urljoin(base, ref))[0]
-        check_remote_ref(base, ref, target)
-    try:
-        return resolver.lookup(ref)
-    except referencing.exceptions.Unresolvable as err:
-        cause: BaseException | None = err
-        while cause is not None:
-            if isinstance(cause, RefusedRef):
-                raise cause from None
-            cause = cause.__cause__
-        detail = type(err).__name__
-        if isinstance(err, referencing.exceptions.PointerToNowhere):
-            detail = "no such location in the document"
-        elif isinstance(err, referencing.exceptions.Unretrievable):
-            detail = "cannot load the referenced document"
-        raise DanglingRef(ref, detail) from None
-
-
-def deref(node: Any, resolver: referencing.Resolver) -> tuple[Any, referencing.Resolver]:
-    """Follow a chain of `$ref`s on a non-schema object (parameter, body, response, path item)."""
-    seen: set[int] = set()
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
-        if id(node) in seen:
-            raise RefCycle(f"$ref {node['$ref']!r} refers back to itself")
-        seen.add(id(node))
-        resolved = lookup(resolver, node["$ref"])
-        node, resolver = resolved.contents, resolved.resolver
-    return node, resolver
-
-
 class _TooMuchWork(Exception):
     pass
 
 
 class SchemaConverter:
-    """Inline refs and convert one source's schemas; remembers which refs were cycles."""
+    """Inline refs and convert one source's schemas; remembers which refs were cycles.
+
+    - Every `$ref` is resolved with the `referencing` library (JSON pointers with
+      percent-encoded and `~0`/`~1` segments, refs into `#/paths/...`, chains of refs, refs into
+      other files or URLs relative to the source) and inlined. Keywords next to a `$ref`
+      (typically `description`) are laid over the resolved schema. A document loaded from an
+      http(s) URL may only refer to http(s) documents: any other `$ref` in it (`file:`, a local
+      path, `ftp:`, ...) raises fcsynth.catalog.source.RefusedRef, a one-line error that stops
+      the import (see fcsynth.catalog.source).
+    - A `$ref` cycle (a schema that contains itself, e.g. a tree node) is broken: the inner,
+      recursive occurrence becomes `{"type": <the target's type, default "object">}` plus the
+      target's description. Counted as `ref_cycle_broken`.
+    - A `$ref` that points nowhere raises DanglingRef; callers decide (skip the tool, or drop
+      an optional response schema) and count it.
+    - OpenAPI 3.0 / Swagger 2.0 dialect is converted: `nullable` -> `"null"` in `type`,
+      boolean `exclusiveMinimum/Maximum` -> numeric, `type: file` -> binary string,
+      `example` -> `examples`, a property-level boolean `required` -> the parent's `required`
+      list; vendor extensions (`x-*`), `xml`, `externalDocs` and `discriminator` are dropped.
+    - `allOf` is merged into one schema when its parts agree (else it is kept);
+      `oneOf`/`anyOf` are kept.
+    - Request schemas drop `readOnly` properties, response schemas drop `writeOnly` ones.
+
+    Cost stays linear in the spec: resolved refs and converted ref targets are memoized (a
+    target's result is shared, not copied). Memoizing a target is only sound when no cycle was
+    cut inside it, so in a spec whose schemas are densely interlinked (Stripe's expandable
+    fields) cycle-exact inlining grows exponentially. One conversion that visits more than
+    `MAX_WORK` schema nodes (or nests more than `MAX_REF_NESTING` refs) therefore switches the converter to bounded expansion for the
+    rest of the spec: a `$ref` is inlined at most `BOUNDED_REF_DEPTH` levels deep, every
+    (target, depth) is converted once, and a ref past the depth becomes the same stub as a
+    cut cycle (counted in `bounded_refs`).
+    """
 
     def __init__(self, resolver: referencing.Resolver, max_work: int = MAX_WORK) -> None:
         self.resolver = resolver
         self.cycle_refs: dict[str, None] = {}  # the refs whose recursive use was cut (ordered set)
-        self.bounded = False  # True once a conversion exceeded `max_work` (see the module docstring)
+        self.bounded = False  # True once a conversion exceeded `max_work` (see the class docstring)
         self.bounded_refs = 0  # refs stubbed at the depth limit in bounded mode
         self.max_work = max_work
         self._work = 0
