@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from fcsynth.catalog.naming import sanitize_name, unique_names
+from fcsynth.catalog.refs import DanglingRef
 from fcsynth.catalog.result import ImportResult
-from fcsynth.catalog.schema import DanglingRef, convert_standalone
+from fcsynth.catalog.schema import convert_standalone
 from fcsynth.catalog.schema_validity import drop_unusable_patterns, schema_error
 from fcsynth.catalog.tool_size import CHARS_PER_TOKEN, Sizer, tool_tokens
 from fcsynth.catalog.trim import cap_expansion, trim
