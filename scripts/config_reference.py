@@ -183,46 +183,48 @@ def _composed(files: dict[str, ConfFile]) -> dict[tuple[str, ...], tuple[Any, st
     """{key path: (value, "group=option" that set it last)} of conf/ composed with no overrides."""
     composed: dict[tuple[str, ...], tuple[Any, str]] = {}
     for entry in files["config.yaml"].defaults:
-        group, option = ("", "config.yaml") if entry == "_self_" else next(iter(entry.items()))
-        name = f"{group}/{option}.yaml" if group else option
-        if option is None or name not in files:
-            continue
-        for key in files[name].keys:
-            composed[(*files[name].package, *key.path)] = (key.value, f"{group}={option}")
+        name, source = ("config.yaml", "config.yaml") if entry == "_self_" else next(
+            (f"{g}/{o}.yaml", f"{g}={o}") for g, o in entry.items())
+        for key in files[name].keys if name in files else []:
+            composed[(*files[name].package, *key.path)] = (key.value, source)
     return composed
 
 
+def _default_section(group: str, default: str, conf: ConfFile, composed: dict) -> list[str]:
+    """A group's default option: every key with its value, and the value a later default option sets over it."""
+    out = [cell(conf.description), ""] if conf.description else []
+    out += [f"Default option: {code(default)} (conf/{group}/{default}.yaml).", ""]
+    rows = []
+    for key in _listed(conf):
+        path = (*conf.package, *key.path)
+        shown = _shown(path, key.value)
+        value, source = composed.get(path, (key.value, ""))
+        if value != key.value and shown != "—":
+            shown += f" ({code(yaml_text(value))} with {code(source)})"
+        rows.append(_row(path, key, [shown]))
+    return out + _table(["Key", "Type", "Allowed", "Default", "Meaning"], rows)
+
+
+def _option_section(group: str, option: str, conf: ConfFile, composed: dict) -> list[str]:
+    """Another option of a group: what it builds on and each key it sets, next to the default."""
+    out = [f"### {group}={option}", "", *([cell(conf.description), ""] if conf.description else [])]
+    picks = [code(f"{g.removeprefix('override /')}={o}") for e in conf.defaults if e != "_self_"
+             for g, o in (e.items() if isinstance(e, dict) else [(group, e)])]
+    if picks:
+        out += [f"Builds on: {', '.join(picks)}.", ""]
+    rows = [_row(p, k, [_shown(p, k.value), _shown(p, composed[p][0]) if p in composed else "—"])
+            for k in _listed(conf) for p in [(*conf.package, *k.path)]]
+    return out + (_table(["Key", "Type", "Allowed", "Value", "Default", "Meaning"], rows) if rows else ["Sets no keys itself.", ""])
+
+
 def _group_section(group: str, default: str | None, files: dict[str, ConfFile], composed: dict) -> list[str]:
-    names = sorted(n for n in files if n.startswith(f"{group}/"))
     out = [f"## {group}", ""]
     if default is None:
         out += [f"No option by default ({code(f'{group}: null')}); pick one with {code(f'-S {group}=NAME')}.", ""]
     else:
-        conf = files[f"{group}/{default}.yaml"]
-        out += [cell(conf.description), ""] if conf.description else []
-        out += [f"Default option: {code(default)} (conf/{group}/{default}.yaml).", ""]
-        rows = []
-        for key in _listed(conf):
-            path = (*conf.package, *key.path)
-            shown = _shown(path, key.value)
-            value, source = composed.get(path, (key.value, ""))
-            if value != key.value and shown != "—":
-                shown += f" ({code(yaml_text(value))} with {code(source)})"
-            rows.append(_row(path, key, [shown]))
-        out += _table(["Key", "Type", "Allowed", "Default", "Meaning"], rows)
-    for name in names:
-        option = Path(name).stem
-        if option == default:
-            continue
-        conf = files[name]
-        out += [f"### {group}={option}", "", *([cell(conf.description), ""] if conf.description else [])]
-        picks = [code(f"{g.removeprefix('override /')}={o}") for e in conf.defaults if e != "_self_"
-                 for g, o in (e.items() if isinstance(e, dict) else [(group, e)])]
-        if picks:
-            out += [f"Builds on: {', '.join(picks)}.", ""]
-        rows = [_row(p, k, [_shown(p, k.value), _shown(p, composed[p][0]) if p in composed else "—"])
-                for k in _listed(conf) for p in [(*conf.package, *k.path)]]
-        out += _table(["Key", "Type", "Allowed", "Value", "Default", "Meaning"], rows) if rows else ["Sets no keys itself.", ""]
+        out += _default_section(group, default, files[f"{group}/{default}.yaml"], composed)
+    for name in sorted(n for n in files if n.startswith(f"{group}/") and Path(n).stem != default):
+        out += _option_section(group, Path(name).stem, files[name], composed)
     return out
 
 

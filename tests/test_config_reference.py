@@ -86,3 +86,11 @@ def test_types_and_ranges_come_from_the_schema() -> None:
     kind, choices = describe(*field_at(("llm", "backend")))  # every backend's choice, from the union's members
     assert kind == "str" and all(f"`{b}`" in choices for b in ("vllm", "fake", "ray", "openai"))
     assert field_at(("train", "no_such_key")) is None
+
+
+def test_page_shows_defaults_options_and_overrides() -> None:
+    page = config_reference.render()
+    assert "Default option: `vllm` (conf/llm/vllm.yaml)." in page
+    assert "### llm=ray" in page and "Builds on: `llm=vllm`." in page
+    # model=smollm2 comes later in the defaults list and lowers curate's default
+    assert "| `curate.min_grounding` | float | [0, 1] | `0.5` (`0.0` with `model=smollm2`) |" in page
