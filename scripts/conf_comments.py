@@ -87,48 +87,65 @@ def _mapping_keys(node: CommentedMap, prefix: tuple[str, ...]) -> list[tuple[tup
     return found
 
 
+class _Lines:
+    """A file's lines as blank, comment-only or content, with its comments by line."""
+
+    def __init__(self, text: str, data: Any) -> None:
+        self.text = text.splitlines()
+        self.comments = _comment_lines(data, self.text)
+        self.used: set[int] = set()  # comment lines already given to a key or to the header
+
+    def is_comment(self, i: int) -> bool:
+        return i in self.comments and not self.text[i][: self.comments[i][0]].strip()
+
+    def indent(self, i: int) -> int:
+        return len(self.text[i]) - len(self.text[i].lstrip())
+
+    def header(self) -> list[int]:
+        """The comment-only lines the file starts with."""
+        end = next((i for i in range(len(self.text)) if not self.is_comment(i)), len(self.text))
+        self.used.update(range(end))
+        return list(range(end))
+
+    def comment_of(self, line: int, column: int) -> str:
+        """The comment of the key at (line, column): the comment-only lines right above it, its
+        end-of-line comment, and the comment-only lines below that indented further than both the
+        key and the line after them."""
+        above = line
+        while above > 0 and self.is_comment(above - 1) and above - 1 not in self.used:
+            above -= 1
+        parts = [self.comments[i][1] for i in range(above, line)]
+        self.used.update(range(above, line))
+        if line in self.comments and not self.is_comment(line):
+            parts.append(self.comments[line][1])
+            below = line + 1
+            while below < len(self.text) and self.is_comment(below):
+                below += 1
+            limit = max(column, self.indent(below) if below < len(self.text) else column)
+            for i in range(line + 1, below):
+                if self.comments[i][0] <= limit:
+                    break
+                parts.append(self.comments[i][1])
+                self.used.add(i)
+        return " ".join(parts)
+
+
 def read_conf_file(path: Path, group: str) -> ConfFile:
     """A conf/ file's keys with their comments; `group` is its folder under conf/ ("" for config.yaml)."""
     text = path.read_text()
-    lines = text.splitlines()
     data = YAML().load(text) or CommentedMap()
-    comments = _comment_lines(data, lines)
-    kind = {i: "blank" if not s.strip() else "comment" if i in comments and not s[: comments[i][0]].strip() else "content"
-            for i, s in enumerate(lines)}
-    header = []
-    for i in range(len(lines)):
-        if kind[i] != "comment":
-            break
-        header.append(i)
+    lines = _Lines(text, data)
+    header = [lines.comments[i][1] for i in lines.header()]
+    directives = [c.split()[1] for c in header if c.startswith("@package")]
     package = tuple(group.split("/")) if group else ()
-    directives = [comments[i][1].split()[1] for i in header if comments[i][1].startswith("@package")]
     if directives:
         package = () if directives[0] == "_global_" else tuple(directives[0].split("."))
-    is_global = directives[:1] == ["_global_"]
-    used = set(header)
     keys = []
     for path_in_file, line, column, value in _mapping_keys(data, ()):
-        parts = []
-        above = line - 1
-        while above >= 0 and kind[above] == "comment" and above not in used:
-            above -= 1
-        parts += [comments[i][1] for i in range(above + 1, line)]
-        used.update(range(above + 1, line))
-        if line in comments and kind[line] == "content":
-            parts.append(comments[line][1])
-            below = line + 1
-            while below < len(lines) and kind[below] == "comment":
-                below += 1
-            next_column = len(lines[below]) - len(lines[below].lstrip()) if below < len(lines) else column
-            for i in range(line + 1, below):
-                if comments[i][0] <= max(column, next_column):
-                    break
-                parts.append(comments[i][1])
-                used.add(i)
-        is_group_name = is_global and len(path_in_file) == 1 and isinstance(value, CommentedMap)
+        is_group_name = directives[:1] == ["_global_"] and len(path_in_file) == 1 and isinstance(value, CommentedMap)
         needs_comment = path_in_file != ("defaults",) and not is_group_name
-        keys.append(Key(path_in_file, _plain(value), " ".join(parts), needs_comment))
-    description = " ".join(comments[i][1] for i in header if not comments[i][1].startswith("@package"))
+        keys.append(Key(path_in_file, _plain(value), lines.comment_of(line, column), needs_comment))
+    description = " ".join(c for c in header if not c.startswith("@package"))
     return ConfFile(description, package, _plain(data.get("defaults", [])), keys)
 
 

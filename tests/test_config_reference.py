@@ -14,7 +14,10 @@ config_reference = importlib.import_module("config_reference")
 
 def test_every_conf_key_has_a_comment() -> None:
     missing = conf_comments.uncommented_keys()
-    assert not missing, "keys without a comment (on their line or right above it):\n" + "\n".join(missing)
+    assert not missing, (
+        "keys without a comment (at the end of their line or right above it; a file's top comment block "
+        "describes the file, not its first key):\n" + "\n".join(missing)
+    )
 
 
 def test_reference_page_is_current() -> None:
