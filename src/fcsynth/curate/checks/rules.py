@@ -15,6 +15,13 @@ from fcsynth.curate.checks.repeats import repeated_calls
 from fcsynth.dml.validate import tool_schemas
 
 
+def _too_many(found: list[str], limit: int | None, what: str) -> str | None:
+    """The detail of more than `limit` findings (None: no limit), with the first three."""
+    if limit is None or len(found) <= limit:
+        return None
+    return f"{len(found)} {what}: " + "; ".join(found[:3])
+
+
 @dataclass(frozen=True)
 class PlaceholderCheck(Check):
     """Copied prompt-example values and generic placeholders."""
@@ -31,10 +38,7 @@ class PlaceholderCheck(Check):
         return Measured({"checked_values": checked, "placeholder_values": len(found)}, found)
 
     def reject(self, measured: Measured) -> str | None:
-        found = measured.notes
-        if self.max_placeholder_values is None or len(found) <= self.max_placeholder_values:
-            return None
-        return f"{len(found)} placeholder values: " + "; ".join(found[:3])
+        return _too_many(measured.notes, self.max_placeholder_values, "placeholder values")
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,7 @@ class RepeatedCallCheck(Check):
         return Measured({"tool_calls": calls, "repeated_calls": len(repeated)}, repeated)
 
     def reject(self, measured: Measured) -> str | None:
-        repeated = measured.notes
-        if self.max_repeated_calls is None or len(repeated) <= self.max_repeated_calls:
-            return None
-        return f"{len(repeated)} repeated calls: " + "; ".join(repeated[:3])
+        return _too_many(measured.notes, self.max_repeated_calls, "repeated calls")
 
 
 @dataclass(frozen=True)
