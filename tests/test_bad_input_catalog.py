@@ -94,7 +94,7 @@ def test_yaml_nested_deeper_than_the_limit(tmp_path, monkeypatch, capsys, old_ou
 
 
 def test_file_over_the_size_limit(tmp_path, monkeypatch, capsys, old_out) -> None:
-    import fcsynth.catalog.source as source_mod
+    import fcsynth.catalog.fetch as source_mod
 
     monkeypatch.setattr(source_mod, "MAX_SOURCE_BYTES", 1024 * 1024)
     source = write(tmp_path, "huge.json", json.dumps({**GOOD, "x-pad": "p" * (1024 * 1024)}))
@@ -235,7 +235,7 @@ def test_a_redirect_to_a_link_local_address_is_refused(tmp_path, monkeypatch, ca
 
 
 def test_a_public_document_may_not_ref_a_private_address(monkeypatch) -> None:
-    from fcsynth.catalog import source
+    from fcsynth.catalog import url_policy as source
 
     real = source.network_of
     assert [real(u) for u in ("http://127.0.0.1/x", "http://10.1.2.3/x", "http://169.254.169.254/")] == [
@@ -282,7 +282,7 @@ def _drip_headers(h: http.server.BaseHTTPRequestHandler) -> None:
 
 @pytest.mark.parametrize("route", [_drip_body, _drip_headers], ids=["body", "headers"])
 def test_url_download_has_a_total_deadline(monkeypatch, capsys, old_out, site, route) -> None:
-    import fcsynth.catalog.source as source_mod
+    import fcsynth.catalog.fetch as source_mod
 
     monkeypatch.setattr(source_mod, "URL_TOTAL_TIMEOUT_S", 1)
     base, routes = site
@@ -296,7 +296,7 @@ def test_url_download_has_a_total_deadline(monkeypatch, capsys, old_out, site, r
 
 def test_the_deadline_holds_for_all_downloads_of_one_import(monkeypatch, capsys, old_out, site) -> None:
     """Each remote document within the limit, all of them together past it: cut off."""
-    import fcsynth.catalog.source as source_mod
+    import fcsynth.catalog.fetch as source_mod
 
     monkeypatch.setattr(source_mod, "URL_TOTAL_TIMEOUT_S", 2)
     base, routes = site
@@ -318,7 +318,7 @@ def test_the_deadline_holds_for_all_downloads_of_one_import(monkeypatch, capsys,
 
 
 def test_the_size_limit_holds_for_all_downloads_of_one_import(monkeypatch, capsys, old_out, site) -> None:
-    import fcsynth.catalog.source as source_mod
+    import fcsynth.catalog.fetch as source_mod
 
     monkeypatch.setattr(source_mod, "MAX_SOURCE_BYTES", 4000)
     base, routes = site
@@ -350,7 +350,7 @@ def _streamed(h: http.server.BaseHTTPRequestHandler) -> None:
     ids=["content-length", "streamed"],
 )
 def test_url_download_has_a_size_limit(monkeypatch, capsys, old_out, site, route, detail) -> None:
-    import fcsynth.catalog.source as source_mod
+    import fcsynth.catalog.fetch as source_mod
 
     monkeypatch.setattr(source_mod, "MAX_SOURCE_BYTES", 1000)
     monkeypatch.setattr(source_mod, "URL_TIMEOUT_S", 3)

@@ -18,7 +18,8 @@ from fcsynth.bfcl.suite import json_schema
 from fcsynth.catalog.naming import sanitize_toolkit
 from fcsynth.catalog.normalize import Oversize, candidate, normalize
 from fcsynth.catalog.result import ImportResult
-from fcsynth.catalog.source import is_url, load_document
+from fcsynth.catalog.source import load_document
+from fcsynth.catalog.url_policy import is_url
 from fcsynth.errors import FcsynthError
 
 

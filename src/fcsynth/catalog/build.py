@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fcsynth.catalog.bfcl import import_bfcl, is_api_name
+from fcsynth.catalog.fetch import download_budget
 from fcsynth.catalog.funcdex import import_funcdex
 from fcsynth.catalog.mcp import import_mcp
 from fcsynth.catalog.naming import unique_names
@@ -17,7 +18,8 @@ from fcsynth.catalog.normalize import Oversize, candidate, normalize
 from fcsynth.catalog.openai_tools import import_openai
 from fcsynth.catalog.openapi import import_openapi
 from fcsynth.catalog.result import ImportResult
-from fcsynth.catalog.source import download_budget, is_url, load_document
+from fcsynth.catalog.source import load_document
+from fcsynth.catalog.url_policy import is_url
 from fcsynth.config import CatalogConfig
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import TOOL_NAME_RE

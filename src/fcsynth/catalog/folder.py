@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from fcsynth.atomic import atomic_path
+from fcsynth.catalog.fetch import download_budget
 from fcsynth.catalog.naming import sanitize_toolkit, with_suffix
 from fcsynth.catalog.normalize import Oversize
 from fcsynth.catalog.openapi import import_openapi
 from fcsynth.catalog.result import ImportResult
-from fcsynth.catalog.source import download_budget
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import Tool
 

@@ -31,8 +31,9 @@ from fcsynth.catalog.progress import progress
 from fcsynth.catalog.refs import DanglingRef, RefCycle, deref, make_resolver
 from fcsynth.catalog.result import ImportResult
 from fcsynth.catalog.schema import BOUNDED_REF_DEPTH, SchemaConverter
-from fcsynth.catalog.source import Document, is_url, load_document
+from fcsynth.catalog.source import Document, load_document
 from fcsynth.catalog.trim import BODY_OPTIONAL_NOTE
+from fcsynth.catalog.url_policy import is_url
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import Tool
 

@@ -10,7 +10,7 @@ import referencing
 import referencing.exceptions
 import referencing.jsonschema
 
-from fcsynth.catalog.source import RefusedRef, check_remote_ref, is_url
+from fcsynth.catalog.url_policy import RefusedRef, check_remote_ref, is_url
 
 
 class DanglingRef(Exception):

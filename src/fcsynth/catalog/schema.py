@@ -35,8 +35,8 @@ class SchemaConverter:
       other files or URLs relative to the source) and inlined. Keywords next to a `$ref`
       (typically `description`) are laid over the resolved schema. A document loaded from an
       http(s) URL may only refer to http(s) documents: any other `$ref` in it (`file:`, a local
-      path, `ftp:`, ...) raises fcsynth.catalog.source.RefusedRef, a one-line error that stops
-      the import (see fcsynth.catalog.source).
+      path, `ftp:`, ...) raises fcsynth.catalog.url_policy.RefusedRef, a one-line error that stops
+      the import (see fcsynth.catalog.url_policy).
     - A `$ref` cycle (a schema that contains itself, e.g. a tree node) is broken: the inner,
       recursive occurrence becomes `{"type": <the target's type, default "object">}` plus the
       target's description. Counted as `ref_cycle_broken`.
