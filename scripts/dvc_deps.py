@@ -91,7 +91,7 @@ def updated(stages: dict) -> list[str]:
     """Set every stage's code deps in place; the names of the stages whose deps changed."""
     changed = []
     for name, spec in stages.items():
-        script = REPO / str(spec["cmd"]).split()[-1]
+        script = REPO / str(spec["cmd"]).split()[1]  # `python stages/<name>.py --option PATH ...`
         data = [d for d in spec.get("deps", []) if not _is_code(d)]
         deps = [*code_deps(script), *data]
         if [_dep_path(d) for d in spec.get("deps", [])] != [_dep_path(d) for d in deps]:

@@ -12,23 +12,20 @@ from fcsynth.stage import run_stage
 from fcsynth.tables import write_rows
 from fcsynth.tools import write_catalog
 
-OUT = Path("data") / "catalog" / "tools.parquet"
-GRAPH = Path("data") / "catalog" / "graph.parquet"
 
-
-def main(root: Path = ROOT) -> None:
+def main(tools: Path, graph: Path, root: Path = ROOT) -> None:
     cfg = load_params(root / "params.yaml")
     metrics = StageMetrics("catalog")
     build = build_catalog(cfg.catalog, root)
     selections = select(build.result.tools, cfg.toolkits)  # an unknown toolkit name fails here
-    write_catalog(build.result.tools, root / OUT)
+    write_catalog(build.result.tools, tools)
     edges = catalog_edges(build.result.tools, cfg.toolkits.bundles)
-    write_rows(edge_rows(edges), root / GRAPH, graph_schema(), allow_empty=True)
+    write_rows(edge_rows(edges), graph, graph_schema(), allow_empty=True)
     metrics.records_in = build.result.entries
     metrics.records_out = len(build.result.tools)
     metrics.reasons.update(build.result.skipped)
     metrics.extra.update(catalog_metrics(build))
-    metrics.extra["selections"] = {name: len(tools) for name, tools in selections.items()}
+    metrics.extra["selections"] = {name: len(chosen) for name, chosen in selections.items()}
     metrics.extra["graph"] = graph_metrics(build.result.tools, edges)
     metrics.write(root / "metrics")
     for path in build.untracked:
@@ -36,4 +33,7 @@ def main(root: Path = ROOT) -> None:
 
 
 if __name__ == "__main__":
-    run_stage("catalog", main)
+    run_stage("catalog", main, {
+        "tools": "the tool catalog (Parquet)",
+        "graph": "the tool graph (Parquet)",
+    })

@@ -5,6 +5,8 @@ second starts). Writes metrics/evaluate.json (`base`, `tuned`, `delta`), the per
 table, the side-by-side plot and data/dataset/EVALUATION.md (the card links to it).
 """
 
+from pathlib import Path
+
 from fcsynth.atomic import write_text_atomic
 from fcsynth.bfcl.evaluate import run_bfcl
 from fcsynth.chat.split import read_split
@@ -23,36 +25,29 @@ from fcsynth.evaluate.run import tuned_checkpoint, write_bfcl_rows, write_steps
 from fcsynth.llm.context import stage_context
 from fcsynth.metrics import StageMetrics
 from fcsynth.model_store import require_tuned, resolve_eval_model, tuned_model_config
-from fcsynth.paths import DATA_DIR, METRICS_DIR, ROOT
+from fcsynth.paths import ROOT
 from fcsynth.stage import run_stage
 
-TEST = DATA_DIR / "dataset" / "test.jsonl"
-OUT = DATA_DIR / "evaluate" / "steps.parquet"
-BFCL_OUT = DATA_DIR / "evaluate" / "bfcl.parquet"
-CARD = DATA_DIR / "dataset" / "EVALUATION.md"
-PLOT = METRICS_DIR / "plots" / "evaluate.csv"
-BFCL_PLOT = METRICS_DIR / "plots" / "bfcl.csv"
 
-
-def main() -> None:
+def main(test_split: Path, tuned_model: Path, steps: Path, bfcl_steps: Path, card: Path, plot: Path, bfcl_plot: Path) -> None:
     cfg = load_params()
     base = resolve_eval_model(cfg)
-    tuned = tuned_model_config(base)
-    records = read_split(TEST)
+    tuned = tuned_model_config(base, tuned_model, ROOT)
+    records = read_split(test_split)
     if not records:
-        raise FcsynthError(f"{TEST}: no test records to evaluate (export.test_fraction is 0?); nothing written")
-    require_tuned(ROOT / tuned.path)
+        raise FcsynthError(f"{test_split}: no test records to evaluate (export.test_fraction is 0?); nothing written")
+    require_tuned(tuned_model)
     metrics = StageMetrics("evaluate", records_in=len(records))  # created first: its wall time covers both models
     rows, bfcl_rows, per_model = [], [], {}
     keys = {"base": "evaluate.model" if cfg.evaluate.model else "model", "tuned": "train (the tuned model)"}
     for label, model_cfg in (("base", base), ("tuned", tuned)):
         with stage_context(cfg, ROOT, model=model_cfg, key=keys[label]) as ctx:
-            checkpoint = tuned_checkpoint(ctx, ROOT / tuned.path) if label == "tuned" else ctx.checkpoint(evaluate.STAGE)
+            checkpoint = tuned_checkpoint(ctx, tuned_model) if label == "tuned" else ctx.checkpoint(evaluate.STAGE)
             model_rows, per_model[label] = evaluate.run(ctx, records, checkpoint)
             bfcl_rows += run_bfcl(ctx, checkpoint, label)
         rows += [{**r, "model": label} for r in model_rows]
-    write_steps(rows, OUT)
-    write_bfcl_rows(bfcl_rows, BFCL_OUT)
+    write_steps(rows, steps)
+    write_bfcl_rows(bfcl_rows, bfcl_steps)
     for m in per_model.values():
         metrics.records_out += m.records_out
         metrics.reasons.update(m.reasons)
@@ -68,12 +63,20 @@ def main() -> None:
     if cfg.evaluate.bfcl.categories:
         bfcl = bfcl_summaries(bfcl_rows, list(cfg.evaluate.bfcl.categories))
         metrics.extra["bfcl"] = bfcl
-        write_bfcl_plot(bfcl, BFCL_PLOT)
+        write_bfcl_plot(bfcl, bfcl_plot)
         markdown += bfcl_markdown(bfcl, cfg.evaluate.bfcl.per_category)
-    write_plot(blocks, PLOT)
-    write_text_atomic(CARD, markdown)
+    write_plot(blocks, plot)
+    write_text_atomic(card, markdown)
     metrics.write()
 
 
 if __name__ == "__main__":
-    run_stage("evaluate", main)
+    run_stage("evaluate", main, {
+        "test_split": "the test split (JSONL)",
+        "tuned_model": "the tuned model's folder (`train`'s output)",
+        "steps": "the scored steps of both models (Parquet)",
+        "bfcl_steps": "the scored BFCL entries of both models (Parquet)",
+        "card": "the evaluation card (Markdown)",
+        "plot": "base vs tuned per figure (CSV)",
+        "bfcl_plot": "BFCL accuracy per category (CSV)",
+    })

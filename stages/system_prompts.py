@@ -1,23 +1,26 @@
 """DVC stage `system_prompts`: one short system prompt per conversation."""
 
+from pathlib import Path
+
 from fcsynth.config import load_params
 from fcsynth.generation import system_prompts
 from fcsynth.llm.context import stage_context
-from fcsynth.paths import DATA_DIR, ROOT
+from fcsynth.paths import ROOT
 from fcsynth.stage import run_stage
 from fcsynth.tables import read_rows, write_rows
 
-OUT = DATA_DIR / "system_prompts.parquet"
 
-
-def main() -> None:
+def main(conversations: Path, out: Path) -> None:
     cfg = load_params()
-    conversation_rows = read_rows(DATA_DIR / "conversations.parquet", "conversations", system_prompts.CONVERSATION_COLUMNS)
+    conversation_rows = read_rows(conversations, "conversations", system_prompts.CONVERSATION_COLUMNS)
     with stage_context(cfg, ROOT) as ctx:
         rows, metrics = system_prompts.run(ctx, conversation_rows)
-    write_rows(rows, OUT, system_prompts.schema())
+    write_rows(rows, out, system_prompts.schema())
     metrics.write()
 
 
 if __name__ == "__main__":
-    run_stage("system_prompts", main)
+    run_stage("system_prompts", main, {
+        "conversations": "the conversations (Parquet)",
+        "out": "one system prompt per conversation (Parquet)",
+    })

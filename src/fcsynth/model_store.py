@@ -190,10 +190,13 @@ def load_tokenizer(model_path: str) -> Any:
         raise FcsynthError(f"evaluate.model: cannot load a tokenizer from {model_path!r}: {first}") from None
 
 
-def tuned_model_config(base: ModelConfig) -> ModelConfig:
-    """The tuned model (`data/models/<name>-sft`, a local folder), served like its base."""
-    name = f"{base.name}-sft"
-    return ModelConfig(name=name, source="local", path=f"data/models/{name}", gguf_package=None,
+def tuned_model_config(base: ModelConfig, folder: Path, root: Path) -> ModelConfig:
+    """The tuned model (`train`'s output `folder`, named in dvc.yaml), served like its base.
+
+    Its path is relative to the project `root` (as dvc.yaml names it), so the metrics that
+    record it read the same in every workspace.
+    """
+    return ModelConfig(name=f"{base.name}-sft", source="local", path=os.path.relpath(folder, root), gguf_package=None,
                        max_model_len=base.max_model_len, dtype=base.dtype)
 
 
