@@ -61,8 +61,7 @@ def main() -> None:
 
     from fcsynth.chat.prompting import PromptBuilder
     from fcsynth.config import load_params
-    from fcsynth.dml import GrammarOptions
-    from fcsynth.simulation.constraints import assistant_grammar
+    from fcsynth.constraints.turns import assistant_grammar
     from fcsynth.tools import read_tools_file
 
     kits = sorted((ROOT / "data" / "builtin_tools").glob("*.json"))
@@ -74,7 +73,7 @@ def main() -> None:
     # Simulated assistant turns as the conversations stage builds them: text or a call step of
     # 1..max_parallel_calls calls, identifiers limited to known values, thinking on for some.
     cfg = load_params(ROOT / "params.yaml")
-    options = [GrammarOptions.from_config(cfg.dml, thinking=i % 4 == 1) for i in range(args.batch)]
+    options = [cfg.dml.model_copy(update={"thinking": i % 4 == 1}) for i in range(args.batch)]
     known = ["abc123def", "ana.ridge@contoso.test", "https://contoso.test/items/42"]
     grammars = [assistant_grammar(t, o, known, "either", (1, o.max_parallel_calls), cfg.conversations.max_tokens).lark
                 for t, o in zip(toolsets, options, strict=True)]

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from fcsynth.catalog import openapi
 from fcsynth.config import load_params
+from fcsynth.constraints.example import example_messages
 from fcsynth.curate.checks.leaves import argument_leaves, json_leaves, parse_json
 from fcsynth.curate.checks.placeholders import placeholders
-from fcsynth.dml import GrammarOptions, example_messages
 from fcsynth.tools import Tool, read_tools_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ def main() -> None:
     for i in range(args.n):
         sample = list({t.name: t for t in rnd.sample(tools, 3)}.values())
         schemas = {t.name: t.parameters for t in sample}
-        msgs = example_messages(sample, GrammarOptions.from_config(load_params().dml), key=f"k-{i}")
+        msgs = example_messages(sample, load_params().dml, key=f"k-{i}")
         n = strings_of(msgs, schemas)
         if not n:
             continue

@@ -5,7 +5,7 @@ fcsynth.catalog.openapi). For each size, N random tool sets are built twice: "co
 (schema caches cleared before every build: each tool seen for the first time) and "warm"
 (caches filled, as in a simulation where every turn of a conversation rebuilds over the
 same tools). Each build is a parallel call step (1..dml.max_parallel_calls calls) with four
-known identifier values, as `fcsynth.simulation.constraints.assistant_grammar` builds it
+known identifier values, as `fcsynth.constraints.turns.assistant_grammar` builds it
 for a turn. Reported per build:
 `build_ms` = assistant_grammar (grounding, bounds, budget fitting, per-schema checks),
 `compile_ms` = one more llguidance compile of the result into a matcher (what vLLM's
@@ -46,16 +46,16 @@ def main() -> None:
 
     from fcsynth.catalog.openapi import import_openapi
     from fcsynth.config import load_params
-    from fcsynth.dml import GrammarOptions, schemas
-    from fcsynth.dml.match import check_tokenizer, grammar_error
-    from fcsynth.simulation.constraints import assistant_grammar
+    from fcsynth.constraints import compile as grammar_compile
+    from fcsynth.constraints.match import check_tokenizer, grammar_error
+    from fcsynth.constraints.turns import assistant_grammar
 
     check_tokenizer()  # load once, outside the timings
     tools = [t for spec in SPECS if (args.shared / spec).exists() for t in import_openapi(args.shared / spec).tools]
     by_name = {t.name: t for t in tools}  # names are unique per conversation
     pool = list(by_name.values())
     cfg = load_params(ROOT / "params.yaml")  # the pipeline's dml bounds and turn budget
-    options = GrammarOptions.from_config(cfg.dml)
+    options = cfg.dml
     known = ["abc123def", "ana.ridge@contoso.test", "https://contoso.test/items/42", "2026-03-04"]
     rng = random.Random(0)
     results: dict[str, dict] = {}
@@ -68,8 +68,8 @@ def main() -> None:
                 best_build = best_compile = float("inf")
                 for _ in range(args.repeat):
                     if mode == "cold":
-                        schemas._VERIFIED.clear()
-                        schemas.schema_compile_error.cache_clear()
+                        grammar_compile._VERIFIED.clear()
+                        grammar_compile.schema_compile_error.cache_clear()
                     start = time.perf_counter()
                     built = assistant_grammar(tool_set, options, known, "either", (1, options.max_parallel_calls),
                                               cfg.conversations.max_tokens)

@@ -29,9 +29,8 @@ def build_requests(batch: int, max_tokens: int, seed: int) -> list:
     from outlines.types import CFG
 
     from fcsynth.config import SamplingConfig, load_params
-    from fcsynth.dml import GrammarOptions
+    from fcsynth.constraints.turns import assistant_grammar
     from fcsynth.llm import Request, derive_seed
-    from fcsynth.simulation.constraints import assistant_grammar
     from fcsynth.tools import read_tools_file
 
     kits = sorted((ROOT / "data" / "builtin_tools").glob("*.json"))
@@ -40,7 +39,7 @@ def build_requests(batch: int, max_tokens: int, seed: int) -> list:
     for i in range(batch):
         tools = read_tools_file(kits[i % len(kits)])[:3]
         cfg = load_params()
-        grammar = assistant_grammar(tools, GrammarOptions.from_config(cfg.dml), [], "either", (1, 2), cfg.conversations.max_tokens)
+        grammar = assistant_grammar(tools, cfg.dml, [], "either", (1, 2), cfg.conversations.max_tokens)
         names = ", ".join(t.name for t in tools)
         ask = f"Write a short conversation in which a user asks an assistant for help; the assistant can call {names}."
         requests.append(Request(

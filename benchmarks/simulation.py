@@ -65,10 +65,9 @@ def measure(blueprints_file: Path, prefix_caching: bool, count: int) -> dict:
     """One simulation run in this process: the figures of the docstring."""
     from fcsynth.catalog.selection import select
     from fcsynth.config import compose, parse_config
-    from fcsynth.dml.grammar import GrammarOptions
-    from fcsynth.dml.schemas import compile_error
+    from fcsynth.constraints.compile import compile_error
+    from fcsynth.constraints.turns import assistant_grammar
     from fcsynth.generation import conversations
-    from fcsynth.simulation.constraints import assistant_grammar
     from fcsynth.simulation.identifiers import known_values
     from fcsynth.tools import read_catalog
 
@@ -84,7 +83,7 @@ def measure(blueprints_file: Path, prefix_caching: bool, count: int) -> dict:
     m = metrics.as_dict()
     delivered = [r for r in rows if r["status"] == "ok"]
     # Re-time the assistant grammar of every assistant turn state of the delivered conversations.
-    opt = GrammarOptions.from_config(cfg.dml)
+    opt = cfg.dml
     by_name = {t.name: t for tools in selections.values() for t in tools}
     times = []
     for r in delivered:

@@ -106,11 +106,8 @@ def good_scores(**over: int) -> dict[str, int]:
 
 
 def grammar_options(**changes: Any):
-    """GrammarOptions as the pipeline builds them (conf/'s dml section), with `changes`."""
-    from fcsynth.config import conf_defaults
-    from fcsynth.dml import GrammarOptions
-
-    return GrammarOptions.from_config(conf_defaults().dml, **changes)
+    """The grammar options as the pipeline builds them (conf/'s dml section), with `changes`."""
+    return conf_section("dml", **changes)
 
 
 def conf_section(name: str, **changes: Any):

@@ -1,4 +1,4 @@
-"""Token budgets by construction (fcsynth.budget), wasted-token metrics, CPU dtype choice and progress (fake backend only)."""
+"""Token budgets by construction (fcsynth.constraints.budget), wasted-token metrics, CPU dtype choice and progress (fake backend only)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from fcsynth.budget import (
-    ASCII_FORMATS,
+from fcsynth.constraints.bounds import (
     INTEGER_BOUNDS,
-    BudgetError,
-    allocate_chars,
+    LLGUIDANCE_FORMATS,
     ascii_text,
     bounded_number,
-    check_fits,
     compact,
     max_json_bytes,
-    tokenizer_min_token_bytes,
 )
-from fcsynth.dml.match import check_tokenizer, match_error
-from fcsynth.dml.schemas import any_object_schema, bound_schema, grammar_schema
+from fcsynth.constraints.budget import BudgetError, allocate_chars, check_fits, tokenizer_min_token_bytes
+from fcsynth.constraints.compile import grammar_schema
+from fcsynth.constraints.match import check_tokenizer, match_error
+from fcsynth.constraints.schemas import any_object_schema, bound_schema
 from fcsynth.generation import blueprints, scenarios, system_prompts
 from fcsynth.judge.rubric import answer_schema as judge_schema
 from fcsynth.llm.cpu import resolve_dtype
@@ -131,10 +129,8 @@ def test_json_stage_budget_too_small_is_a_clear_error():
         scenarios.answer_schema(20)
 
 
-@pytest.mark.parametrize("fmt", sorted(ASCII_FORMATS))
+@pytest.mark.parametrize("fmt", sorted(LLGUIDANCE_FORMATS))
 def test_ascii_formats_admit_neither_non_ascii_nor_escapes(fmt):
-    from fcsynth.dml.match import match_error
-
     lark = "%llguidance {}\nstart: j\nj: %json " + json.dumps({"type": "string", "format": fmt})
     for bad in ('"\u00e4"', '"\\u0041"', '"a\u00e4b.co"', '"http://ex\\u00e4mple.com/a"', '"a\\nb"'):
         assert match_error(lark, bad) is not None, (fmt, bad)

@@ -8,13 +8,13 @@ import json
 import jsonschema
 import pytest
 
-from fcsynth.budget import max_json_bytes
 from fcsynth.config import SamplingConfig
+from fcsynth.constraints import turns as turn_constraints
+from fcsynth.constraints.bounds import max_json_bytes
 from fcsynth.generation import blueprints, scenarios, system_prompts
 from fcsynth.judge.rubric import answer_schema as judge_schema
 from fcsynth.llm import Request
 from fcsynth.llm.constraints import CFG, JsonSchema
-from fcsynth.simulation import constraints
 from fcsynth.tools import Tool
 
 from _fabricate import grammar_options
@@ -67,9 +67,9 @@ def test_every_stage_constraint_ends_inside_its_budget_on_the_longest_path(vllm_
     options = grammar_options(max_parallel_calls=2, max_text_chars=60, max_json_string_chars=16, max_json_items=2)
     # The simulation's three turn constraints, each with its own proven budget.
     turns = {
-        "assistant": constraints.assistant_grammar([TOOL], options, [], "call", (2, 2), 360),
-        "user": constraints.user_constraint(["id-4821", "ana@contoso.test"], 60),
-        "tool": constraints.environment_constraint(TOOL, options, False, 360),
+        "assistant": turn_constraints.assistant_grammar([TOOL], options, [], "call", (2, 2), 360),
+        "user": turn_constraints.user_constraint(["id-4821", "ana@contoso.test"], 60),
+        "tool": turn_constraints.environment_constraint(TOOL, options, False, 360),
     }
     assert all(t.max_tokens <= 360 for t in turns.values())
     reqs = [request(name, budget, JsonSchema(schema), f"Answer in JSON for the {name} stage.")

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from fcsynth.constraints.example import example_messages
+from fcsynth.constraints.example_values import example_strings
 from fcsynth.curate import QUALITY_COLUMNS, QUALITY_REASONS, Check, Measured, assess, curate, judge_agreement, registry, summarize
 from fcsynth.curate.checks.degenerate import markup_fragments, repeated_ngram_share
 from fcsynth.curate.checks.grounding import found, grounding
 from fcsynth.curate.checks.leaves import argument_leaves
 from fcsynth.curate.checks.placeholders import is_generic, placeholders
 from fcsynth.curate.checks.repeats import repeated_calls
-from fcsynth.dml import example_messages, parse_dml, render_dml, validate_record
-from fcsynth.dml.example import example_strings
+from fcsynth.dml import parse_dml, render_dml, validate_record
 from fcsynth.tools import Tool, read_tools_file
 
 from _fabricate import EVENT, SEND, conversation_row, curate_config, good_scores, grammar_options, judged_row, messages_for
@@ -316,7 +317,7 @@ def test_judge_agreement_spearman_and_means():
 
 
 def test_assess_reads_the_exported_record_shape():
-    from fcsynth.export import build_record
+    from fcsynth.chat.record import build_record
 
     q = assess(build_record(judged_row(conversation_row("gmail+googlecalendar", 2), good_scores())), registry(CFG))
     columns = q.columns()

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
+from fcsynth.constraints.match import match_error
+from fcsynth.constraints.narrowing import prune_schema
+from fcsynth.constraints.schemas import bound_schema
 from fcsynth.dml import DMLParseError, parse_dml, render_dml, validate_record
-from fcsynth.dml.match import match_error
-from fcsynth.dml.schemas import bound_schema, prune_schema
 from fcsynth.tools import Tool
 
 WEATHER = Tool(

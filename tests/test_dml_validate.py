@@ -11,8 +11,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from fcsynth.constraints.match import match_error
 from fcsynth.dml import validate_record
-from fcsynth.dml.match import match_error
 
 from test_dml import BASE, E_ARGS, E_RESP, TOOLS, W_ARGS, W_RESP, turn
 

@@ -11,7 +11,7 @@ from outlines.types import CFG, JsonSchema, Regex
 from pydantic import BaseModel
 
 from fcsynth.config import SamplingConfig
-from fcsynth.dml.match import match_error
+from fcsynth.constraints.match import match_error
 from fcsynth.llm import Request, derive_seed
 from fcsynth.llm.constraints import structured_output_kwargs
 from fcsynth.llm.fake_backend import FakeBackend, minimal_instance

@@ -111,7 +111,7 @@ def test_server_output_checks_are_bounded_too():
 
 
 def test_identifier_candidates_skip_values_a_slow_pattern_cannot_decide():
-    from fcsynth.simulation.constraints import ground
+    from fcsynth.constraints.grounding import ground
 
     params = {"type": "object", "properties": {"user_id": {"type": "string", "pattern": EVIL}}, "required": ["user_id"]}
     assert ground(params, ["aaaa", "a" * 66 + "!"])["properties"]["user_id"] == {"type": "string", "enum": ["aaaa"]}

@@ -9,11 +9,12 @@ import random
 import pytest
 
 from fcsynth.config import compose, parse_config
-from fcsynth.dml.match import match_error
+from fcsynth.constraints import grounding, turns
+from fcsynth.constraints.match import match_error
 from fcsynth.generation import conversations
 from fcsynth.llm.context import StageContext
 from fcsynth.llm.fake_backend import FakeBackend, default_responder
-from fcsynth.simulation import constraints, environment
+from fcsynth.simulation import environment
 from fcsynth.simulation.identifiers import identifier_arguments, is_identifier, known_values
 from fcsynth.simulation.plan import draw_facts, draw_turns
 from fcsynth.simulation.realized import realized, shape
@@ -108,17 +109,17 @@ def test_known_values_come_from_the_user_and_tool_results_most_recent_first():
 
 
 def test_grounding_limits_identifiers_to_known_values():
-    assert constraints.ground(GET.parameters, []) is None  # the required id is unknown: no call
-    grounded = constraints.ground(GET.parameters, ["note-3", "not an email"])
+    assert grounding.ground(GET.parameters, []) is None  # the required id is unknown: no call
+    grounded = grounding.ground(GET.parameters, ["note-3", "not an email"])
     assert grounded["properties"]["note_id"] == {"type": "string", "enum": ["note-3", "not an email"]}
     assert "owner_email" not in grounded["properties"]  # optional, and no known value is an email
     opt = grammar_options()
-    built = constraints.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (1, 1), 2048)
+    built = turns.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (1, 1), 2048)
     call = '<tool_call>\n{"name": "get_note", "arguments": {"note_id": "%s"}}\n</tool_call>'
     assert match_error(built.lark, call % "note-3") is None
     assert match_error(built.lark, call % "note-4") is not None  # an invented id
     assert match_error(built.lark, "Sure, done.") is not None  # mode call: no text
-    none_known = constraints.assistant_grammar([CREATE, GET], opt, [], "either", (1, 1), 2048)
+    none_known = turns.assistant_grammar([CREATE, GET], opt, [], "either", (1, 1), 2048)
     assert [c.tool.name for c in none_known.offered] == ["create_note"]
     assert match_error(none_known.lark, "I need the note id first. Which note?") is None
 
@@ -126,19 +127,19 @@ def test_grounding_limits_identifiers_to_known_values():
 def test_turn_bounds_are_the_configured_ones_and_proven(tmp_path):
     """Calls keep dml.* bounds when they fit; the proven max_tokens covers the longest call."""
     opt = grammar_options(max_json_string_chars=30, max_parallel_calls=3)
-    built = constraints.assistant_grammar([CREATE], opt, ["note-3"], "call", (2, 3), 2048)
+    built = turns.assistant_grammar([CREATE], opt, ["note-3"], "call", (2, 3), 2048)
     assert not built.tightened and built.calls == (2, 3)
     longest = "\n".join(['<tool_call>\n{"name": "create_note", "arguments": {"title": "%s"}}\n</tool_call>' % ("x" * 30)] * 3)
     assert match_error(built.lark, longest) is None and len(longest) + 1 <= built.max_tokens
-    two = constraints.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (2, 3), 2048)
+    two = turns.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (2, 3), 2048)
     assert two.calls == (2, 2)  # a parallel step calls different tools: two tools, two calls
-    small = constraints.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (2, 3), 140)
+    small = turns.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (2, 3), 140)
     assert small.calls[1] < 3 or small.tightened  # the budget cut the step down
     assert small.max_tokens <= 140
 
 
 def test_user_turn_states_its_facts_verbatim():
-    c = constraints.user_constraint(["note-3", "ana@contoso.test"], 200)
+    c = turns.user_constraint(["note-3", "ana@contoso.test"], 200)
     assert match_error(c.lark, "Please open this note and share it: note-3, ana@contoso.test. Thanks!") is None
     assert match_error(c.lark, "Please open the note: note-4, ana@contoso.test.") is not None
     assert match_error(c.lark, "Please open the note.") is not None
@@ -170,8 +171,8 @@ def test_facts_of_the_default_tools_are_never_taken_for_copied_example_values():
     no word or domain with the prompt example (a shared one had curate drop a conversation)."""
     from fcsynth.catalog.build import build_catalog
     from fcsynth.config import conf_defaults
+    from fcsynth.constraints.example_values import arguments_path
     from fcsynth.curate.checks.placeholders import ExampleValues
-    from fcsynth.dml.example import arguments_path
     from fcsynth.paths import ROOT
     from fcsynth.simulation.identifiers import identifier_arguments
 
@@ -487,6 +488,6 @@ def test_identifiers_inside_arrays_of_objects_are_grounded():
     params = {"type": "object", "properties": {"attendees": {"type": "array", "items": {
         "type": "object", "properties": {"email": {"type": "string", "format": "email"}}, "required": ["email"]}}},
         "required": ["attendees"]}
-    assert constraints.ground(params, []) is None
-    grounded = constraints.ground(params, ["ana@contoso.test"])
+    assert grounding.ground(params, []) is None
+    grounded = grounding.ground(params, ["ana@contoso.test"])
     assert grounded["properties"]["attendees"]["items"]["properties"]["email"]["enum"] == ["ana@contoso.test"]

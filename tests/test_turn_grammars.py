@@ -1,4 +1,4 @@
-"""The simulated turns' grammars (fcsynth.simulation.constraints), checked with llguidance's
+"""The simulated turns' grammars (fcsynth.constraints.turns), checked with llguidance's
 matcher (no LLM): what a call step, a text answer, a user turn and a tool response may be."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import replace
 import jsonschema
 import pytest
 
-from fcsynth.dml.example import example_arguments
-from fcsynth.dml.match import grammar_error, match_error
-from fcsynth.simulation import constraints
+from fcsynth.constraints import turns
+from fcsynth.constraints.example import example_arguments
+from fcsynth.constraints.match import grammar_error, match_error
 from fcsynth.tools import Tool
 
 from _fabricate import grammar_options
@@ -31,7 +31,7 @@ def call(name: str, args: dict | str) -> str:
 
 
 def step_grammar(mode: str = "call", calls: tuple[int, int] = (1, 3), **options) -> str:
-    return constraints.assistant_grammar(TOOLS, grammar_options(**options), KNOWN, mode, calls, 4000).lark
+    return turns.assistant_grammar(TOOLS, grammar_options(**options), KNOWN, mode, calls, 4000).lark
 
 
 VALID = {
@@ -77,7 +77,7 @@ def test_a_planned_parallel_step_calls_different_tools():
     assert match_error(lark, weather + "\n" + mail) is None
     assert match_error(lark, weather + "\n" + call("get_weather", {"city": "Rome", "unit": "C"})) is not None
     assert match_error(lark, weather) is not None  # a parallel step: two calls at least
-    one_tool = constraints.assistant_grammar(TOOLS[:1], grammar_options(), KNOWN, "call", (2, 3), 4000)
+    one_tool = turns.assistant_grammar(TOOLS[:1], grammar_options(), KNOWN, "call", (2, 3), 4000)
     assert match_error(one_tool.lark, weather + "\n" + call("get_weather", {"city": "Rome", "unit": "C"})) is None
 
 
@@ -95,8 +95,8 @@ def test_text_answers_are_bounded_ascii_without_markup_and_end_their_sentence():
 
 def test_error_object_only_where_the_plan_places_one():
     opt = grammar_options()
-    normal = constraints.environment_constraint(WEATHER, opt, False, 4000).schema
-    error = constraints.environment_constraint(WEATHER, opt, True, 4000).schema
+    normal = turns.environment_constraint(WEATHER, opt, False, 4000).schema
+    error = turns.environment_constraint(WEATHER, opt, True, 4000).schema
     failure = {"error": {"code": "not_found", "message": "No such city"}}
     jsonschema.validate(json.loads(W_RESP), normal)
     with pytest.raises(jsonschema.ValidationError):
@@ -111,7 +111,7 @@ def test_unsupported_schemas_fall_back_and_still_compile():
         "type": "object", "properties": {"label": {"type": "string", "pattern": "^(?=A)[A-Z]+$"}}, "required": ["label"]})
     broken = Tool("demo", "broken_tool", "Dangling ref.", {
         "type": "object", "properties": {"x": {"$ref": "#/definitions/nope"}}, "required": ["x"]})
-    built = constraints.assistant_grammar([WEATHER, odd, broken], grammar_options(), [], "call", (1, 1), 4000)
+    built = turns.assistant_grammar([WEATHER, odd, broken], grammar_options(), [], "call", (1, 1), 4000)
     assert grammar_error(built.lark) is None
     assert {c.tool.name for c in built.offered} == {"get_weather", "odd_tool", "broken_tool"}
     assert match_error(built.lark, call("odd_tool", {"label": "ABC"})) is None
@@ -138,7 +138,7 @@ def test_real_openapi_calls_are_accepted_and_mutations_rejected(openapi_tools):
     for _ in range(6):
         sample = {t.name: t for t in rnd.sample(openapi_tools, 10)}.values()
         known = ["abc123", "ana@contoso.test", "https://contoso.test/a/1", "2026-01-02"]
-        built = constraints.assistant_grammar(list(sample), grammar_options(), known, "call", (1, 1), 4000)
+        built = turns.assistant_grammar(list(sample), grammar_options(), known, "call", (1, 1), 4000)
         for c in built.offered:
             args = example_arguments(Tool(c.tool.toolkit, c.tool.name, "", c.args))
             if args is None:
@@ -157,18 +157,17 @@ def test_every_default_tool_keeps_the_configured_bounds_in_an_empty_context() ->
     and answer fit conversations.max_tokens; a context that leaves less only withholds it."""
     from fcsynth.catalog.build import build_catalog
     from fcsynth.config import conf_defaults
-    from fcsynth.dml.grammar import GrammarOptions
     from fcsynth.paths import ROOT
 
     cfg = conf_defaults()
-    opt, cap = GrammarOptions.from_config(cfg.dml), cfg.conversations.max_tokens
+    opt, cap = cfg.dml, cfg.conversations.max_tokens
     tools = build_catalog(cfg.catalog, ROOT).result.tools
     known = ["bob@example.com", "https://example.com/x", "abc123def456", "12345"]  # one for every id parameter
-    offered = constraints.callable_tools(tools, opt, known, cap)
+    offered = turns.callable_tools(tools, opt, known, cap)
     assert len(offered) == len(tools) and not [c.tool.name for c in offered if c.tightened]
-    assert not [t.name for t in tools if constraints.environment_constraint(t, opt, False, cap).tightened]
+    assert not [t.name for t in tools if turns.environment_constraint(t, opt, False, cap).tightened]
     largest = max(offered, key=lambda c: c.call_bytes)
     assert largest.call_bytes > 2000
     # a context that leaves less than its call: the tool is not offered, nothing is narrowed
-    small = constraints.callable_tools(tools, opt, known, budget=largest.call_bytes // 2, cap=cap)
+    small = turns.callable_tools(tools, opt, known, budget=largest.call_bytes // 2, cap=cap)
     assert largest.tool.name not in {c.tool.name for c in small} and not any(c.tightened for c in small)

@@ -58,7 +58,8 @@ from fcsynth.diff.cli import diff_command  # noqa: E402
 
 app.command("diff")(diff_command)
 
-from fcsynth.dml.cli import grammar_command, validate_command  # noqa: E402
+from fcsynth.constraints.cli import grammar_command  # noqa: E402
+from fcsynth.dml.cli import validate_command  # noqa: E402
 
 app.command("grammar")(grammar_command)
 app.command("validate")(validate_command)

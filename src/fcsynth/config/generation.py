@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from fcsynth.config.base import Rate, Section, Tokens
 
@@ -28,7 +28,14 @@ class CatalogConfig(Section):
     oversize: Literal["skip", "trim"]
 
 
+def _as_tuple(value: Any) -> Any:
+    """A YAML list as a tuple (strict mode takes no list for a tuple)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 class DMLConfig(Section):
+    """The bounds of every simulated turn's grammar: the options the constraints are built from."""
+
     thinking: bool
     max_parallel_calls: Annotated[int, Field(ge=1)]
     max_text_chars: Annotated[int, Field(ge=8)]
@@ -40,6 +47,20 @@ class DMLConfig(Section):
     max_response_depth: Annotated[int, Field(ge=0)]
     max_argument_properties: Annotated[int, Field(ge=0)] | None
     max_argument_depth: Annotated[int, Field(ge=0)] | None
+    # The tightening ladder (fcsynth.constraints.ladder); a tuple so the section hashes (grammar caches key on it).
+    tightening_divisors: Annotated[tuple[Annotated[int, Field(ge=2)], ...], BeforeValidator(_as_tuple)]
+
+    @property
+    def think_chars(self) -> int:
+        """The bound on a <think> block (max_think_chars, or max_text_chars when null)."""
+        return self.max_think_chars or self.max_text_chars
+
+    @model_validator(mode="after")
+    def _ladder_ascending(self) -> DMLConfig:
+        steps = self.tightening_divisors
+        if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+            raise ValueError("tightening_divisors must be strictly ascending")
+        return self
 
 
 class ScenariosConfig(Section):

@@ -1,8 +1,7 @@
-"""Check text against a Lark (llguidance) grammar with llguidance's matcher, no LLM needed.
+"""Check text against a Lark (llguidance) grammar with llguidance's matcher, no LLM needed."""
 
-This is exactly the machinery vLLM's `guidance` backend constrains decoding with, so a
-text it accepts is a text the engine could have generated under that grammar.
-"""
+# This is exactly the machinery vLLM's `guidance` backend constrains decoding with, so a
+# text it accepts is a text the engine could have generated under that grammar.
 
 from __future__ import annotations
 

@@ -1,62 +1,20 @@
-"""The JSON bounds of every simulated turn's grammar (`GrammarOptions`, the `dml` config
-section) and the narrowed schemas calls and responses are generated under.
-
-The turn grammars themselves are built by `fcsynth.simulation.constraints` from the Jinja
-templates in `grammars/`.
-"""
+"""The narrowed schemas calls and responses are generated under (`dml.max_argument_*`, `dml.max_response_*`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
 from typing import TYPE_CHECKING, Any
 
-from fcsynth.dml.schemas import prune_schema
-from fcsynth.errors import FcsynthError
+from fcsynth.schema_keywords import COMBINATOR_KEYS
 
 if TYPE_CHECKING:
     from fcsynth.config import DMLConfig
     from fcsynth.tools import Tool
 
-
-@dataclass(frozen=True)
-class GrammarOptions:
-    """What a turn's grammar allows besides the tools: the `dml` config section
-    (conf/dml/, which documents each). No defaults: build it with `from_config` so it is
-    always the pipeline's."""
-
-    thinking: bool
-    max_parallel_calls: int
-    max_text_chars: int
-    max_think_chars: int | None  # None: same as max_text_chars
-    max_steps_per_turn: int  # call/response steps in one assistant turn
-    max_json_string_chars: int  # maxLength added to JSON strings without a bound
-    max_json_items: int  # maxItems / maxProperties added to unbounded arrays and maps
-    max_response_properties: int  # optional properties kept per response object
-    max_response_depth: int  # below this nesting, response objects keep required ones only
-    max_argument_properties: int | None  # optional arguments per object a call may use (None: all)
-    max_argument_depth: int | None  # below this nesting, arguments keep required ones only (None: no limit)
-
-    def __post_init__(self) -> None:
-        for name in ("max_parallel_calls", "max_text_chars", "max_json_string_chars", "max_json_items"):
-            if getattr(self, name) < 1:
-                raise FcsynthError(f"dml.{name} must be >= 1")
-        if self.max_steps_per_turn < 0:
-            raise FcsynthError("dml.max_steps_per_turn must be >= 0")
-
-    @property
-    def think_chars(self) -> int:
-        return self.max_think_chars or self.max_text_chars
-
-    @classmethod
-    def from_config(cls, dml_cfg: DMLConfig, **overrides: Any) -> GrammarOptions:
-        """Options from the `dml` config section (and overrides)."""
-        return cls(**{**dml_cfg.model_dump(), **overrides})
-
-
 _UNLIMITED = 1 << 30
 
 
-def narrowed_arguments(tool: Tool, opt: GrammarOptions) -> Any:
+def narrowed_arguments(tool: Tool, opt: DMLConfig) -> Any:
     """The argument schema a call of `tool` is generated under: its required arguments plus
     at most `max_argument_properties` optional ones per object (at least one where none is
     required), none below `max_argument_depth`. A narrowing: every call it allows is valid."""
@@ -66,6 +24,51 @@ def narrowed_arguments(tool: Tool, opt: GrammarOptions) -> Any:
     return prune_schema(tool.parameters, props, _UNLIMITED if opt.max_argument_depth is None else opt.max_argument_depth)
 
 
-def narrowed_response(tool: Tool, opt: GrammarOptions) -> Any:
+def narrowed_response(tool: Tool, opt: DMLConfig) -> Any:
     """The response schema a response of `tool` is generated under (see `prune_schema`)."""
     return prune_schema(tool.response, opt.max_response_properties, opt.max_response_depth)
+
+
+def prune_schema(schema: Any, max_properties: int, max_depth: int) -> Any:
+    """A narrower copy for tool *responses*: closed objects keep their required properties
+    plus the first `max_properties` optional ones (none below `max_depth` levels of
+    nesting). Every instance of the result is an instance of `schema`; the grammar stays
+    small (big API response schemas otherwise dominate compile time)."""
+    out = copy.deepcopy(schema)
+    _prune(out, max_properties, max_depth, 0, closable=True)
+    return out
+
+
+def _prune(node: Any, max_props: int, max_depth: int, depth: int, closable: bool) -> None:
+    if not isinstance(node, dict):
+        return
+    props = node.get("properties")
+    has_combinator = any(k in node for k in COMBINATOR_KEYS)
+    if isinstance(props, dict) and closable and not has_combinator and "patternProperties" not in node:
+        required = [r for r in node.get("required", []) if isinstance(r, str)]
+        if all(r in props for r in required):
+            budget = max_props if depth < max_depth else 0
+            kept: dict[str, Any] = {}
+            for name, sub in props.items():
+                if name in required:
+                    kept[name] = sub
+                elif budget > 0:
+                    kept[name] = sub
+                    budget -= 1
+            node["properties"] = kept
+            node["additionalProperties"] = False
+    if isinstance(props, dict):
+        for sub in node["properties"].values():
+            _prune(sub, max_props, max_depth, depth + 1, closable=True)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(node.get(key), list):
+            for sub in node[key]:
+                _prune(sub, max_props, max_depth, depth, closable=key != "allOf" and "properties" not in node)
+    if node.get("uniqueItems") and int(node.get("minItems", 0)) <= 1:
+        del node["uniqueItems"]  # at most one item is trivially unique
+        node["maxItems"] = min(1, int(node.get("maxItems", 1)))
+    items = node.get("items")
+    for sub in [*(items if isinstance(items, list) else [items]), *(node.get("prefixItems") or [])]:
+        _prune(sub, max_props, max_depth, depth + 1, closable=True)
+    if isinstance(node.get("additionalProperties"), dict):
+        _prune(node["additionalProperties"], max_props, max_depth, depth + 1, closable=True)

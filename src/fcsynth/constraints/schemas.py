@@ -1,25 +1,24 @@
-"""JSON Schemas as the DML grammar uses them: bounded, compact, and with a documented fallback.
+"""JSON Schemas as the turn grammars use them: bounded (lengths, sizes, closed objects), stripped and styled."""
 
-Every schema that goes into the grammar is *bounded* first (strings without a length bound
-get `maxLength`, arrays `maxItems`, closed objects `additionalProperties: false`, open maps
-`maxProperties`), so a small model cannot run away inside a JSON value. Bounding only
-narrows a schema: whatever it accepts, the tool's original schema accepts too.
-
-When llguidance cannot compile a tool's schema, the tool falls back one level at a time:
-`lenient` (llguidance ignores keywords it does not support), `stripped` (we drop
-pattern/format/patternProperties/... and read oneOf as anyOf), `any_object` (a bounded
-JSON object). The level is reported per tool and counted in the stage metrics.
-"""
+# Every schema that goes into the grammar is *bounded* first (strings without a length bound
+# get `maxLength`, arrays `maxItems`, closed objects `additionalProperties: false`, open maps
+# `maxProperties`), so a small model cannot run away inside a JSON value. Bounding only
+# narrows a schema: whatever it accepts, the tool's original schema accepts too.
 
 from __future__ import annotations
 
 import copy
-import json
-from functools import lru_cache
 from typing import Any
 
-from fcsynth.budget import ASCII_JSON_PATTERN, INTEGER_BOUNDS, JSON_STYLE, KEY_PATTERN, ascii_text, bounded_number
-from fcsynth.dml.match import check_tokenizer
+from fcsynth.constraints.bounds import (
+    ASCII_JSON_PATTERN,
+    INTEGER_BOUNDS,
+    JSON_STYLE,
+    KEY_PATTERN,
+    LLGUIDANCE_FORMATS,
+    ascii_text,
+    bounded_number,
+)
 from fcsynth.schema_keywords import (
     ANNOTATION_KEYS,
     COMBINATOR_KEYS,
@@ -29,8 +28,6 @@ from fcsynth.schema_keywords import (
     SCHEMA_MAP_KEYS,
 )
 
-FALLBACK_LEVELS = ("strict", "lenient", "stripped", "any_object")
-
 # Keywords dropped at the `stripped` level (constraints llguidance may reject).
 _STRIPPED_KEYWORDS = frozenset(
     {
@@ -39,11 +36,6 @@ _STRIPPED_KEYWORDS = frozenset(
         "uniqueItems", "contains", "minContains", "maxContains", "propertyNames",
         "unevaluatedProperties", "unevaluatedItems", "contentEncoding", "contentMediaType",
     }
-)
-# Formats llguidance enforces; any other `format` is an annotation (as JSON Schema says)
-# and is dropped, e.g. OpenAPI's int64/byte/uint32.
-LLGUIDANCE_FORMATS = frozenset(
-    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri"}
 )
 # Annotations: no effect on validation, only grammar size.
 _ANNOTATIONS = ANNOTATION_KEYS | {"nullable"}
@@ -118,7 +110,7 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
     literal = {"enum", "const"} & node.keys()
     if "string" in kinds and not literal:
         # A length for every string and, where nothing else fixes its characters,
-        # printable ASCII: one byte a char, so its tokens are bounded (fcsynth.budget).
+        # printable ASCII: one byte a char, so its tokens are bounded (constraints.budget).
         free = not ({"format", "pattern"} & node.keys())
         # Free text is also held to max_chars when its own bound is larger (a narrowing: the
         # budget could not fit a 4096-char message body); a pattern or format keeps its own.
@@ -133,7 +125,7 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
     if node.get("type") == "number" and not literal and not ({"multipleOf", "anyOf"} & node.keys()) and not any(
         isinstance(node.get(k), bool) or k in node for k in ("exclusiveMinimum", "exclusiveMaximum")
     ):
-        # Bounded digits and decimals (fcsynth.budget.bounded_number) in place.
+        # Bounded digits and decimals (constraints.bounds.bounded_number) in place.
         number = bounded_number(node.pop("minimum", None), node.pop("maximum", None))
         node.pop("type")
         node.update(number)
@@ -177,51 +169,6 @@ def _bound(node: Any, max_chars: int, max_items: int, closable: bool) -> None:
                 _bound(child, max_chars, max_items, closable=True)
 
 
-def prune_schema(schema: Any, max_properties: int, max_depth: int) -> Any:
-    """A narrower copy for tool *responses*: closed objects keep their required properties
-    plus the first `max_properties` optional ones (none below `max_depth` levels of
-    nesting). Every instance of the result is an instance of `schema`; the grammar stays
-    small (big API response schemas otherwise dominate compile time)."""
-    out = copy.deepcopy(schema)
-    _prune(out, max_properties, max_depth, 0, closable=True)
-    return out
-
-
-def _prune(node: Any, max_props: int, max_depth: int, depth: int, closable: bool) -> None:
-    if not isinstance(node, dict):
-        return
-    props = node.get("properties")
-    has_combinator = any(k in node for k in _COMBINATORS)
-    if isinstance(props, dict) and closable and not has_combinator and "patternProperties" not in node:
-        required = [r for r in node.get("required", []) if isinstance(r, str)]
-        if all(r in props for r in required):
-            budget = max_props if depth < max_depth else 0
-            kept: dict[str, Any] = {}
-            for name, sub in props.items():
-                if name in required:
-                    kept[name] = sub
-                elif budget > 0:
-                    kept[name] = sub
-                    budget -= 1
-            node["properties"] = kept
-            node["additionalProperties"] = False
-    if isinstance(props, dict):
-        for sub in node["properties"].values():
-            _prune(sub, max_props, max_depth, depth + 1, closable=True)
-    for key in ("anyOf", "oneOf", "allOf"):
-        if isinstance(node.get(key), list):
-            for sub in node[key]:
-                _prune(sub, max_props, max_depth, depth, closable=key != "allOf" and "properties" not in node)
-    if node.get("uniqueItems") and int(node.get("minItems", 0)) <= 1:
-        del node["uniqueItems"]  # at most one item is trivially unique
-        node["maxItems"] = min(1, int(node.get("maxItems", 1)))
-    items = node.get("items")
-    for sub in [*(items if isinstance(items, list) else [items]), *(node.get("prefixItems") or [])]:
-        _prune(sub, max_props, max_depth, depth + 1, closable=True)
-    if isinstance(node.get("additionalProperties"), dict):
-        _prune(node["additionalProperties"], max_props, max_depth, depth + 1, closable=True)
-
-
 def strip_unsupported(schema: Any) -> Any:
     """A copy without the keywords of the `stripped` fallback level; oneOf becomes anyOf."""
     if isinstance(schema, list):
@@ -248,67 +195,3 @@ def styled(schema: Any, lenient: bool = False) -> dict[str, Any]:
     body = schema if isinstance(schema, dict) else ({} if schema is True else {"not": {}})
     style = {**JSON_STYLE, **({"lenient": True} if lenient else {})}
     return {"x-guidance": style, **{k: v for k, v in body.items() if k != "x-guidance"}}
-
-
-def compile_error(lark: str) -> str | None:
-    """None when llguidance accepts the grammar (the check vLLM's guidance backend runs)."""
-    import llguidance
-
-    message = llguidance.LLMatcher.validate_grammar(lark, check_tokenizer())
-    return message if message and not message.startswith("WARNING") else None
-
-
-@lru_cache(maxsize=4096)
-def schema_compile_error(schema_json: str) -> str | None:
-    """None when llguidance compiles `%json <schema>`, else its error's first line (cached)."""
-    error = compile_error(f"%llguidance {{}}\nstart: %json {schema_json}\n")
-    return None if error is None else _short(error)
-
-
-def _short(error: str) -> str:
-    line = error.strip().splitlines()[0] if error.strip() else "unknown error"
-    return line[:300]
-
-
-_VERIFIED: dict[tuple[str, int, int], tuple[dict[str, Any], str, str | None]] = {}
-
-
-def grammar_schema(
-    schema: Any, max_chars: int, max_items: int, verify: bool = True
-) -> tuple[dict[str, Any], str, str | None]:
-    """The grammar form of `schema`: (styled schema, fallback level, first compile error).
-
-    With verify=False an unverified schema is returned at level "strict" without compiling
-    it (the caller compiles the whole grammar and verifies per schema only on failure);
-    a schema verified before is returned at its known level.
-    """
-    key = (json.dumps(schema, sort_keys=True, default=str), max_chars, max_items)
-    if key in _VERIFIED:
-        return _VERIFIED[key]
-    bounded = bound_schema(schema, max_chars, max_items)
-    if not verify:
-        return styled(bounded), "strict", None
-    candidates = (
-        ("strict", lambda: styled(bounded)),
-        ("lenient", lambda: styled(bounded, lenient=True)),
-        ("stripped", lambda: styled(bound_schema(strip_unsupported(schema), max_chars, max_items), lenient=True)),
-    )
-    first_error: str | None = None
-    result: tuple[dict[str, Any], str, str | None] | None = None
-    for level, make in candidates:
-        try:
-            candidate = make()
-            text = json.dumps(candidate, ensure_ascii=False)
-        except (TypeError, ValueError) as err:  # not JSON-serializable: try the next level
-            first_error = first_error or f"{type(err).__name__}: {err}"
-            continue
-        error = schema_compile_error(text)
-        if error is None:
-            result = (candidate, level, first_error)
-            break
-        first_error = first_error or error
-    if result is None:
-        result = (styled(any_object_schema(max_chars, max_items)), "any_object", first_error)
-    if len(_VERIFIED) < 20000:
-        _VERIFIED[key] = result
-    return result

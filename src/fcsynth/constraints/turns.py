@@ -1,50 +1,48 @@
-"""Each simulated turn's constraint and the longest output it allows (its max_tokens).
+"""Each simulated turn's constraint and the longest output it allows (its max_tokens)."""
 
-- Assistant: text, or 1..n `<tool_call>` blocks in the Hermes form the assistant's
-  prompt shows (`fcsynth.chat.prompting`): tool names from the conversation, arguments
-  under the tool's schema with the configured JSON bounds (`dml.*`), identifier-like
-  arguments limited to the values known so far. A tool whose required identifier has no
-  known value is not offered.
-- User: free text; the facts planned for the turn follow its first ':' verbatim.
-- Tool environment: the tool's bounded response schema, or the error object.
-
-The bound is the proof of fcsynth.budget: printable-ASCII text and bounded JSON, one token
-at most per byte, plus EOS. Every tool keeps the configured JSON bounds, except one whose
-longest call or answer exceeds the turn cap (`conversations.max_tokens`) even in an empty
-context: it is narrowed to the first tighter level that fits, in every turn (calls and
-responses made so are counted as `tightened_calls`/`tightened_responses`). Where the context
-a turn's prompt leaves is smaller than the cap, a tool whose call or answer does not fit it
-is not offered in that turn (and an answer that does not fit ends the conversation): the
-bounds are never narrowed for the context.
-"""
+# - Assistant: text, or 1..n `<tool_call>` blocks in the Hermes form the assistant's
+#   prompt shows (`fcsynth.chat.prompting`): tool names from the conversation, arguments
+#   under the tool's schema with the configured JSON bounds (`dml.*`), identifier-like
+#   arguments limited to the values known so far. A tool whose required identifier has no
+#   known value is not offered.
+# - User: free text; the facts planned for the turn follow its first ':' verbatim.
+# - Tool environment: the tool's bounded response schema, or the error object.
+#
+# The bound is the proof of constraints.budget: printable-ASCII text and bounded JSON, one token
+# at most per byte, plus EOS. Every tool keeps the configured JSON bounds, except one whose
+# longest call or answer exceeds the turn cap (`conversations.max_tokens`) even in an empty
+# context: it is narrowed to the first tighter level that fits (constraints.ladder), in every turn (calls and
+# responses made so are counted as `tightened_calls`/`tightened_responses`). Where the context
+# a turn's prompt leaves is smaller than the cap, a tool whose call or answer does not fit it
+# is not offered in that turn (and an answer that does not fit ends the conversation): the
+# bounds are never narrowed for the context.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import jinja2
-import jsonschema
 
-from fcsynth import schema_regex
-from fcsynth.budget import max_json_bytes, tokens_for_bytes
-from fcsynth.dml.grammar import GrammarOptions, narrowed_arguments, narrowed_response
-from fcsynth.dml.schemas import any_object_schema, error_object_schema, grammar_schema, styled
+from fcsynth.config import DMLConfig
+from fcsynth.constraints.bounds import max_json_bytes
+from fcsynth.constraints.budget import tokens_for_bytes
+from fcsynth.constraints.compile import grammar_schema
+from fcsynth.constraints.grounding import ground
+from fcsynth.constraints.ladder import levels
+from fcsynth.constraints.narrowing import narrowed_arguments, narrowed_response
+from fcsynth.constraints.schemas import any_object_schema, error_object_schema, styled
 from fcsynth.errors import FcsynthError
 from fcsynth.paths import GRAMMARS_DIR
-from fcsynth.simulation.identifiers import is_identifier
 from fcsynth.tools import Tool
 
 ASSISTANT_GRAMMAR, USER_GRAMMAR = "assistant_turn.lark.j2", "user_turn.lark.j2"
 CALL_HEAD = '<tool_call>\n{{"name": {name}, "arguments": '
 CALL_TAIL = "}\n</tool_call>"
 MAX_PARALLEL_ALTERNATIVES = 256  # distinct-tool combinations a parallel step's rule may list
-MIN_STRING_CHARS = 8  # the tightest string bound a tool is narrowed to
-MAX_CANDIDATES = 32  # known values offered per identifier argument (most recent first)
 # Free text: printable ASCII without '<', '`', '{' and '}', so markup, code fences and JSON
 # cannot be forged (curate's markup check would reject them). Past 3/4 of its bound it may
 # only go on to the end of its sentence: the bound never cuts a sentence.
@@ -89,56 +87,7 @@ def _lark(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _accepted(schema: dict[str, Any], values: list[str]) -> list[str]:
-    """The `values` that satisfy `schema`, its `format` included (one validator for all; its
-    regexes run with a time limit, fcsynth.schema_regex: one that runs out rejects the value)."""
-    cls = schema_regex.bounded(jsonschema.Draft202012Validator)
-    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    try:
-        return [v for v in values if validator.is_valid(v)]
-    except jsonschema.SchemaError:
-        return []
-
-
-def ground(parameters: dict[str, Any], known: list[str]) -> dict[str, Any] | None:
-    """`parameters` with every identifier-like argument an enum of the `known` values its
-    schema accepts; an optional one without such values is dropped; None when a required
-    one has none."""
-    out = copy.deepcopy(parameters)
-
-    def walk(schema: dict[str, Any]) -> bool:
-        props = schema.get("properties")
-        if not isinstance(props, dict):
-            return True
-        required = set(schema.get("required") or [])
-        for name in list(props):
-            sub = props[name]
-            if is_identifier(name, sub):
-                item = sub["items"] if sub.get("type") == "array" else sub
-                values = _accepted(item, known)[:MAX_CANDIDATES]
-                if not values:
-                    if name in required:
-                        return False
-                    del props[name]
-                    continue
-                grounded = {"type": "string", "enum": values}
-                if sub.get("type") == "array":
-                    props[name] = {**{k: v for k, v in sub.items() if k in ("type", "minItems", "maxItems")},
-                                   "items": grounded}
-                else:
-                    props[name] = grounded
-            elif isinstance(sub, dict) and (sub.get("type") == "object" or isinstance(sub.get("items"), dict)):
-                nested = sub if sub.get("type") == "object" else sub["items"]
-                if not walk(nested):  # a nested object, or the objects of an array
-                    if name in required:
-                        return False
-                    del props[name]
-        return True
-
-    return out if walk(out) else None
-
-
-def _args_schema(tool: Tool, opt: GrammarOptions, known: tuple[str, ...]) -> dict[str, Any] | None:
+def _args_schema(tool: Tool, opt: DMLConfig, known: tuple[str, ...]) -> dict[str, Any] | None:
     grounded = ground(narrowed_arguments(tool, opt), list(known))
     if grounded is None:
         return None
@@ -156,24 +105,17 @@ def _call_rule(i: int, tool: Tool, args: dict[str, Any]) -> tuple[list[str], int
 
 @dataclass(frozen=True)
 class Callable:
-    """A tool a call can use now: its grounded argument schema and longest call (bytes)."""
+    """A tool a call can use now: its grounded argument schema, longest call (bytes) and the
+    JSON bounds it was fitted at (the configured ones unless `tightened`)."""
 
     tool: Tool
     args: dict[str, Any]
     call_bytes: int
+    options: DMLConfig
     tightened: bool
 
 
-def _levels(opt: GrammarOptions) -> list[GrammarOptions]:
-    """The configured bounds, then tighter ones, down to the tightest."""
-    out = [opt]
-    while out[-1].max_json_string_chars > MIN_STRING_CHARS or out[-1].max_json_items > 1 or (
-            out[-1].max_argument_properties or 2) > 1 or out[-1].max_response_properties > 1:
-        out.append(tightened(out[-1]))
-    return out
-
-
-def callable_tools(tools: list[Tool], opt: GrammarOptions, known: list[str], budget: int, cap: int | None = None) -> list[Callable]:
+def callable_tools(tools: list[Tool], opt: DMLConfig, known: list[str], budget: int, cap: int | None = None) -> list[Callable]:
     """The tools a call can use now: each at the configured JSON bounds when its longest call
     and answer fit the turn cap `cap` (default: `budget`), else at the first tighter level that
     fits it; offered only when that call and answer also fit this turn's `budget` tokens."""
@@ -182,7 +124,7 @@ def callable_tools(tools: list[Tool], opt: GrammarOptions, known: list[str], bud
     for tool in tools:
         if _answer(tool, opt, cap)[1] > budget:
             continue
-        for level in _levels(opt):
+        for level in levels(opt):
             args = _args_schema(tool, level, tuple(known))
             if args is None:
                 break
@@ -190,12 +132,12 @@ def callable_tools(tools: list[Tool], opt: GrammarOptions, known: list[str], bud
             tokens = tokens_for_bytes(size)
             if tokens <= cap:
                 if tokens <= budget:
-                    out.append(Callable(tool, args, size, level != opt))
+                    out.append(Callable(tool, args, size, level, level != opt))
                 break
     return out
 
 
-def assistant_constraint(usable: list[Callable], opt: GrammarOptions, mode: str, calls: tuple[int, int], budget: int) -> Constraint:
+def assistant_constraint(usable: list[Callable], opt: DMLConfig, mode: str, calls: tuple[int, int], budget: int) -> Constraint:
     """The assistant turn's grammar. `mode`: "call", "text" or "either"; `calls`: how many
     calls a call step makes (lo, hi), cut down to what fits `budget` (a parallel step
     offers only the tools of which `lo` calls fit)."""
@@ -235,7 +177,7 @@ def assistant_constraint(usable: list[Callable], opt: GrammarOptions, mode: str,
 
 
 def assistant_grammar(
-    tools: list[Tool], opt: GrammarOptions, known: list[str], mode: str, calls: tuple[int, int], budget: int,
+    tools: list[Tool], opt: DMLConfig, known: list[str], mode: str, calls: tuple[int, int], budget: int,
     cap: int | None = None,
 ) -> Constraint:
     """The assistant turn's constraint over `tools` given the values `known` so far (`cap`:
@@ -259,7 +201,7 @@ def user_constraint(facts: list[str], max_chars: int) -> Constraint:
 
 
 @lru_cache(maxsize=4096)
-def _response_schema(tool_json: str, opt: GrammarOptions) -> dict[str, Any]:
+def _response_schema(tool_json: str, opt: DMLConfig) -> dict[str, Any]:
     tool = Tool.from_record(json.loads(tool_json))
     fallback = styled(any_object_schema(opt.max_json_string_chars, opt.max_json_items))
     if tool.response is None:
@@ -268,24 +210,24 @@ def _response_schema(tool_json: str, opt: GrammarOptions) -> dict[str, Any]:
     return schema if max_json_bytes(schema) is not None else fallback
 
 
-def _answer(tool: Tool, opt: GrammarOptions, cap: int) -> tuple[dict[str, Any], int, bool]:
+def _answer(tool: Tool, opt: DMLConfig, cap: int) -> tuple[dict[str, Any], int, DMLConfig]:
     """The simulated answer's schema at the configured bounds, or at the first tighter level
-    whose longest answer fits `cap` tokens; its longest answer (tokens); whether narrowed."""
+    whose longest answer fits `cap` tokens; its longest answer (tokens); the bounds it was fitted at."""
     return _answer_of(json.dumps(tool.to_record(), sort_keys=True), opt, cap)
 
 
 @lru_cache(maxsize=4096)
-def _answer_of(record: str, opt: GrammarOptions, cap: int) -> tuple[dict[str, Any], int, bool]:
+def _answer_of(record: str, opt: DMLConfig, cap: int) -> tuple[dict[str, Any], int, DMLConfig]:
     # cached: every assistant turn asks it for each of the conversation's tools
-    for level in _levels(opt):
+    for level in levels(opt):
         schema = _response_schema(record, level)
         tokens = tokens_for_bytes(int(max_json_bytes(schema) or 0))
         if tokens <= cap:
             break
-    return schema, tokens, level != opt
+    return schema, tokens, level
 
 
-def environment_constraint(tool: Tool, opt: GrammarOptions, error: bool, budget: int, cap: int | None = None) -> Constraint:
+def environment_constraint(tool: Tool, opt: DMLConfig, error: bool, budget: int, cap: int | None = None) -> Constraint:
     """The simulated tool's answer: its bounded response schema at the configured bounds
     (tighter only where its longest answer exceeds the turn cap `cap`, default `budget`), or
     the error object. Its max_tokens may exceed `budget`: the caller ends the
@@ -294,16 +236,5 @@ def environment_constraint(tool: Tool, opt: GrammarOptions, error: bool, budget:
     if error:
         schema = styled(error_object_schema(opt.max_json_string_chars))
         return Constraint(None, schema, tokens_for_bytes(int(max_json_bytes(schema) or 0)))
-    schema, tokens, narrowed = _answer(tool, opt, cap)
-    return Constraint(None, schema, tokens, narrowed)
-
-
-def tightened(opt: GrammarOptions) -> GrammarOptions:
-    """The next tighter JSON bounds, for a tool whose longest call or answer exceeds the turn cap."""
-    return replace(
-        opt,
-        max_json_string_chars=max(MIN_STRING_CHARS, opt.max_json_string_chars // 2),
-        max_json_items=max(1, opt.max_json_items // 2),
-        max_argument_properties=1 if opt.max_argument_properties is None else max(1, opt.max_argument_properties // 2),
-        max_response_properties=max(1, opt.max_response_properties // 2),
-    )
+    schema, tokens, fitted = _answer(tool, opt, cap)
+    return Constraint(None, schema, tokens, fitted != opt)

@@ -13,8 +13,9 @@ from typing import Any
 from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
-from fcsynth.budget import ascii_text, compact, fit_schema
 from fcsynth.config import Config
+from fcsynth.constraints.bounds import ascii_text, compact
+from fcsynth.constraints.budget import fit_schema
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Request, derive_seed
 from fcsynth.llm.context import StageContext
@@ -57,7 +58,7 @@ TEXT_FIELDS = {"persona": (3, 3, 160), "outline": (1, 20, 500)}
 
 def answer_schema(tool_names: list[str], max_tokens: int) -> dict[str, Any]:
     """JSON schema of the LLM's blueprint answer; tool names limited to the subset, text
-    bounds allocated from max_tokens (fcsynth.budget)."""
+    bounds allocated from max_tokens (fcsynth.constraints.budget)."""
     return compact(fit_schema(max_tokens, lambda chars: _schema(tool_names, chars), TEXT_FIELDS, STAGE))
 
 

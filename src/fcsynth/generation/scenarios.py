@@ -22,9 +22,9 @@ import numpy as np
 from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
-from fcsynth.budget import text_answer_schema
 from fcsynth.catalog.graph import connected
 from fcsynth.checkpoint import file_digest, fingerprint
+from fcsynth.constraints.budget import text_answer_schema
 from fcsynth.errors import FcsynthError
 from fcsynth.generation.embeddings import embed, novel
 from fcsynth.generation.sampling import Adjacency, allocate, rng_for, sample_subset
@@ -47,7 +47,7 @@ class ScenarioAnswer(BaseModel):
 
 
 def answer_schema(max_tokens: int) -> dict[str, Any]:
-    """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.budget)."""
+    """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.constraints.budget)."""
     return text_answer_schema("scenario", 20, 500, max_tokens, "scenarios")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from outlines.types import JsonSchema
 from pydantic import BaseModel, Field
 
-from fcsynth.budget import text_answer_schema
+from fcsynth.constraints.budget import text_answer_schema
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Request, derive_seed
 from fcsynth.llm.context import StageContext
@@ -33,7 +33,7 @@ class SystemPromptAnswer(BaseModel):
 
 
 def answer_schema(max_tokens: int) -> dict[str, Any]:
-    """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.budget)."""
+    """The answer's JSON schema, its text bound allocated from max_tokens (fcsynth.constraints.budget)."""
     return text_answer_schema("system_prompt", 20, 800, max_tokens, STAGE)
 
 

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from fcsynth.budget import ascii_text, compact, fit_schema
+from fcsynth.constraints.bounds import ascii_text, compact
+from fcsynth.constraints.budget import fit_schema
 from fcsynth.rows import DIMENSIONS
 
 Score = Literal[1, 2, 3, 4, 5]

@@ -36,7 +36,7 @@ def constraint_violation(kwargs: dict[str, Any], text: str) -> str | None:
     if "choice" in kwargs:
         return None if text in kwargs["choice"] else f"not one of {kwargs['choice']}"
     if "grammar" in kwargs:
-        from fcsynth.dml.match import match_error
+        from fcsynth.constraints.match import match_error
 
         error = match_error(kwargs["grammar"], text)
         return f"grammar: {error}" if error else None

@@ -30,7 +30,7 @@ def engine_args(llm_cfg: LLMConfig, max_model_len: int) -> dict[str, Any]:
         "enforce_eager": llm_cfg.enforce_eager,
         "gpu_memory_utilization": llm_cfg.gpu_memory_utilization,
         # Engine-wide: the guidance backend ignores the per-request flag. Free whitespace
-        # would make JSON outputs unbounded (fcsynth.budget).
+        # would make JSON outputs unbounded (fcsynth.constraints.budget).
         "structured_outputs_config": {"backend": llm_cfg.structured_outputs_backend, "disable_any_whitespace": True},
         "seed": 0,
         # Several GPUs need one worker process each.

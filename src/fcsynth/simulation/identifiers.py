@@ -27,7 +27,7 @@ _ID_DESCRIPTION = re.compile(
     r"^\s*(?:the\s+)?(?:unique\s+)?(?:id|ids|identifier)\b|\b(?:id|identifier)s? of\b|\bemail address(?:es)?\b", re.IGNORECASE)
 # Tokens in a user message that are ids, emails or links (a value the user gave).
 _USER_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@/:+\-]*[A-Za-z0-9]")
-# What a grammar string may hold verbatim (fcsynth.budget.ASCII_JSON_PATTERN).
+# What a grammar string may hold verbatim (fcsynth.constraints.bounds.ASCII_JSON_PATTERN).
 _GRAMMAR_SAFE = re.compile(r"^[ !#-\[\]-~]+$")
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from fcsynth.dml.example import FACT_VOCABULARY, example_string, string_kind
+from fcsynth.constraints.example_values import FACT_VOCABULARY, example_string, string_kind
 from fcsynth.dml.validate import argument_errors
 from fcsynth.simulation.identifiers import identifier_arguments
 from fcsynth.tools import Tool

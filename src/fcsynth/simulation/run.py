@@ -26,18 +26,19 @@ from outlines.types import CFG, JsonSchema
 from fcsynth.chat.prompting import PromptBuilder, hermes_messages
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import Config
+from fcsynth.constraints import turns
+from fcsynth.constraints.example_values import example_value
+from fcsynth.constraints.narrowing import narrowed_response
+from fcsynth.constraints.turns import Constraint
 from fcsynth.curate.checks.degenerate import conversation_texts, markup_fragments, repeated_ngram_share
 from fcsynth.curate.checks.placeholders import placeholders
 from fcsynth.curate.checks.repeats import repeated_calls
-from fcsynth.dml.example import example_value
-from fcsynth.dml.grammar import GrammarOptions, narrowed_response
 from fcsynth.dml.render import dump_json
 from fcsynth.llm import Backend, Request, derive_seed
 from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.prompts import render
 from fcsynth.runner import make_request, run_requests, stream_requests
-from fcsynth.simulation import constraints, environment
-from fcsynth.simulation.constraints import Constraint
+from fcsynth.simulation import environment
 from fcsynth.simulation.identifiers import known_values
 from fcsynth.simulation.state import ASSISTANT, CHECKS_FAILED, CONTEXT_FULL, TOOL, TURN_FAILED, USER, Conversation
 
@@ -77,7 +78,7 @@ class Simulator:
         self.tokenizer = tokenizer
         self.builder = PromptBuilder(tokenizer) if tokenizer is not None else None
         self.env_class = environment_class
-        self.options = GrammarOptions.from_config(cfg.dml)
+        self.options = cfg.dml
         self.generated: list[dict[str, Any]] = []
         self.rounds = 0  # in round mode
         self.streaming = cfg.llm.backend in STREAMING_BACKENDS
@@ -146,7 +147,7 @@ class Simulator:
             clarity=CLARITY.get(bp["clarity"], bp["clarity"]), transcript=transcript, number=number, total=len(conv.turns),
             kind=turn["kind"], withheld=turn.get("withheld", ""), reveal=[n for n in turn.get("reveal", []) if n in conv.facts],
         )
-        constraint = constraints.user_constraint(reveal, self.cfg.conversations.user_text_chars)
+        constraint = turns.user_constraint(reveal, self.cfg.conversations.user_text_chars)
         prompt, raw = self._chat(text)
         if not self._fits(conv, constraint, self._budget(prompt, raw)):
             return []
@@ -179,7 +180,7 @@ class Simulator:
             prompt, raw = hermes_messages(history, tools), False
         budget = self._budget(prompt, raw)
         known = known_values(conv.messages, self.options.max_json_string_chars)
-        constraint = constraints.assistant_grammar(conv.tools, self.options, known, mode, calls, budget,
+        constraint = turns.assistant_grammar(conv.tools, self.options, known, mode, calls, budget,
                                                  self.cfg.conversations.max_tokens)
         if not self._fits(conv, constraint, budget):
             return []
@@ -208,7 +209,7 @@ class Simulator:
             )
             prompt, raw = self._chat(text)
             budget = self._budget(prompt, raw)
-            constraint = constraints.environment_constraint(tool, self.options, error, budget, self.cfg.conversations.max_tokens)
+            constraint = turns.environment_constraint(tool, self.options, error, budget, self.cfg.conversations.max_tokens)
             if not self._fits(conv, constraint, budget):
                 return []
             key = f"m{len(conv.messages)}.{j}"
@@ -425,5 +426,5 @@ def _fake_assistant(constraint: Constraint, cid: str, key: str) -> str:
     for k in range(constraint.calls[0]):
         c = constraint.offered[k % len(constraint.offered)]
         value = example_value(c.args, f"{c.tool.name}/arguments", key=f"{cid}/{key}/{k}")
-        blocks.append(constraints.CALL_HEAD.format(name=json.dumps(c.tool.name)) + json.dumps(value, ensure_ascii=False) + constraints.CALL_TAIL)
+        blocks.append(turns.CALL_HEAD.format(name=json.dumps(c.tool.name)) + json.dumps(value, ensure_ascii=False) + turns.CALL_TAIL)
     return "\n".join(blocks)

@@ -10,8 +10,9 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from fcsynth.constraints.example import USER_PHRASES
+from fcsynth.constraints.example_values import arguments_path, example_string_candidates, example_strings, response_path
 from fcsynth.curate.checks.leaves import Leaf, argument_leaves, json_leaves, norm, parse_json
-from fcsynth.dml.example import USER_PHRASES, arguments_path, example_string_candidates, example_strings, response_path
 
 # Matched against the whole normalized value (case-folded, whitespace collapsed).
 # Placeholders in any string:

@@ -1,0 +1,1 @@
+"""Constraints: JSON bounds, token budgets, schema bounding, compile checks, the matcher and each turn's grammar."""
