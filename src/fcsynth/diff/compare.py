@@ -55,7 +55,10 @@ def _delta(a: float | None, b: float | None) -> float | None:
 
 
 def diff_versions(a: DatasetVersion, b: DatasetVersion) -> dict[str, Any]:
-    """The JSON-able report of what changed from version `a` to version `b`."""
+    """The JSON-able report of what changed from version `a` to version `b`: conversations
+    added/removed/changed (records matched by id, compared by a content hash), counts per
+    selection, the judge score distribution per dimension, tool coverage and the curate
+    stage's acceptance rate."""
     ids_a, ids_b = set(a.records), set(b.records)
     common = ids_a & ids_b
     changed = sorted(i for i in common if record_hash(a.records[i]) != record_hash(b.records[i]))

@@ -176,7 +176,9 @@ def _check_record(record: Any, where: str) -> None:
 def load_version(rev: str, root: Path, commit: str | None = None) -> DatasetVersion:
     """Read the exported dataset (train + test) and metrics/curate.json at `rev` ('workspace' = the files on disk).
 
-    `commit` is `rev` already resolved (resolve_rev); errors name `rev` as the user wrote it.
+    A revision (a commit, branch, tag or `dvc exp` name) is read through `dvc.api`, the
+    workspace straight from the files. `commit` is `rev` already resolved (resolve_rev);
+    errors name `rev` as the user wrote it.
     """
     if not (root / ".git").exists() and rev != WORKSPACE:
         raise FcsynthError(f"{root} is not a git repository: only the workspace can be read")
