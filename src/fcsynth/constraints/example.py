@@ -94,8 +94,6 @@ def example_messages(tools: list[Tool], options: DMLConfig, key: str = "") -> li
         for t in tools
         if (a := example_arguments(t, key)) is not None and (r := example_response(t, options, key)) is not None
     ]
-    if options.max_steps_per_turn == 0:
-        usable = []
     rng = seeded_rng(key, "messages", "phrasing")
     n_turns = 2
     text, think = options.max_text_chars, options.think_chars
