@@ -27,6 +27,7 @@ STAGES = ("model", "catalog", "scenarios", "blueprints", "conversations", "syste
 def request_keys(project: Path, overrides: list[str]) -> dict[str, dict[str, str]]:
     """{stage: {request id: request key}} of a fake-backend run in `project`."""
     from fcsynth.config import compose
+    from fcsynth.stage_cmd import stage_command
 
     for name in ("prompts", "grammars", "conf"):
         shutil.copytree(REPO / name, project / name)
@@ -36,7 +37,7 @@ def request_keys(project: Path, overrides: list[str]) -> dict[str, dict[str, str
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "FCSYNTH_ROOT": str(project), "PYTHONPATH": str(REPO / "src")}
     for stage in STAGES:
-        proc = subprocess.run([sys.executable, str(REPO / "stages" / f"{stage}.py")], cwd=project, env=env,
+        proc = subprocess.run(stage_command(stage, REPO, project / "params.yaml"), cwd=project, env=env,
                               capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             raise SystemExit(f"{stage} failed:\n{proc.stderr[-3000:]}")

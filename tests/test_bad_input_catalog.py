@@ -536,7 +536,8 @@ def _run_stage(root: Path, capsys) -> tuple[int, str]:
         sys.path.pop(0)
     code = 0
     try:
-        run_stage("catalog", lambda: stage.main(root))
+        catalog = root / "data" / "catalog"
+        run_stage("catalog", lambda: stage.main(catalog / "tools.parquet", catalog / "graph.parquet", root), argv=[])
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     return code, capsys.readouterr().err

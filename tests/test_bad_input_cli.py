@@ -21,6 +21,7 @@ import yaml
 from fcsynth import cli
 from fcsynth.catalog.graph import catalog_edges, edge_rows, graph_schema
 from fcsynth.errors import DEBUG_ENV
+from fcsynth.stage_cmd import stage_command
 from fcsynth.tables import write_rows
 from fcsynth.tools import Tool, write_catalog
 
@@ -367,7 +368,7 @@ def stage_project(tmp_path: Path, **params_changes) -> Path:
 
 
 def stage(project: Path, name: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return run_in(project, str(REPO / "stages" / f"{name}.py"), env=env)
+    return run_in(project, *stage_command(name, REPO, project / "params.yaml")[1:], env=env)  # run_in adds the python
 
 
 def test_scenarios_empty_selection_keeps_the_persisted_scenarios(tmp_path):

@@ -20,6 +20,7 @@ from fcsynth.catalog.selection import select
 from fcsynth.cli import app
 from fcsynth.config import ToolkitsConfig, ToolSource
 from fcsynth.errors import FcsynthError
+from fcsynth.stage_cmd import stage_command
 from fcsynth.tools import TOOL_NAME_RE, Tool, read_catalog, read_tools_file
 
 from _fabricate import conf_section
@@ -137,7 +138,7 @@ def test_catalog_stage_writes_parquet_and_metrics(tmp_path: Path) -> None:
         {"sources": [{"format": "openapi", "path": "data/sources/notes.yaml", "toolkit": "notes"}], "prompt_budget_tokens": 60},
         {"toolkits": ["kit", "notes"], "bundles": [["kit", "notes"]], "weights": {}},
     )
-    _stage_main()(root)
+    _stage_main()(root / "data" / "catalog" / "tools.parquet", root / "data" / "catalog" / "graph.parquet", root)
     tools = read_catalog(root / "data" / "catalog" / "tools.parquet")
     assert [(t.toolkit, t.name) for t in tools] == [("kit", "addNote"), ("kit", "listNotes"), ("notes", "deleteNote")]
     assert tools[1].response == {"type": "array", "items": {"type": "string"}}
@@ -157,7 +158,7 @@ def test_catalog_stage_writes_parquet_and_metrics(tmp_path: Path) -> None:
 def test_catalog_stage_unknown_toolkit_is_a_one_line_error(tmp_path: Path) -> None:
     root = _project(tmp_path, {}, {"toolkits": ["kit", "gmial"], "bundles": [], "weights": {}})
     proc = subprocess.run(
-        [sys.executable, str(REPO / "stages" / "catalog.py")], cwd=root, capture_output=True, text=True,
+        stage_command("catalog", REPO, root / "params.yaml"), cwd=root, capture_output=True, text=True,
         env={**os.environ, "FCSYNTH_ROOT": str(root)}, timeout=120,
     )
     assert proc.returncode == 1

@@ -6,11 +6,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import yaml
+
+from fcsynth.stage_cmd import stage_command
 
 from _fabricate import conversation_row, system_prompt_row
 
@@ -20,7 +21,7 @@ SELECTIONS = ("gmail", "googlecalendar", "gmail+googlecalendar")
 
 def run_stage(project: Path, name: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "FCSYNTH_ROOT": str(project)}
-    return subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py")], cwd=project, env=env,
+    return subprocess.run(stage_command(name, REPO, project / "params.yaml"), cwd=project, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from fcsynth.evaluate.parse import parse_completion
 from fcsynth.evaluate.run import evaluate, write_steps
 from fcsynth.llm.base import Request
 from fcsynth.llm.fake_backend import FakeBackend
+from fcsynth.stage_cmd import stage_command
 
 from _fabricate import conf_section
 
@@ -296,7 +296,7 @@ def _project(tmp_path: Path, repo_root: Path, records: list[dict] | None, tuned:
 
 def test_stage_writes_steps_and_metrics(tmp_path: Path, repo_root: Path) -> None:
     env = _project(tmp_path, repo_root, fabricated_split())
-    proc = subprocess.run([sys.executable, str(repo_root / "stages" / "evaluate.py")],
+    proc = subprocess.run(stage_command("evaluate", repo_root, tmp_path / "params.yaml"),
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "metrics" / "evaluate.json").read_text())
@@ -333,7 +333,7 @@ def test_stage_writes_steps_and_metrics(tmp_path: Path, repo_root: Path) -> None
 
 def test_stage_without_tuned_model_is_one_line_error(tmp_path: Path, repo_root: Path) -> None:
     env = _project(tmp_path, repo_root, fabricated_split(), tuned=False)
-    proc = subprocess.run([sys.executable, str(repo_root / "stages" / "evaluate.py")],
+    proc = subprocess.run(stage_command("evaluate", repo_root, tmp_path / "params.yaml"),
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0, proc.stderr
     assert "no tuned model (run `dvc repro train`)" in proc.stderr
@@ -342,7 +342,7 @@ def test_stage_without_tuned_model_is_one_line_error(tmp_path: Path, repo_root: 
 
 def test_stage_missing_split_is_one_line_error(tmp_path: Path, repo_root: Path) -> None:
     env = _project(tmp_path, repo_root, None)
-    proc = subprocess.run([sys.executable, str(repo_root / "stages" / "evaluate.py")],
+    proc = subprocess.run(stage_command("evaluate", repo_root, tmp_path / "params.yaml"),
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "test.jsonl: not found" in proc.stderr

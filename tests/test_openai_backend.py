@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +17,7 @@ from fcsynth.llm import Request, backend_identity, derive_seed
 from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.llm.check import constraint_violation
 from fcsynth.llm.openai_backend import CANARY_ASK, VIOLATION, OpenAIBackend
+from fcsynth.stage_cmd import stage_command
 
 from project import checkpoint_lines, compose_params, kill_after_rows, make_project, project_env, run
 
@@ -253,7 +253,7 @@ def test_engine_kwargs_validated_and_passed_through():
 # -- stages against a server -------------------------------------------------------------
 
 def stage(dest: Path, name: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    return run(dest, sys.executable, f"stages/{name}.py", env=env, check=check)
+    return run(dest, *stage_command(name, dest, dest / "params.yaml"), env=env, check=check)
 
 
 def openai_project(repo: Path, dest: Path, url: str, *extra: str) -> Path:
@@ -293,7 +293,7 @@ def test_stage_resumes_after_sigkill_keeping_finished_rows(repo_root, tmp_path):
         dest = openai_project(repo_root, tmp_path / "p", server.base_url, "llm.max_concurrency=1",
                               "scenarios.count=6", "scenarios.similarity_threshold=0.995")
         env = {**project_env(dest), KEY_ENV: SECRET}
-        before = kill_after_rows(dest, [sys.executable, "stages/scenarios.py"], env, "scenarios")
+        before = kill_after_rows(dest, stage_command("scenarios", dest, dest / "params.yaml"), env, "scenarios")
         assert 2 <= len(before) < 6, "the kill must land halfway"
         seeds_first_run = len(server.bodies)
         done = stage(dest, "scenarios", env=env)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -23,6 +22,7 @@ from fcsynth.llm.constraints import JsonSchema
 from fcsynth.llm.fake_backend import FakeBackend
 from fcsynth.llm.ray_backend import RayBackend, batch_size, replica_env
 from fcsynth.runner import make_request, run_requests
+from fcsynth.stage_cmd import stage_command
 
 from _fabricate import conf_section
 from project import checkpoint_lines, kill_after_rows, make_project, project_env, run
@@ -111,7 +111,7 @@ def ray_project(repo: Path, dest: Path, *extra: str) -> Path:
 
 
 def stage(dest: Path, name: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return run(dest, sys.executable, f"stages/{name}.py", env=env)
+    return run(dest, *stage_command(name, dest, dest / "params.yaml"), env=env)
 
 
 @pytest.mark.slow
@@ -142,7 +142,7 @@ def test_a_killed_driver_resumes_without_regenerating_finished_rows(on_cluster: 
     env = {**project_env(dest), "RAY_ADDRESS": on_cluster}
     stage(dest, "catalog", env)
     slow = {**env, "FCSYNTH_FAKE_LATENCY_S": "1.5"}
-    before = kill_after_rows(dest, [sys.executable, "stages/scenarios.py"], slow, "scenarios", timeout_s=180)
+    before = kill_after_rows(dest, stage_command("scenarios", dest, dest / "params.yaml"), slow, "scenarios", timeout_s=180)
     assert 2 <= len(before) < 6, "the kill must land halfway: completions stream back before their batch ends"
     stage(dest, "scenarios", env)
     after = checkpoint_lines(dest, "scenarios")
@@ -174,7 +174,7 @@ def test_a_local_cluster_too_small_for_the_replicas_is_a_one_line_error(repo_roo
     dest = ray_project(repo_root, tmp_path / "p", "llm.replicas=64")
     env = {k: v for k, v in project_env(dest).items() if k != "RAY_ADDRESS"}
     stage(dest, "catalog", env)
-    proc = run(dest, sys.executable, "stages/scenarios.py", env=env, check=False)
+    proc = run(dest, *stage_command("scenarios", dest, dest / "params.yaml"), env=env, check=False)
     assert proc.returncode == 1
     error = proc.stderr.strip().splitlines()[-1]
     assert error.startswith("fcsynth scenarios: error: llm=ray: llm.replicas=64 need 1 CPU and 0 GPU each; "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from fcsynth.chat.prompting import PromptBuilder
 from fcsynth.chat.steps import cut_steps
 from fcsynth.config import TrainConfig
 from fcsynth.errors import FcsynthError
+from fcsynth.stage_cmd import stage_command
 from fcsynth.train.examples import build_dataset_rows, record_examples, tokenize_example
 
 from _fabricate import TOOLS, conf_section, messages_for
@@ -105,7 +105,7 @@ def test_tiny_training_run_lowers_loss_and_vllm_serves_it(tmp_path: Path, repo_r
     records = [record(k, system=k % 2 == 0) for k in range(2)]
     (project / "data" / "dataset" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     env = {**os.environ, "FCSYNTH_ROOT": str(project)}
-    proc = subprocess.run([sys.executable, str(repo_root / "stages" / "train.py")], cwd=project, env=env,
+    proc = subprocess.run(stage_command("train", repo_root, project / "params.yaml"), cwd=project, env=env,
                           capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
 

@@ -18,10 +18,13 @@ VARIABLE = re.compile(r"\$\{\s*([\w.-]+)\s*\}")
 
 
 def stage_command(name: str, repo: Path, params: Path) -> list[str]:
-    """[python, <repo>/stages/<name>.py, *arguments] from `repo`/dvc.yaml, `${...}` read from `params`."""
+    """[python, <repo>/stages/<name>.py, *arguments] from `repo`/dvc.yaml, `${...}` read from `params`
+    (read only when the cmd has one, so a test may damage params.yaml for the script to find)."""
     cmd = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"][name]["cmd"]
-    values = yaml.safe_load(params.read_text())
-    _python, script, *args = shlex.split(VARIABLE.sub(lambda m: str(_lookup(values, m.group(1))), cmd))
+    if VARIABLE.search(cmd):
+        values = yaml.safe_load(params.read_text())
+        cmd = VARIABLE.sub(lambda m: str(_lookup(values, m.group(1))), cmd)
+    _python, script, *args = shlex.split(cmd)
     return [sys.executable, str(repo / script), *args]
 
 
