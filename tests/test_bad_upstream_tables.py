@@ -7,10 +7,10 @@ import polars as pl
 import pytest
 from test_bad_input_cli import one_line, stage, stage_project, write
 
+from fcsynth.chat.record import RECORD_INPUT_COLUMNS
 from fcsynth.curate import curate
 from fcsynth.curate.decide import DECISION_COLUMNS, JUDGED_COLUMNS
 from fcsynth.errors import DEBUG_HINT, FcsynthError
-from fcsynth.export.records import RECORD_INPUT_COLUMNS
 from fcsynth.generation import blueprints, conversations, scenarios, system_prompts
 from fcsynth.judge import run as judge
 from fcsynth.report.page import JUDGED_COLUMNS as REPORT_JUDGED_COLUMNS

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fcsynth.chat.record import build_record
 from fcsynth.config import load_params
-from fcsynth.export import build_record, selections_without_test, split_records, write_split
+from fcsynth.export import selections_without_test, split_records, write_split
 from fcsynth.export.card import render_card
 
 from _fabricate import conversation_row, good_scores, judged_row

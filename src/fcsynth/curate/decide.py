@@ -10,12 +10,11 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fcsynth.chat.record import RECORD_INPUT_COLUMNS, build_record
 from fcsynth.config import CurateConfig
 from fcsynth.curate.checks import QUALITY_COLUMNS, Check, Quality, assess, empty_columns, registry
 from fcsynth.curate.near_duplicates import NearDuplicates
 from fcsynth.curate.stats import judge_agreement, rate, summarize
-from fcsynth.export import build_record
-from fcsynth.export.records import RECORD_INPUT_COLUMNS
 from fcsynth.metrics import StageMetrics
 from fcsynth.rows import CONVERSATION_FAILURES, DIMENSIONS, JUDGE_FAILURES
 

@@ -4,7 +4,6 @@ from fcsynth.export.card import render_card
 from fcsynth.export.records import (
     PARQUET_SCHEMA,
     SPLITS,
-    build_record,
     conversation_shape,
     selections_without_test,
     split_records,
@@ -13,7 +12,7 @@ from fcsynth.export.records import (
 )
 
 __all__ = [
-    "PARQUET_SCHEMA", "SPLITS", "build_record", "conversation_shape", "render_card", "selections_without_test",
+    "PARQUET_SCHEMA", "SPLITS", "conversation_shape", "render_card", "selections_without_test",
     "split_records",
     "to_parquet_row", "write_split",
 ]
