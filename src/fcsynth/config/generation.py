@@ -117,6 +117,11 @@ class ConversationsConfig(Section):
             raise ValueError("environment: executable needs environment_class ('package.module:Class')")
         return self
 
+    def retries(self, has_complete_turn: bool) -> int:
+        """How often a failing turn is generated again: more while no turn is complete, since
+        ending then keeps nothing of the conversation."""
+        return self.max_turn_retries if has_complete_turn else max(self.max_turn_retries, self.first_turn_retries)
+
 
 class SystemPromptsConfig(Section):
     dropout: Rate
