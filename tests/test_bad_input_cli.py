@@ -171,7 +171,7 @@ def test_usage_error_is_one_line_exit_2(monkeypatch, capsys, tmp_path):
 # ---------------------------------------------------------------- debug and the catch-all
 
 def test_unexpected_exception_is_one_line_with_type_and_hint(monkeypatch, capsys, tmp_path):
-    import fcsynth.dml.validate as validate
+    import fcsynth.dml.validate_file as validate
 
     def broken(path):
         raise RuntimeError("internal\nbug")

@@ -14,7 +14,7 @@ def validate_command(
     file: Annotated[Path, typer.Argument(help="Dataset file: JSONL or Parquet of {messages, tools, ...} records")],
 ) -> None:
     """Check every record (structure, tool names, argument schemas, call/response pairing, turn order)."""
-    from fcsynth.dml.validate import validate_file
+    from fcsynth.dml.validate_file import validate_file
 
     report = validate_file(file)
     if not report.records:
