@@ -1,6 +1,6 @@
 """DML text -> TRL/OpenAI chat messages.
 
-Shape of the output (README "Conversation markup"):
+Shape of the output (docs/concepts/dml.md, "Parsed messages"):
 - `{"role": "user", "content": text}`;
 - per call/response step of an assistant turn, `{"role": "assistant", "content": "",
   "tool_calls": [{"id": "call_<n>", "type": "function", "function": {"name", "arguments"}}]}`

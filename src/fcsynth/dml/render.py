@@ -4,7 +4,7 @@ JSON is written the way the grammar makes the model write it: one line,
 `json.dumps(value, ensure_ascii=False)` (", " and ": " separators). Tool response
 `content` strings are written as they are. System messages are not part of DML and are
 skipped. Properties must already be in schema order: llguidance fixes the order of
-`properties` (see README).
+`properties` (see docs/concepts/dml.md).
 """
 
 from __future__ import annotations

