@@ -3,8 +3,11 @@
 - `plan`: the seeded shape of one conversation (user turns, where each planned feature
   happens, the facts the user knows), drawn by the blueprints stage;
 - `identifiers`: which arguments are identifier-like and which values are known so far;
-- `constraints`: each turn's grammar or schema and the longest output it allows;
+- `realized`: which planned features a finished conversation realized;
 - `environment`: the executable tool environment (a Python class);
 - `state`: one conversation's transcript and what happens next;
-- `run`: the rounds, one batch per round, checkpointed per turn.
+- `run`: the simulator: each conversation's next action, and applying its answer;
+- `turn_text`, `turn_checks`: a turn's output parsed, and curate's checks on it;
+- `schedule`: turns streamed into a running batch, or in rounds, checkpointed per turn.
+Each turn's grammar or schema comes from `fcsynth.constraints.turns`.
 """
