@@ -4,7 +4,8 @@ from pathlib import Path
 
 from fcsynth.catalog.selection import select
 from fcsynth.config import load_params
-from fcsynth.generation import blueprints, scenarios
+from fcsynth.generation.blueprints import BlueprintTask
+from fcsynth.generation.scenarios import active_rows
 from fcsynth.llm.context import stage_context
 from fcsynth.paths import ROOT
 from fcsynth.stage import run_stage
@@ -15,10 +16,11 @@ from fcsynth.tools import read_catalog
 def main(scenarios_table: Path, tools: Path, out: Path) -> None:
     cfg = load_params()
     selections = select(read_catalog(tools), cfg.toolkits)
-    scenario_rows = scenarios.active_rows(read_rows(scenarios_table, "scenarios", blueprints.SCENARIO_COLUMNS))
+    scenario_rows = active_rows(read_rows(scenarios_table, "scenarios", BlueprintTask.inputs))
+    task = BlueprintTask(selections)
     with stage_context(cfg, ROOT) as ctx:
-        rows, metrics = blueprints.run(ctx, scenario_rows, selections)
-    write_rows(rows, out, blueprints.schema())
+        rows, metrics = task.run(ctx, scenario_rows)
+    write_rows(rows, out, task.schema())
     metrics.write()
 
 

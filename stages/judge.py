@@ -5,7 +5,7 @@ from pathlib import Path
 import polars as pl
 
 from fcsynth.config import load_params
-from fcsynth.judge import run as judge
+from fcsynth.judge.run import JudgeTask
 from fcsynth.llm.context import stage_context
 from fcsynth.paths import ROOT
 from fcsynth.stage import run_stage
@@ -15,11 +15,11 @@ from fcsynth.tables import read_rows, write_rows
 def main(conversations: Path, system_prompts: Path, out: Path) -> None:
     cfg = load_params()
     key = "judge.model" if cfg.judge.model else "model"
-    conversation_rows = read_rows(conversations, "conversations", judge.CONVERSATION_COLUMNS)
-    system_prompt_rows = read_rows(system_prompts, "system_prompts", judge.SYSTEM_PROMPT_COLUMNS)
+    conversation_rows = read_rows(conversations, "conversations", JudgeTask.inputs)
+    task = JudgeTask(read_rows(system_prompts, "system_prompts", JudgeTask.system_prompt_inputs))
     with stage_context(cfg, ROOT, model=cfg.judge.model, key=key) as ctx:
-        rows, metrics = judge.run(ctx, conversation_rows, system_prompt_rows)
-    write_rows(rows, out, judge.schema(dict(pl.read_parquet_schema(conversations))))
+        rows, metrics = task.run(ctx, conversation_rows)
+    write_rows(rows, out, task.schema(dict(pl.read_parquet_schema(conversations))))
     metrics.write()
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from fcsynth.catalog.graph import graph_schema, neighbours, rows_edges
 from fcsynth.catalog.selection import select
 from fcsynth.config import load_params
-from fcsynth.generation import scenarios
+from fcsynth.generation.scenarios import ScenarioTask
 from fcsynth.llm.context import stage_context
 from fcsynth.paths import PROMPTS_DIR, ROOT
 from fcsynth.stage import run_stage
@@ -18,12 +18,12 @@ def main(tools: Path, graph: Path, out: Path) -> None:
     selections = select(read_catalog(tools), cfg.toolkits)
     # persist: true in dvc.yaml keeps the previous output so its scenarios are reused
     # (its rows are written again, so they need every column but `active`: absent means active)
-    stored = [c for c in scenarios.schema() if c != "active"]
-    previous = read_rows(out, columns=stored, fix="remove it to generate the scenarios afresh") if out.exists() else []
+    previous = read_rows(out, columns=ScenarioTask.inputs, fix="remove it to generate the scenarios afresh") if out.exists() else []
     adjacent = neighbours(rows_edges(read_rows(graph, "catalog", columns=graph_schema())))
+    task = ScenarioTask(selections, tools, adjacent, PROMPTS_DIR)
     with stage_context(cfg, ROOT) as ctx:
-        rows, metrics = scenarios.run(ctx, selections, tools, previous, PROMPTS_DIR, adjacent)
-    write_rows(rows, out, scenarios.schema())
+        rows, metrics = task.run(ctx, previous)
+    write_rows(rows, out, task.schema())
     metrics.write()
 
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from fcsynth.config import load_params
-from fcsynth.generation import system_prompts
+from fcsynth.generation.system_prompts import SystemPromptTask
 from fcsynth.llm.context import stage_context
 from fcsynth.paths import ROOT
 from fcsynth.stage import run_stage
@@ -12,10 +12,11 @@ from fcsynth.tables import read_rows, write_rows
 
 def main(conversations: Path, out: Path) -> None:
     cfg = load_params()
-    conversation_rows = read_rows(conversations, "conversations", system_prompts.CONVERSATION_COLUMNS)
+    conversation_rows = read_rows(conversations, "conversations", SystemPromptTask.inputs)
+    task = SystemPromptTask()
     with stage_context(cfg, ROOT) as ctx:
-        rows, metrics = system_prompts.run(ctx, conversation_rows)
-    write_rows(rows, out, system_prompts.schema())
+        rows, metrics = task.run(ctx, conversation_rows)
+    write_rows(rows, out, task.schema())
     metrics.write()
 
 

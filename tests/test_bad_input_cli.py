@@ -485,43 +485,41 @@ def scenario_ctx(tmp_path: Path, **overrides):
 
 
 def test_scenarios_store_never_shrinks_on_a_lower_count(tmp_path):
-    from fcsynth.generation import scenarios
-    from fcsynth.paths import PROMPTS_DIR
+    from fcsynth.generation.scenarios import ScenarioTask, active_rows
 
     tools = [Tool("mail", f"mail_op{i}", f"Operation {i}.", PARAMS) for i in range(4)]
     catalog = tmp_path / "tools.parquet"
     write_catalog(tools, catalog)
     sel = {"mail": tools}
-    four, _ = scenarios.run(scenario_ctx(tmp_path / "a", **{"scenarios.count": 4}), sel, catalog, [], PROMPTS_DIR)
-    assert [r["id"] for r in scenarios.active_rows(four)] == [f"mail-000{k}" for k in range(4)]
+    four, _ = ScenarioTask(sel, catalog).run(scenario_ctx(tmp_path / "a", **{"scenarios.count": 4}), [])
+    assert [r["id"] for r in active_rows(four)] == [f"mail-000{k}" for k in range(4)]
 
     ctx = scenario_ctx(tmp_path / "b", **{"scenarios.count": 2})
-    two, m = scenarios.run(ctx, sel, catalog, four, PROMPTS_DIR)
+    two, m = ScenarioTask(sel, catalog).run(ctx, four)
     assert len(two) == 4 and ctx.backend.calls == []  # nothing regenerated, nothing dropped
-    assert [r["id"] for r in scenarios.active_rows(two)] == ["mail-0000", "mail-0001"]
+    assert [r["id"] for r in active_rows(two)] == ["mail-0000", "mail-0001"]
     assert m.as_dict()["kept_inactive"] == 2 and m.records_out == 2
 
     ctx = scenario_ctx(tmp_path / "c", **{"scenarios.count": 4})
-    back, _ = scenarios.run(ctx, sel, catalog, two, PROMPTS_DIR)
+    back, _ = ScenarioTask(sel, catalog).run(ctx, two)
     assert ctx.backend.calls == [] and back == four  # the stored scenarios come back as they were
 
     ctx = scenario_ctx(tmp_path / "d", **{"scenarios.count": 2, "scenarios.allow_shrink": "true"})
-    shrunk, m = scenarios.run(ctx, sel, catalog, four, PROMPTS_DIR)
+    shrunk, m = ScenarioTask(sel, catalog).run(ctx, four)
     assert [r["id"] for r in shrunk] == ["mail-0000", "mail-0001"] and m.as_dict()["dropped_from_previous_run"] == 2
 
 
 def test_scenarios_changed_settings_keep_old_scenarios_inactive(tmp_path):
-    from fcsynth.generation import scenarios
-    from fcsynth.paths import PROMPTS_DIR
+    from fcsynth.generation.scenarios import ScenarioTask, active_rows
 
     tools = [Tool("mail", f"mail_op{i}", f"Operation {i}.", PARAMS) for i in range(4)]
     catalog = tmp_path / "tools.parquet"
     write_catalog(tools, catalog)
-    first, _ = scenarios.run(scenario_ctx(tmp_path / "a", **{"scenarios.count": 2}), {"mail": tools}, catalog, [], PROMPTS_DIR)
+    first, _ = ScenarioTask({"mail": tools}, catalog).run(scenario_ctx(tmp_path / "a", **{"scenarios.count": 2}), [])
     ctx = scenario_ctx(tmp_path / "b", **{"scenarios.count": 2, "scenarios.workflow_description": "'Sales follow-ups.'"})
-    second, _ = scenarios.run(ctx, {"mail": tools}, catalog, first, PROMPTS_DIR)
+    second, _ = ScenarioTask({"mail": tools}, catalog).run(ctx, first)
     assert len(second) == 4 and len(ctx.backend.calls) == 1
-    active = scenarios.active_rows(second)
+    active = active_rows(second)
     assert [r["id"] for r in active] == ["mail-0000", "mail-0001"]
     assert {r["fingerprint"] for r in active}.isdisjoint({r["fingerprint"] for r in first})
     assert [dict(r, active=True) for r in second if not r["active"]] == first

@@ -11,8 +11,11 @@ from fcsynth.chat.record import RECORD_INPUT_COLUMNS
 from fcsynth.curate import curate
 from fcsynth.curate.decide import DECISION_COLUMNS, JUDGED_COLUMNS
 from fcsynth.errors import DEBUG_HINT, FcsynthError
-from fcsynth.generation import blueprints, conversations, scenarios, system_prompts
-from fcsynth.judge import run as judge
+from fcsynth.generation import conversations
+from fcsynth.generation.blueprints import BlueprintTask
+from fcsynth.generation.scenarios import ScenarioTask
+from fcsynth.generation.system_prompts import SystemPromptTask
+from fcsynth.judge import JudgeTask
 from fcsynth.report.page import JUDGED_COLUMNS as REPORT_JUDGED_COLUMNS
 from fcsynth.tables import read_rows
 from fcsynth.tools import CATALOG_COLUMNS, CATALOG_REQUIRED
@@ -130,13 +133,14 @@ def test_read_rows_checks_columns_only_where_there_are_rows(tmp_path):
 
 def test_required_columns_are_columns_their_upstream_stage_declares():
     conv = conversations.schema()
-    judged = judge.schema(conv)
+    judged = JudgeTask.schema(conv)
     for needed, upstream in (
-        (blueprints.SCENARIO_COLUMNS, scenarios.schema()),
-        (conversations.BLUEPRINT_COLUMNS, blueprints.schema()),
-        (system_prompts.CONVERSATION_COLUMNS, conv),
-        (judge.CONVERSATION_COLUMNS, conv),
-        (judge.SYSTEM_PROMPT_COLUMNS, system_prompts.schema()),
+        (ScenarioTask.inputs, ScenarioTask.schema()),
+        (BlueprintTask.inputs, ScenarioTask.schema()),
+        (conversations.BLUEPRINT_COLUMNS, BlueprintTask.schema()),
+        (SystemPromptTask.inputs, conv),
+        (JudgeTask.inputs, conv),
+        (JudgeTask.system_prompt_inputs, SystemPromptTask.schema()),
         (JUDGED_COLUMNS, judged),
         (RECORD_INPUT_COLUMNS, judged),
         (REPORT_JUDGED_COLUMNS, judged),

@@ -105,9 +105,10 @@ def test_experiment_bfcl_selects_the_apis_and_runs_them_as_the_environment(tmp_p
 def test_conversations_over_bfcl_apis_on_the_embedded_model(vllm_engine, tmp_path: Path) -> None:
     """The real chain on one API: every tool message is what BFCL's class answers to that call
     after the conversation's earlier calls."""
-    from fcsynth.generation import blueprints, conversations, scenarios
+    from fcsynth.generation import conversations
+    from fcsynth.generation.blueprints import BlueprintTask
+    from fcsynth.generation.scenarios import ScenarioTask
     from fcsynth.llm.context import StageContext
-    from fcsynth.paths import PROMPTS_DIR
     from fcsynth.tools import write_catalog
 
     cfg = parse_config(compose([
@@ -120,8 +121,8 @@ def test_conversations_over_bfcl_apis_on_the_embedded_model(vllm_engine, tmp_pat
     write_catalog(tools, catalog)
     ctx = StageContext(cfg, tmp_path, backend=vllm_engine)
     selections = select(tools, cfg.toolkits)
-    scen, _ = scenarios.run(ctx, selections, catalog, [], PROMPTS_DIR)
-    bps, _ = blueprints.run(ctx, scen, selections)
+    scen, _ = ScenarioTask(selections, catalog).run(ctx, [])
+    bps, _ = BlueprintTask(selections).run(ctx, scen)
     convs, metrics = conversations.run(ctx, bps, selections)
     answered = 0
     for conv in convs:

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from fcsynth.config import compose, parse_config
-from fcsynth.generation import blueprints, scenarios
+from fcsynth.generation import blueprints
+from fcsynth.generation.blueprints import BlueprintTask
 from fcsynth.generation.sampling import allocate, rng_for, sample_subset
+from fcsynth.generation.scenarios import ScenarioTask
 from fcsynth.llm import Request
 from fcsynth.llm.context import StageContext
 from fcsynth.llm.fake_backend import FakeBackend
-from fcsynth.paths import PROMPTS_DIR
 from fcsynth.runner import request_key, run_requests
 from fcsynth.tools import Tool, write_catalog
 
@@ -84,7 +85,7 @@ def test_scenarios_drop_near_duplicates_and_refill_in_rounds(tmp_path):
     }
     tools = make_tools("mail", 5)
     ctx = make_ctx(tmp_path, scripted(texts), **{"scenarios.count": 3, "scenarios.similarity_threshold": 0.9})
-    rows, metrics = scenarios.run(ctx, {"mail": tools}, catalog_file(tmp_path, tools), [], PROMPTS_DIR)
+    rows, metrics = ScenarioTask({"mail": tools}, catalog_file(tmp_path, tools)).run(ctx, [])
     by_id = {r["id"]: r for r in rows}
     assert sorted(by_id) == ["mail-0000", "mail-0001", "mail-0002"]
     assert by_id["mail-0001"]["candidate_id"] == "mail-0001-r1"
@@ -106,7 +107,7 @@ def test_scenario_tools_walk_the_tool_graph_and_the_share_is_reported(tmp_path):
     texts = {f"mail-000{i}-r0": f"Scenario number {i} about {w} work." for i, w in enumerate(["budget", "travel", "hiring", "legal"])}
     ctx = make_ctx(tmp_path, scripted(texts), **{"scenarios.count": 4, "scenarios.random_tool_share": 0.0,
                                                  "scenarios.tools_per_scenario": [3, 4]})
-    rows, metrics = scenarios.run(ctx, {"mail": tools}, catalog_file(tmp_path, tools), [], PROMPTS_DIR, adjacent)
+    rows, metrics = ScenarioTask({"mail": tools}, catalog_file(tmp_path, tools), adjacent).run(ctx, [])
     assert all(connected([("mail", name) for name in r["tools"]], adjacent) for r in rows)
     assert metrics.as_dict()["connected_subset_share"] == 1.0
 
@@ -120,9 +121,9 @@ def test_scenarios_rerun_with_higher_target_keeps_earlier(tmp_path):
         "mail-0002": "Draft a reply to the recruiter proposing three interview slots next week.",
     }
     ctx = make_ctx(tmp_path, scripted(texts), **{"scenarios.count": 2})
-    first, _ = scenarios.run(ctx, {"mail": tools}, cat, [], PROMPTS_DIR)
+    first, _ = ScenarioTask({"mail": tools}, cat).run(ctx, [])
     ctx2 = make_ctx(tmp_path / "fresh", scripted(texts), **{"scenarios.count": 3})  # no checkpoints
-    second, m = scenarios.run(ctx2, {"mail": tools}, cat, first, PROMPTS_DIR)
+    second, m = ScenarioTask({"mail": tools}, cat).run(ctx2, first)
     assert [r for r in second if r["id"] in {"mail-0000", "mail-0001"}] == first
     assert ctx2.backend.calls == [["mail-0002-r0"]]
     assert m.as_dict()["kept_from_previous_run"] == 2
@@ -135,14 +136,14 @@ def test_blueprint_answer_is_constrained_and_failures_kept(tmp_path):
     schema = blueprints.answer_schema(scenario["tools"], 640)
     assert schema["properties"]["tools"]["items"]["enum"] == sorted(scenario["tools"])
     ctx = make_ctx(tmp_path, **{"blueprints.distractors": 2})
-    rows, metrics = blueprints.run(ctx, [scenario], {"mail": tools})
+    rows, metrics = BlueprintTask({"mail": tools}).run(ctx, [scenario])
     row = rows[0]
     assert row["status"] == "ok" and set(row["tools"]) <= set(scenario["tools"])
     assert len(row["distractors"]) == 2 and not set(row["distractors"]) & set(scenario["tools"])
     assert json.loads(row["persona"]).keys() == {"role", "company", "context"}
 
     broken = make_ctx(tmp_path / "b", lambda r: '{"persona": {"role": "x"', **{"blueprints.distractors": 2})
-    rows, metrics = blueprints.run(broken, [scenario], {"mail": tools})
+    rows, metrics = BlueprintTask({"mail": tools}).run(broken, [scenario])
     assert rows[0]["status"] == "unparseable" and "BlueprintAnswer" in rows[0]["reason"]
     assert rows[0]["raw"].startswith('{"persona"')
     assert metrics.as_dict()["rejected"] == {"truncated": 0, "unparseable": 1, "engine_error": 0}

@@ -10,10 +10,12 @@ import pytest
 from fcsynth.catalog.selection import select
 from fcsynth.config import compose, parse_config
 from fcsynth.dml import validate_record
-from fcsynth.generation import blueprints, conversations, scenarios, system_prompts
+from fcsynth.generation import conversations
+from fcsynth.generation.blueprints import BlueprintTask
+from fcsynth.generation.scenarios import ScenarioTask
+from fcsynth.generation.system_prompts import SystemPromptTask
 from fcsynth.llm.base import RequestFeed
 from fcsynth.llm.context import StageContext
-from fcsynth.paths import PROMPTS_DIR
 from fcsynth.tools import read_tools_file, write_catalog
 
 pytestmark = pytest.mark.slow
@@ -27,13 +29,13 @@ def test_generation_chain_on_embedded_model(vllm_engine, repo_root, tmp_path, mo
     ctx = StageContext(cfg, tmp_path, backend=vllm_engine)
     selections = select(tools, cfg.toolkits)
 
-    scen, m_scen = scenarios.run(ctx, selections, catalog, [], PROMPTS_DIR)
+    scen, m_scen = ScenarioTask(selections, catalog).run(ctx, [])
     assert len(scen) >= 2, m_scen.as_dict()
     assert all(len(r["scenario"]) >= 20 and len(r["embedding"]) == 384 for r in scen)
     assert m_scen.as_dict()["tokens"]["completion_tokens"] > 0
     assert m_scen.as_dict()["rejected"].get("unparseable", 0) == 0  # complete by construction
 
-    bps, m_bp = blueprints.run(ctx, scen, selections)
+    bps, m_bp = BlueprintTask(selections).run(ctx, scen)
     ok_bps = [b for b in bps if b["status"] == "ok"]
     assert len(ok_bps) == len(bps), m_bp.as_dict()  # no blueprint truncated or unparseable
     for b in ok_bps:
@@ -76,6 +78,6 @@ def test_generation_chain_on_embedded_model(vllm_engine, repo_root, tmp_path, mo
         assert validate_record(record) == [], c["dml"]
         assert c["dml"].startswith("<user>")
 
-    sps, m_sp = system_prompts.run(ctx, convs)
+    sps, m_sp = SystemPromptTask().run(ctx, convs)
     assert len(sps) == len(ok)
     assert all(r["status"] == "ok" and r["system_prompt"] for r in sps), m_sp.as_dict()

@@ -10,14 +10,25 @@ from pathlib import Path
 
 import pytest
 
-from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import load_params
-from fcsynth.judge import DIMENSIONS, answer_schema, judge_conversations, parse_answer, render_prompt
+from fcsynth.judge import DIMENSIONS, JudgeTask, answer_schema, parse_answer, render_prompt
+from fcsynth.llm.context import StageContext
 from fcsynth.llm.fake_backend import FakeBackend, minimal_instance
 
 from _fabricate import conversation_row, system_prompt_row
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def run_judge(cfg, conversations, system_prompts, root, backend):
+    """JudgeTask on `backend`, its checkpoint under `root` (released after; the backend stays open)."""
+    ctx = StageContext(cfg, root)
+    ctx.backend = backend
+    try:
+        return JudgeTask(system_prompts).run(ctx, conversations)
+    finally:
+        ctx.backend = None
+        ctx.close()
 
 
 @pytest.fixture()
@@ -74,7 +85,7 @@ def test_prompt_shows_tools_system_prompt_scenario_outline_and_turns(conversatio
 
 def test_fake_run_scores_ok_rows_and_skips_upstream_failures(cfg, conversations, system_prompts, tmp_path):
     backend = FakeBackend()
-    rows, metrics = judge_conversations(cfg, conversations, system_prompts, Checkpoint("judge", "k", tmp_path), lambda: backend)
+    rows, metrics = run_judge(cfg, conversations, system_prompts, tmp_path, backend)
     assert len(backend.calls) == 1 and len(backend.calls[0]) == 6  # one batch, only the ok rows
     by_id = {r["id"]: r for r in rows}
     assert by_id["gmail-0007"]["judge_status"] == "upstream_failed" and by_id["gmail-0007"]["scores"] is None
@@ -97,7 +108,7 @@ def test_fake_run_scores_ok_rows_and_skips_upstream_failures(cfg, conversations,
 def test_unparseable_answer_keeps_raw_text(cfg, conversations, system_prompts, tmp_path):
     good = json.dumps({"reasoning": "ok", "scores": dict.fromkeys(DIMENSIONS, 4)})
     backend = FakeBackend(lambda r: "not json at all" if r.id == "gmail-0001" else good)
-    rows, metrics = judge_conversations(cfg, conversations, system_prompts, Checkpoint("judge", "k", tmp_path), lambda: backend)
+    rows, metrics = run_judge(cfg, conversations, system_prompts, tmp_path, backend)
     bad = next(r for r in rows if r["id"] == "gmail-0001")
     assert bad["judge_status"] == "unparseable" and bad["judge_raw"] == "not json at all" and bad["scores"] is None
     assert metrics.as_dict()["rejected"]["unparseable"] == 1
@@ -107,20 +118,20 @@ def test_unparseable_answer_keeps_raw_text(cfg, conversations, system_prompts, t
 def test_too_long_prompt_is_skipped_not_sent(cfg, conversations, system_prompts, tmp_path):
     tiny = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"max_prompt_chars": 500})})
     backend = FakeBackend()
-    rows, metrics = judge_conversations(tiny, conversations, system_prompts, Checkpoint("judge", "k", tmp_path), lambda: backend)
+    rows, metrics = run_judge(tiny, conversations, system_prompts, tmp_path, backend)
     assert backend.calls == [] and all(r["judge_status"] in ("prompt_too_long", "upstream_failed") for r in rows)
     assert metrics.as_dict()["rejected"]["prompt_too_long"] == 6
 
 
 def test_rerun_reuses_checkpoint_and_redoes_changed_requests(cfg, conversations, system_prompts, tmp_path):
     cp_dir = tmp_path / "cp"
-    first, _ = judge_conversations(cfg, conversations, system_prompts, Checkpoint("judge", "k", cp_dir), FakeBackend)
+    first, _ = run_judge(cfg, conversations, system_prompts, cp_dir, FakeBackend())
     again = FakeBackend()
-    second, _ = judge_conversations(cfg, conversations, system_prompts, Checkpoint("judge", "k", cp_dir), lambda: again)
+    second, _ = run_judge(cfg, conversations, system_prompts, cp_dir, again)
     assert again.calls == [] and first == second
     changed = [dict(r, scenario=r["scenario"] + " (edited)") if r["id"] == "gmail-0000" else r for r in conversations]
     third = FakeBackend()
-    judge_conversations(cfg, changed, system_prompts, Checkpoint("judge", "k", cp_dir), lambda: third)
+    run_judge(cfg, changed, system_prompts, cp_dir, third)
     assert third.calls == [["gmail-0000"]]
 
 
@@ -129,9 +140,9 @@ import json, os, signal, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from _fabricate import conversation_row, system_prompt_row
-from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import load_params
-from fcsynth.judge import judge_conversations
+from fcsynth.judge import JudgeTask
+from fcsynth.llm.context import StageContext
 from fcsynth.llm.fake_backend import FakeBackend, default_responder
 cfg = load_params({params!r})
 rows = [conversation_row(s, k) for s in ("gmail", "googlecalendar") for k in range(3)]
@@ -142,7 +153,9 @@ def responder(req):
     if len(seen) == {kill_after} + 1:
         os.kill(os.getpid(), signal.SIGKILL)
     return default_responder(req)
-out, _ = judge_conversations(cfg, rows, sps, Checkpoint("judge", "k", Path({cp!r})), lambda: FakeBackend(responder))
+ctx = StageContext(cfg, Path({cp!r}))
+ctx.backend = FakeBackend(responder)
+out, _ = JudgeTask(sps).run(ctx, rows)
 print(json.dumps(seen))
 """
 
@@ -153,7 +166,7 @@ def test_sigkill_then_rerun_keeps_finished_rows_byte_for_byte(tmp_path):
     env = {**os.environ, "FCSYNTH_ROOT": str(REPO)}
     killed = subprocess.run([sys.executable, "-c", script(3)], capture_output=True, text=True, env=env)
     assert killed.returncode == -9, killed.stderr
-    path = cp / "judge" / "k.jsonl"
+    [path] = (cp / "data" / "checkpoints" / "judge").glob("*.jsonl")
     before = path.read_bytes()
     assert len(before.splitlines()) == 3
     rerun = subprocess.run([sys.executable, "-c", script(99)], capture_output=True, text=True, env=env, check=True)
@@ -168,7 +181,7 @@ def test_real_judge_on_embedded_model(vllm_engine, cfg, tmp_path):
     rows = [conversation_row("gmail", 0), conversation_row("googlecalendar", 1), conversation_row("gmail+googlecalendar", 2, thinking=True)]
     sps = [system_prompt_row(r["id"]) for r in rows]
     small = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"max_tokens": 256, "max_reasoning_chars": 200})})
-    judged, metrics = judge_conversations(small, rows, sps, Checkpoint("judge", "real", tmp_path), lambda: vllm_engine)
+    judged, metrics = run_judge(small, rows, sps, tmp_path, vllm_engine)
     ok = [r for r in judged if r["judge_status"] == "ok"]
     assert len(ok) >= 2, [r["judge_raw"] for r in judged]
     for r in ok:

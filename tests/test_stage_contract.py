@@ -11,7 +11,9 @@ import pytest
 
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import compose, parse_config
-from fcsynth.generation import blueprints, conversations, system_prompts
+from fcsynth.generation import conversations
+from fcsynth.generation.blueprints import BlueprintTask
+from fcsynth.generation.system_prompts import SystemPromptTask
 from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.llm.context import StageContext
 from fcsynth.llm.fake_backend import FakeBackend
@@ -92,11 +94,11 @@ def test_generation_rows_match_their_declared_schemas(tmp_path):
     tools = [Tool("mail", f"mail_tool{i}", f"Tool {i}.", PARAMS) for i in range(4)]
     scenarios = [{"id": f"mail-{k:04d}", "selection": "mail", "toolkits": ["mail"], "tools": [t.name for t in tools[:2]],
                   "scenario": "Forward the invoice to the accountant before noon."} for k in range(3)]
-    bp, m_bp = blueprints.run(ctx, scenarios, {"mail": tools})
+    bp, m_bp = BlueprintTask({"mail": tools}).run(ctx, scenarios)
     conv, m_conv = conversations.run(ctx, bp, {"mail": tools})
-    sp, m_sp = system_prompts.run(ctx, conv)
-    for name, rows, schema in (("bp", bp, blueprints.schema()), ("conv", conv, conversations.schema()),
-                               ("sp", sp, system_prompts.schema())):
+    sp, m_sp = SystemPromptTask().run(ctx, conv)
+    for name, rows, schema in (("bp", bp, BlueprintTask.schema()), ("conv", conv, conversations.schema()),
+                               ("sp", sp, SystemPromptTask.schema())):
         write_rows(rows, tmp_path / f"{name}.parquet", schema)
         assert len(read_rows(tmp_path / f"{name}.parquet")) == len(rows) == 3
         assert {r["status"] for r in rows} <= set(STATUSES)

@@ -8,6 +8,7 @@ constrained to a JSON schema whose tool names are the scenario's sampled subset.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from outlines.types import JsonSchema
@@ -19,18 +20,12 @@ from fcsynth.constraints.budget import fit_schema
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Request, derive_seed
 from fcsynth.llm.context import StageContext
-from fcsynth.metrics import StageMetrics
-from fcsynth.prompts import render
-from fcsynth.rows import OK, PARSE_FAILURES
-from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
+from fcsynth.llm.task import Answer, RowTask
+from fcsynth.rows import OK
+from fcsynth.runner import make_request
 from fcsynth.simulation.plan import FEATURES, draw_facts, draw_turns
 from fcsynth.tools import Tool
-from fcsynth.waste import token_use
 
-STAGE = "blueprints"
-# The data/scenarios.parquet columns a blueprint is built from (stages/blueprints.py checks them).
-SCENARIO_COLUMNS = ("id", "selection", "toolkits", "tools", "scenario")
-TEMPLATE = "blueprint.j2"
 CLARITY_MEANING = {
     "excellent": "states every detail the tools need up front",
     "good": "states the goal clearly but leaves a detail or two to ask about",
@@ -45,7 +40,7 @@ class Persona(BaseModel):
 
 
 class BlueprintAnswer(BaseModel):
-    """The shape parse_answer accepts (answer_schema constrains the generation further)."""
+    """The shape BlueprintTask.parse accepts (answer_schema constrains the generation further)."""
 
     persona: Persona
     outline: str
@@ -59,7 +54,7 @@ TEXT_FIELDS = {"persona": (3, 3, 160), "outline": (1, 20, 500)}
 def answer_schema(tool_names: list[str], max_tokens: int) -> dict[str, Any]:
     """JSON schema of the LLM's blueprint answer; tool names limited to the subset, text
     bounds allocated from max_tokens (fcsynth.constraints.budget)."""
-    return compact(fit_schema(max_tokens, lambda chars: _schema(tool_names, chars), TEXT_FIELDS, STAGE))
+    return compact(fit_schema(max_tokens, lambda chars: _schema(tool_names, chars), TEXT_FIELDS, BlueprintTask.stage))
 
 
 def _schema(tool_names: list[str], chars: dict[str, int]) -> dict[str, Any]:
@@ -112,81 +107,76 @@ def plan(cfg: Config, scenario: dict[str, Any], selection_tools: list[Tool]) -> 
             "plan": {"features": features, "turns": turns, "unplaced": unplaced}}
 
 
-def build_request(ctx: StageContext, scenario: dict[str, Any], planned: dict[str, Any], tools: dict[str, Tool]) -> Request:
-    cfg = ctx.cfg
-    subset = [tools[n] for n in scenario["tools"]]
-    prompt = render(
-        TEMPLATE,
-        scenario=scenario["scenario"],
-        tools=[{"name": t.name, "description": t.description} for t in subset],
-        clarity=planned["clarity"],
-        clarity_meaning=CLARITY_MEANING[planned["clarity"]],
-        features=planned["features"],
-    )
-    return make_request(
-        scenario["id"], prompt, JsonSchema(answer_schema(scenario["tools"], cfg.blueprints.max_tokens)), cfg.sampling,
-        cfg.blueprints.max_tokens, derive_seed(cfg.seed, f"blueprint:{scenario['id']}"),
-    )
-
-
-def parse_answer(text: str) -> dict[str, Any]:
-    """The blueprint answer of a completion (ValueError when it is not one)."""
-    answer = BlueprintAnswer.model_validate_json(text).model_dump()
-    answer["tools"] = sorted(set(answer["tools"]))  # llguidance has no uniqueItems
-    return answer
-
-
-def schema() -> dict[str, Any]:
-    """Polars schema of data/blueprints.parquet."""
-    import polars as pl
-
-    return {
-        "id": pl.String, "selection": pl.String, "toolkits": pl.List(pl.String), "scenario": pl.String,
-        "persona": pl.String, "outline": pl.String, "tools": pl.List(pl.String), "distractors": pl.List(pl.String),
-        "clarity": pl.String, "features": pl.String, "facts": pl.String, "plan": pl.String,
-        "status": pl.String, "reason": pl.String, "raw": pl.String,
-    }
-
-
-def run(
-    ctx: StageContext,
-    scenarios: list[dict[str, Any]],
-    tools_by_selection: dict[str, list[Tool]],
-) -> tuple[list[dict[str, Any]], StageMetrics]:
+@dataclass
+class BlueprintTask(RowTask):
     """One blueprint row per scenario (status ok, or its status, reason and raw text)."""
-    metrics = StageMetrics(STAGE, records_in=len(scenarios))
-    plans = {s["id"]: plan(ctx.cfg, s, tools_by_selection[s["selection"]]) for s in scenarios}
-    by_name = {s["selection"]: {t.name: t for t in tools_by_selection[s["selection"]]} for s in scenarios}
-    requests = [build_request(ctx, s, plans[s["id"]], by_name[s["selection"]]) for s in scenarios]
-    raw = run_requests(requests, ctx.checkpoint(STAGE), ctx.get_backend)
-    rows = []
-    for s in scenarios:
-        r = raw[s["id"]]
-        answer, status, reason = parse_completion(r["text"], r["finish_reason"], parse_answer)
-        planned = plans[s["id"]]
-        row = {
-            "id": s["id"], "selection": s["selection"], "toolkits": s["toolkits"], "scenario": s["scenario"],
-            "persona": json.dumps(answer["persona"], sort_keys=True) if answer else None,
-            "outline": answer["outline"] if answer else None,
-            "tools": answer["tools"] if answer else [],
+
+    tools_by_selection: dict[str, list[Tool]]
+    stage = "blueprints"
+    inputs = ("id", "selection", "toolkits", "tools", "scenario")  # of data/scenarios.parquet
+    template = "blueprint.j2"
+
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        """Polars schema of data/blueprints.parquet."""
+        import polars as pl
+
+        return {
+            "id": pl.String, "selection": pl.String, "toolkits": pl.List(pl.String), "scenario": pl.String,
+            "persona": pl.String, "outline": pl.String, "tools": pl.List(pl.String), "distractors": pl.List(pl.String),
+            "clarity": pl.String, "features": pl.String, "facts": pl.String, "plan": pl.String,
+            "status": pl.String, "reason": pl.String, "raw": pl.String,
+        }
+
+    def prepare(self, ctx: StageContext, row: dict[str, Any]) -> dict[str, Any]:
+        """The scenario with its seeded plan (`planned`)."""
+        return {**row, "planned": plan(ctx.cfg, row, self.tools_by_selection[row["selection"]])}
+
+    def request(self, ctx: StageContext, row: dict[str, Any]) -> Request:
+        cfg, planned = ctx.cfg, row["planned"]
+        by_name = {t.name: t for t in self.tools_by_selection[row["selection"]]}
+        prompt = self.prompt(
+            scenario=row["scenario"],
+            tools=[{"name": by_name[n].name, "description": by_name[n].description} for n in row["tools"]],
+            clarity=planned["clarity"],
+            clarity_meaning=CLARITY_MEANING[planned["clarity"]],
+            features=planned["features"],
+        )
+        return make_request(
+            row["id"], prompt, JsonSchema(answer_schema(row["tools"], cfg.blueprints.max_tokens)), cfg.sampling,
+            cfg.blueprints.max_tokens, derive_seed(cfg.seed, f"blueprint:{row['id']}"),
+        )
+
+    def parse(self, text: str) -> dict[str, Any]:
+        """The blueprint answer of a completion (ValueError when it is not one)."""
+        answer = BlueprintAnswer.model_validate_json(text).model_dump()
+        answer["tools"] = sorted(set(answer["tools"]))  # llguidance has no uniqueItems
+        return answer
+
+    def output(self, ctx: StageContext, row: dict[str, Any], answer: Answer | None) -> dict[str, Any]:
+        if answer is None:
+            raise ValueError(f"blueprint {row['id']}: no answer (every scenario gets a request)")
+        value, planned = answer.value, row["planned"]
+        return {
+            "id": row["id"], "selection": row["selection"], "toolkits": row["toolkits"], "scenario": row["scenario"],
+            "persona": json.dumps(value["persona"], sort_keys=True) if value else None,
+            "outline": value["outline"] if value else None,
+            "tools": value["tools"] if value else [],
             "distractors": planned["distractors"],
             "clarity": planned["clarity"],
             "features": json.dumps(planned["features"], sort_keys=True),
             "facts": json.dumps(planned["facts"], sort_keys=True),
             "plan": json.dumps(planned["plan"], sort_keys=True),
-            "status": status,
-            "reason": reason,
-            "raw": None if answer else r["text"],
+            "status": answer.status,
+            "reason": answer.reason,
+            "raw": None if value else answer.text,
         }
-        rows.append(row)
-    metrics.count(rows, reasons=PARSE_FAILURES)
-    metrics.tokens = token_totals(list(raw.values()))
-    metrics.tokens.update(token_use(raw.values(), [r["id"] for r in rows if r["status"] == OK]))
-    ok = [r for r in rows if r["status"] == OK]
-    metrics.extra.update(
-        clarity={k: sum(r["clarity"] == k for r in ok) for k in sorted(CLARITY_MEANING)},
-        planned_features={f: sum(json.loads(r["features"])[f] for r in ok) for f in FEATURES},
-        mean_planned_user_turns=round(sum(len(json.loads(r["plan"])["turns"]) for r in ok) / len(ok), 3) if ok else 0.0,
-        mean_tools_used=round(sum(len(r["tools"]) for r in ok) / len(ok), 3) if ok else 0.0,
-    )
-    return rows, metrics
+
+    def extra(self, ctx: StageContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        ok = [r for r in rows if r["status"] == OK]
+        return {
+            "clarity": {k: sum(r["clarity"] == k for r in ok) for k in sorted(CLARITY_MEANING)},
+            "planned_features": {f: sum(json.loads(r["features"])[f] for r in ok) for f in FEATURES},
+            "mean_planned_user_turns": round(sum(len(json.loads(r["plan"])["turns"]) for r in ok) / len(ok), 3) if ok else 0.0,
+            "mean_tools_used": round(sum(len(r["tools"]) for r in ok) / len(ok), 3) if ok else 0.0,
+        }

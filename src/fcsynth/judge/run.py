@@ -1,4 +1,4 @@
-"""The `judge` stage: every parsed conversation graded by an LLM against the rubric.
+"""The `judge` stage (JudgeTask): every parsed conversation graded by an LLM against the rubric.
 
 One request per conversation, all in one backend batch, each constrained to the
 JudgeAnswer JSON schema. Finished answers are checkpointed as they arrive, each with a
@@ -9,27 +9,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from outlines.types import JsonSchema
 
-from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import Config, SamplingConfig
-from fcsynth.judge.rubric import answer_schema, read_answer
-from fcsynth.llm import Backend, Request, derive_seed
+from fcsynth.judge.rubric import JudgeAnswer, answer_schema, read_answer
+from fcsynth.llm import Request, derive_seed
 from fcsynth.llm.context import StageContext
-from fcsynth.metrics import StageMetrics
+from fcsynth.llm.task import Answer, RowTask
 from fcsynth.prompts import render
 from fcsynth.rows import DIMENSIONS, JUDGE_FAILURES, OK, PROMPT_TOO_LONG, UPSTREAM_FAILED, upstream_reason
-from fcsynth.runner import make_request, parse_completion, run_requests, token_totals
-from fcsynth.waste import token_use
+from fcsynth.runner import make_request
 
-STAGE = "judge"
-TEMPLATE = "judge.j2"
-# The input columns the judge reads (stages/judge.py checks them); the rest pass through.
-CONVERSATION_COLUMNS = ("id", "selection", "status", "scenario", "tools")
-SYSTEM_PROMPT_COLUMNS = ("id",)
 # Columns the judge adds to each conversation row (system prompt first, then its verdict).
 JUDGE_COLUMNS = (
     "system_prompt", "drop_system_prompt", "scores", "judge_reasoning", "judge_status", "judge_reason",
@@ -89,7 +82,7 @@ def render_prompt(row: dict[str, Any], system_prompt: str | None, max_chars: int
             "parameters": summarize_parameters(params) if compact else json.dumps(params, ensure_ascii=False, separators=(",", ":")),
         })
     return render(
-        TEMPLATE,
+        JudgeTask.template,
         tools=tools,
         system_prompt=system_prompt,
         scenario=row["scenario"],
@@ -103,18 +96,9 @@ def judge_sampling(cfg: Config) -> SamplingConfig:
     return SamplingConfig(temperature=cfg.judge.temperature, top_p=1.0, max_tokens=cfg.judge.max_tokens, repetition_penalty=1.0)
 
 
-def build_request(cfg: Config, row: dict[str, Any], system_prompt: str | None) -> Request | None:
-    """The judge request of one conversation, or None when even the compact prompt is too long."""
-    j = cfg.judge
-    prompt = render_prompt(row, system_prompt, j.max_field_chars, compact=False)
-    if len(prompt) > j.max_prompt_chars:
-        prompt = render_prompt(row, system_prompt, j.max_field_chars // 2, compact=True)
-    if len(prompt) > j.max_prompt_chars:
-        return None
-    return make_request(
-        row["id"], prompt, JsonSchema(answer_schema(j.max_reasoning_chars, j.max_tokens)), judge_sampling(cfg),
-        j.max_tokens, derive_seed(cfg.seed, f"judge:{row['id']}"),
-    )
+def _usable(row: dict[str, Any]) -> bool:
+    """Whether a conversation row is judged at all (parsed, with its messages)."""
+    return row["status"] == OK and bool(row.get("messages"))
 
 
 def _finish(row: dict[str, Any], sp: dict[str, Any] | None, **judge: Any) -> dict[str, Any]:
@@ -126,74 +110,74 @@ def _finish(row: dict[str, Any], sp: dict[str, Any] | None, **judge: Any) -> dic
     return out
 
 
-def judge_conversations(
-    cfg: Config,
-    conversations: list[dict[str, Any]],
-    system_prompts: list[dict[str, Any]],
-    checkpoint: Checkpoint,
-    backend_factory: Callable[[], Backend],
-) -> tuple[list[dict[str, Any]], StageMetrics]:
-    """Judged rows (every conversation column + system prompt + judge columns) and metrics."""
-    metrics = StageMetrics(STAGE, records_in=len(conversations))
-    sp_by_id = {r["id"]: r for r in system_prompts}
-    requests: dict[str, Request] = {}
-    skipped: dict[str, tuple[str, str]] = {}  # id -> (judge_status, judge_reason)
-    for row in conversations:
-        if row["status"] != OK or not row.get("messages"):
-            skipped[row["id"]] = (UPSTREAM_FAILED, upstream_reason(row))
-            continue
-        sp = sp_by_id.get(row["id"])
-        request = build_request(cfg, row, sp.get("system_prompt") if sp else None)
-        if request is None:
-            skipped[row["id"]] = (PROMPT_TOO_LONG, f"longer than judge.max_prompt_chars={cfg.judge.max_prompt_chars}")
-        else:
-            requests[row["id"]] = request
+@dataclass
+class JudgeTask(RowTask):
+    """Judged rows: every conversation column, its system prompt (from `system_prompts`), the judge columns."""
 
-    answered = run_requests(list(requests.values()), checkpoint, backend_factory)
+    system_prompts: list[dict[str, Any]]
+    by_id: dict[str, dict[str, Any]] = field(init=False, repr=False)
+    stage = "judge"
+    # The conversation columns the judge reads (stages/judge.py checks them); the rest pass through.
+    inputs = ("id", "selection", "status", "scenario", "tools")
+    system_prompt_inputs = ("id",)  # the columns of data/system_prompts.parquet it reads
+    template = "judge.j2"
+    status_key = "judge_status"
+    reasons = (*JUDGE_FAILURES, UPSTREAM_FAILED)
 
-    rows = []
-    for row in conversations:
-        sp = sp_by_id.get(row["id"])
-        if row["id"] in skipped:
-            status, reason = skipped[row["id"]]
-            rows.append(_finish(row, sp, judge_status=status, judge_reason=reason))
-            continue
-        done = answered[row["id"]]
-        answer, status, reason = parse_completion(done["text"], done["finish_reason"], read_answer)
-        tokens = {"judge_prompt_tokens": done["prompt_tokens"], "judge_completion_tokens": done["completion_tokens"]}
+    def __post_init__(self) -> None:
+        self.by_id = {r["id"]: r for r in self.system_prompts}
+
+    @classmethod
+    def schema(cls, conversation_schema: dict[str, Any]) -> dict[str, Any]:
+        """Polars schema of data/judged.parquet: the conversation columns (its rows carry them), then JUDGE_COLUMNS."""
+        import polars as pl
+
+        return {
+            **conversation_schema,
+            "system_prompt": pl.String, "drop_system_prompt": pl.Boolean, "scores": pl.String,
+            "judge_reasoning": pl.String, "judge_status": pl.String, "judge_reason": pl.String, "judge_raw": pl.String,
+            "judge_prompt_tokens": pl.Int64, "judge_completion_tokens": pl.Int64,
+        }
+
+    def system_prompt(self, row: dict[str, Any]) -> str | None:
+        sp = self.by_id.get(row["id"])
+        return sp.get("system_prompt") if sp else None
+
+    def request(self, ctx: StageContext, row: dict[str, Any]) -> Request | None:
+        """None when the conversation failed upstream or even the compact prompt is too long."""
+        if not _usable(row):
+            return None
+        cfg, j, system_prompt = ctx.cfg, ctx.cfg.judge, self.system_prompt(row)
+        prompt = render_prompt(row, system_prompt, j.max_field_chars, compact=False)
+        if len(prompt) > j.max_prompt_chars:
+            prompt = render_prompt(row, system_prompt, j.max_field_chars // 2, compact=True)
+        if len(prompt) > j.max_prompt_chars:
+            return None
+        return make_request(
+            row["id"], prompt, JsonSchema(answer_schema(j.max_reasoning_chars, j.max_tokens)), judge_sampling(cfg),
+            j.max_tokens, derive_seed(cfg.seed, f"judge:{row['id']}"),
+        )
+
+    def parse(self, text: str) -> JudgeAnswer:
+        return read_answer(text)
+
+    def output(self, ctx: StageContext, row: dict[str, Any], answer: Answer | None) -> dict[str, Any]:
+        sp = self.by_id.get(row["id"])
         if answer is None:
-            rows.append(_finish(row, sp, judge_status=status, judge_reason=reason, judge_raw=done["text"], **tokens))
-            continue
-        rows.append(_finish(
-            row, sp, judge_status=OK, judge_reasoning=answer.reasoning,
-            scores=json.dumps(answer.scores.model_dump(), sort_keys=True), **tokens,
-        ))
-    metrics.count(rows, status_key="judge_status", reasons=(*JUDGE_FAILURES, UPSTREAM_FAILED))
-    metrics.tokens = token_totals(list(answered.values()))
-    metrics.tokens.update(token_use(answered.values(), [r["id"] for r in rows if r["judge_status"] == OK]))
-    metrics.extra.update(score_metrics(rows))
-    return rows, metrics
+            if not _usable(row):
+                return _finish(row, sp, judge_status=UPSTREAM_FAILED, judge_reason=upstream_reason(row))
+            reason = f"longer than judge.max_prompt_chars={ctx.cfg.judge.max_prompt_chars}"
+            return _finish(row, sp, judge_status=PROMPT_TOO_LONG, judge_reason=reason)
+        tokens = {"judge_prompt_tokens": answer.raw["prompt_tokens"], "judge_completion_tokens": answer.raw["completion_tokens"]}
+        if answer.value is None:
+            return _finish(row, sp, judge_status=answer.status, judge_reason=answer.reason, judge_raw=answer.text, **tokens)
+        return _finish(
+            row, sp, judge_status=OK, judge_reasoning=answer.value.reasoning,
+            scores=json.dumps(answer.value.scores.model_dump(), sort_keys=True), **tokens,
+        )
 
-
-def run(
-    ctx: StageContext, conversations: list[dict[str, Any]], system_prompts: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], StageMetrics]:
-    """The stage: judged rows and metrics, with the judge model of `ctx` (the stage's run signature)."""
-    rows, metrics = judge_conversations(ctx.cfg, conversations, system_prompts, ctx.checkpoint(STAGE), ctx.get_backend)
-    metrics.extra["judge_model"] = ctx.model_cfg.name
-    return rows, metrics
-
-
-def schema(conversation_schema: dict[str, Any]) -> dict[str, Any]:
-    """Polars schema of data/judged.parquet: the conversation columns, then JUDGE_COLUMNS."""
-    import polars as pl
-
-    return {
-        **conversation_schema,
-        "system_prompt": pl.String, "drop_system_prompt": pl.Boolean, "scores": pl.String,
-        "judge_reasoning": pl.String, "judge_status": pl.String, "judge_reason": pl.String, "judge_raw": pl.String,
-        "judge_prompt_tokens": pl.Int64, "judge_completion_tokens": pl.Int64,
-    }
+    def extra(self, ctx: StageContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return {**score_metrics(rows), "judge_model": ctx.model_cfg.name}
 
 
 def _summary(score_dicts: list[dict[str, int]]) -> dict[str, Any]:
