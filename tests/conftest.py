@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers.paths import REPO
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Subprocesses (dvc, stage scripts) use this interpreter's environment, however pytest was started.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-
-REPO = Path(__file__).resolve().parents[1]
-# The shared specs sit beside the repository (CI, /work/main); a worktree elsewhere names them.
-SHARED_OPENAPI = Path(os.environ.get("FCSYNTH_SHARED_OPENAPI") or REPO.parent / "shared" / "openapi")
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,8 @@ import yaml
 from fcsynth.cli import main
 from fcsynth.stage import run_stage
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers.paths import REPO
+
 GOOD = {"openapi": "3.0.0", "info": {"title": "good", "version": "1"},
         "paths": {"/a": {"get": {"operationId": "getA", "responses": {"200": {"description": "ok"}}}}}}
 OLD_OUT = '[{"kept": "the earlier import"}]\n'

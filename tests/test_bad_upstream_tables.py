@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from test_bad_input_cli import one_line, stage, stage_project, write
 
 from fcsynth.chat.record import RECORD_INPUT_COLUMNS
 from fcsynth.curate import curate
@@ -20,7 +19,8 @@ from fcsynth.report.page import JUDGED_COLUMNS as REPORT_JUDGED_COLUMNS
 from fcsynth.tables import read_rows
 from fcsynth.tools import CATALOG_COLUMNS, CATALOG_REQUIRED
 
-from _fabricate import conversation_row, good_scores, judged_row, system_prompt_row
+from helpers.fabricate import conversation_row, good_scores, judged_row, system_prompt_row
+from helpers.stage_project import one_line, stage, stage_project, write
 
 
 def check_one_line(proc, name: str, *needles: str) -> str:

@@ -18,8 +18,6 @@ from fcsynth.config import compose, parse_config
 from fcsynth.errors import FcsynthError
 from fcsynth.simulation import environment
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _types(node: Any) -> set[str]:
     """Every `type` value anywhere in a schema."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -26,7 +25,9 @@ from fcsynth.llm.progress import Progress
 from fcsynth.tools import read_tools_file
 from fcsynth.waste import token_use
 
-BUILTIN = Path(__file__).resolve().parents[1] / "data" / "builtin_tools"
+from helpers.paths import REPO
+
+BUILTIN = REPO / "data" / "builtin_tools"
 
 
 def json_grammar(schema: dict) -> str:

@@ -17,7 +17,7 @@ from fcsynth.llm import Request
 from fcsynth.llm.constraints import CFG, JsonSchema
 from fcsynth.tools import Tool
 
-from _fabricate import grammar_options
+from helpers.fabricate import grammar_options
 
 pytestmark = pytest.mark.slow
 

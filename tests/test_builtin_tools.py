@@ -12,7 +12,9 @@ from jsonschema import Draft202012Validator
 
 from fcsynth.tools import TOOL_NAME_RE, Tool, read_catalog, read_tools_file, write_catalog
 
-BUILTIN = Path(__file__).resolve().parents[1] / "data" / "builtin_tools"
+from helpers.paths import REPO
+
+BUILTIN = REPO / "data" / "builtin_tools"
 TOOLKITS = (
     "gmail", "googlecalendar", "googledrive", "googledocs", "jira",
     "stripe", "asana", "calendly", "whatsapp", "todoist",

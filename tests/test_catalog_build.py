@@ -23,9 +23,9 @@ from fcsynth.errors import FcsynthError
 from fcsynth.stage_cmd import stage_command
 from fcsynth.tools import TOOL_NAME_RE, Tool, read_catalog, read_tools_file
 
-from _fabricate import conf_section
+from helpers.fabricate import conf_section
+from helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 BUILTIN = REPO / "data" / "builtin_tools"
 
 SPEC = """

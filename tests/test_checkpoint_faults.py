@@ -10,14 +10,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_bad_input_cli import one_line, stage, stage_project
 
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import compose, parse_config
 from fcsynth.errors import DEBUG_HINT, FcsynthError
 from fcsynth.llm.context import StageContext
 
-from _fabricate import conversation_row, system_prompt_row
+from helpers.fabricate import conversation_row, system_prompt_row
+from helpers.stage_project import one_line, stage, stage_project
 
 TEXT = "café ☕ naïve 日本 \u2028 \x85 end"  # multi-byte UTF-8, and what str.splitlines() would split on
 

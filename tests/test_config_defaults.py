@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -14,9 +13,9 @@ from fcsynth.cli import app
 from fcsynth.config import Section, check_model_limit, compose, load_params, parse_config
 from fcsynth.errors import FcsynthError
 
-from _fabricate import conversation_row
+from helpers.fabricate import conversation_row
+from helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 
 

@@ -6,7 +6,9 @@ import importlib
 import sys
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+from helpers.paths import REPO
+
+SCRIPTS = REPO / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 conf_comments = importlib.import_module("conf_comments")
 config_reference = importlib.import_module("config_reference")

@@ -8,7 +8,8 @@ import pytest
 
 from fcsynth.curate import conversation_text, curate, minhash
 
-from _fabricate import conversation_row, curate_config, good_scores, judged_row
+from helpers.fabricate import conversation_row, curate_config, good_scores, judged_row
+from helpers.paths import REPO
 
 CFG = curate_config(thresholds={"tool_use_quality": 4, "naturalness": 3}, near_duplicate_threshold=0.8, num_perm=128)
 
@@ -96,14 +97,12 @@ def test_rows_failing_checks_never_shadow_a_later_duplicate():
 
 
 def test_unknown_threshold_key_is_a_config_error():
-    from pathlib import Path
-
     import yaml
 
     from fcsynth.config import parse_config
     from fcsynth.errors import FcsynthError
 
-    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
     data["curate"]["thresholds"] = {"tool_quality": 4}
     with pytest.raises(FcsynthError, match="curate.thresholds"):
         parse_config(data)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -22,9 +21,9 @@ from fcsynth.curate.checks.repeats import repeated_calls
 from fcsynth.dml import parse_dml, render_dml, validate_record
 from fcsynth.tools import Tool, read_tools_file
 
-from _fabricate import EVENT, SEND, conversation_row, curate_config, good_scores, grammar_options, judged_row, messages_for
+from helpers.fabricate import EVENT, SEND, conversation_row, curate_config, good_scores, grammar_options, judged_row, messages_for
+from helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 CFG = curate_config(thresholds={"tool_use_quality": 4}, min_grounding=0.5)
 SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in (SEND, EVENT)}
 FAB_TOOLS = [Tool("fab", t["function"]["name"], t["function"]["description"], t["function"]["parameters"]) for t in (SEND, EVENT)]

@@ -14,7 +14,7 @@ import pytest
 from fcsynth.constraints.match import match_error
 from fcsynth.dml import validate_record
 
-from test_dml import BASE, E_ARGS, E_RESP, TOOLS, W_ARGS, W_RESP, turn
+from helpers.dml_turns import BASE, E_ARGS, E_RESP, TOOLS, W_ARGS, W_RESP, turn
 
 OPENAI_TOOLS = [t.to_openai() for t in TOOLS]
 

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers.paths import REPO
+
 README = REPO / "README.md"
 MAX_README_LINES = 300
 # [text](target) outside code; the target ends at whitespace or the closing parenthesis

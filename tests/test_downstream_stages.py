@@ -13,9 +13,9 @@ import yaml
 
 from fcsynth.stage_cmd import stage_command
 
-from _fabricate import conversation_row, system_prompt_row
+from helpers.fabricate import conversation_row, system_prompt_row
+from helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SELECTIONS = ("gmail", "googlecalendar", "gmail+googlecalendar")
 
 

@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 import yaml
 
-from project import clone_project, commit_all, compose_params, dvc, git, make_project, run, stages_run
+from helpers.project import clone_project, commit_all, compose_params, dvc, git, make_project, run, stages_run
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from fcsynth.llm.base import Request
 from fcsynth.llm.fake_backend import FakeBackend
 from fcsynth.stage_cmd import stage_command
 
-from _fabricate import conf_section
+from helpers.fabricate import conf_section
 
 
 def _tool(name: str, **props: str) -> dict[str, Any]:

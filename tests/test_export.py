@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 import yaml
@@ -14,9 +13,9 @@ from fcsynth.config import load_params
 from fcsynth.export import selections_without_test, split_records, write_split
 from fcsynth.export.card import render_card
 
-from _fabricate import conversation_row, good_scores, judged_row
+from helpers.fabricate import conversation_row, good_scores, judged_row
+from helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SELECTIONS = ("gmail", "googlecalendar", "gmail+googlecalendar")
 
 # A small tool-aware chat template (SmolLM2's own ignores `tools`).

@@ -14,11 +14,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from test_bad_input_cli import jsonl, one_line, record, stage, stage_project, write
 
 from fcsynth.errors import DEBUG_ENV, REDACTED
 
-from _fabricate import conversation_row, good_scores, judged_row, system_prompt_row
+from helpers.fabricate import conversation_row, good_scores, judged_row, system_prompt_row
+from helpers.paths import REPO
+from helpers.stage_project import jsonl, one_line, record, stage, stage_project, write
 
 SECRET = "sk-fcsynth-echoed-9f8e7d6c5b4a"
 KEY_ENV = "FCSYNTH_TEST_API_KEY"
@@ -51,7 +52,7 @@ def test_an_evaluate_model_path_names_a_plain_tuned_folder():
     from fcsynth.config import parse_config
     from fcsynth.model_store import resolve_eval_model
 
-    params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["evaluate"]["model"] = "org/My Model+v2"
     model = resolve_eval_model(parse_config(params))
     assert model.name == "My-Model-v2" and model.path == "org/My Model+v2"

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +14,8 @@ from fcsynth.judge import DIMENSIONS, JudgeTask, answer_schema, parse_answer, re
 from fcsynth.llm.context import StageContext
 from fcsynth.llm.fake_backend import FakeBackend, minimal_instance
 
-from _fabricate import conversation_row, system_prompt_row
-
-REPO = Path(__file__).resolve().parents[1]
+from helpers.fabricate import conversation_row, system_prompt_row
+from helpers.paths import REPO
 
 
 def run_judge(cfg, conversations, system_prompts, root, backend):
@@ -139,7 +137,7 @@ KILL_SCRIPT = """
 import json, os, signal, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from _fabricate import conversation_row, system_prompt_row
+from helpers.fabricate import conversation_row, system_prompt_row
 from fcsynth.config import load_params
 from fcsynth.judge import JudgeTask
 from fcsynth.llm.context import StageContext

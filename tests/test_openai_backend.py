@@ -8,7 +8,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from openai_fake import FakeOpenAIServer, honoring, ignoring
 from outlines.types import JsonSchema, Regex
 
 from fcsynth.config import ENGINE_KWARGS, LLMConfig, OpenAIConfig, SamplingConfig, compose, parse_config
@@ -19,7 +18,8 @@ from fcsynth.llm.check import constraint_violation
 from fcsynth.llm.openai_backend import CANARY_ASK, VIOLATION, OpenAIBackend
 from fcsynth.stage_cmd import stage_command
 
-from project import checkpoint_lines, compose_params, kill_after_rows, make_project, project_env, run
+from helpers.openai_fake import FakeOpenAIServer, honoring, ignoring
+from helpers.project import checkpoint_lines, compose_params, kill_after_rows, make_project, project_env, run
 
 S = SamplingConfig(temperature=0.7, top_p=0.9, max_tokens=48, repetition_penalty=1.1)
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3}}, "required": ["n"]}

@@ -24,8 +24,8 @@ from fcsynth.llm.ray_backend import RayBackend, batch_size, replica_env
 from fcsynth.runner import make_request, run_requests
 from fcsynth.stage_cmd import stage_command
 
-from _fabricate import conf_section
-from project import checkpoint_lines, kill_after_rows, make_project, project_env, run
+from helpers.fabricate import conf_section
+from helpers.project import checkpoint_lines, kill_after_rows, make_project, project_env, run
 
 LLM_STAGES = ("scenarios", "blueprints", "conversations", "system_prompts", "judge")
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 24}}, "required": ["city"],

@@ -13,9 +13,9 @@ import pytest
 from fcsynth.curate import curate, reason_keys
 from fcsynth.report import PLOT_FILES, page_data, render_page, write_plots
 
-from _fabricate import conversation_row, curate_config, good_scores, judged_row
+from helpers.fabricate import conversation_row, curate_config, good_scores, judged_row
+from helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SELECTIONS = ("gmail", "googlecalendar", "gmail+googlecalendar")
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from project import checkpoint_lines, dvc, kill_after_rows, project_env
-from project import make_project as _make_project
+from helpers.project import checkpoint_lines, dvc, kill_after_rows, project_env
+from helpers.project import make_project as _make_project
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from fcsynth.simulation.realized import realized, shape
 from fcsynth.simulation.state import CONTEXT_FULL, Conversation
 from fcsynth.tools import Tool
 
-from _fabricate import grammar_options
+from helpers.fabricate import grammar_options
 
 CREATE = Tool("notes", "create_note", "Create a note.", {
     "type": "object", "properties": {"title": {"type": "string", "maxLength": 40}}, "required": ["title"],

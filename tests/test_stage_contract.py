@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -23,7 +22,8 @@ from fcsynth.runner import make_request, parse_completion, request_key, run_requ
 from fcsynth.tables import read_rows, write_rows
 from fcsynth.tools import Tool
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers.paths import REPO
+
 PARAMS = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
 
 

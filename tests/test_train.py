@@ -18,7 +18,8 @@ from fcsynth.errors import FcsynthError
 from fcsynth.stage_cmd import stage_command
 from fcsynth.train.examples import build_dataset_rows, record_examples, tokenize_example
 
-from _fabricate import TOOLS, conf_section, messages_for
+from helpers.fabricate import TOOLS, conf_section, messages_for
+from helpers.paths import REPO
 
 SEL = "gmail+googlecalendar"
 
@@ -139,7 +140,7 @@ def test_lora_run_saves_merged_weights(tmp_path: Path, embedded_model_dir: Path,
 
     from fcsynth.train.run import train
 
-    conf = _yaml.safe_load((Path(__file__).resolve().parents[1] / "conf" / "train" / "default.yaml").read_text())
+    conf = _yaml.safe_load((REPO / "conf" / "train" / "default.yaml").read_text())
     conf.update(epochs=1, grad_accum=1, warmup=0, learning_rate=1e-3, max_seq_len=1024)
     conf["lora"].update(enabled=True, r=4, alpha=8, target_modules=["q_proj", "v_proj"])
     rec = {"id": "rec-4", "selection": "gmail", "messages": messages_for("gmail", 4), "tools": TOOLS["gmail"]}

@@ -15,9 +15,9 @@ from fcsynth.constraints.example import example_arguments
 from fcsynth.constraints.match import grammar_error, match_error
 from fcsynth.tools import Tool
 
-from _fabricate import grammar_options
-from conftest import SHARED_OPENAPI
-from test_dml import E_ARGS, EMAIL, SEARCH, W_ARGS, W_RESP, WEATHER
+from helpers.dml_turns import E_ARGS, EMAIL, SEARCH, W_ARGS, W_RESP, WEATHER
+from helpers.fabricate import grammar_options
+from helpers.paths import SHARED_OPENAPI
 
 # send_email's recipient is an identifier (an email): it may only be a known value.
 TOOLS = [WEATHER, replace(EMAIL, parameters={**EMAIL.parameters, "properties": {
