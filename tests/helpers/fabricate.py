@@ -57,6 +57,14 @@ def messages_for(selection: str, k: int, thinking: bool = False) -> list[dict[st
     return msgs
 
 
+def dataset_record(k: int, system: bool = True, selection: str = "gmail+googlecalendar") -> dict[str, Any]:
+    """A dataset record (export shape) of conversation `k`, led by a system message unless `system` is false."""
+    msgs = messages_for(selection, k)
+    if system:
+        msgs = [{"role": "system", "content": "You are a concise assistant."}, *msgs]
+    return {"id": f"rec-{k}", "selection": selection, "messages": msgs, "tools": TOOLS[selection]}
+
+
 def conversation_row(selection: str, k: int, status: str = "ok", thinking: bool = False) -> dict[str, Any]:
     """One data/conversations.parquet row."""
     ok = status == "ok"

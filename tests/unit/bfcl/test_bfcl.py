@@ -1,6 +1,6 @@
 """BFCL in the evaluate stage: data and tool conversion, the output-format conversion, BFCL's
-own checkers on answers known to be right or wrong (a scripted backend plays the model),
-and a real tiny run on the embedded model."""
+own checkers on answers known to be right or wrong (a scripted backend plays the model).
+The real run: tests/slow/test_bfcl_real.py."""
 
 from __future__ import annotations
 
@@ -18,13 +18,12 @@ import pytest
 from transformers import AutoTokenizer
 
 from fcsynth.bfcl import decode
-from fcsynth.bfcl.evaluate import evaluate_bfcl
 from fcsynth.bfcl.run import SKIPPED, Runner, summarize
 from fcsynth.bfcl.suite import CATEGORIES, as_tool, load, subset
 from fcsynth.chat.calls import Call
 from fcsynth.chat.prompting import PromptBuilder
 from fcsynth.checkpoint import Checkpoint
-from fcsynth.config import SamplingConfig, conf_defaults
+from fcsynth.config import SamplingConfig
 from fcsynth.llm import Completion, Request
 
 SAMPLING = SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=128, repetition_penalty=1.0)
@@ -190,25 +189,6 @@ def test_entries_that_do_not_fit_are_counted_and_wrong(tokenizer):
         "entries": 2, "correct": 0, "accuracy": 0.0, "skipped_too_long": 2, "skipped_share": 1.0,
         "context_full": 0, "unparseable": 0}
     assert summary["overall"] == 0.0
-
-
-# ---------------------------------------------------------------- the real model
-
-@pytest.mark.slow
-def test_real_tiny_bfcl_run_on_the_embedded_model(vllm_engine):
-    cfg = conf_defaults()
-    cfg = cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={
-        "bfcl": cfg.evaluate.bfcl.model_copy(update={"per_category": 2, "max_steps_per_turn": 2})})})
-    rows = evaluate_bfcl(cfg, lambda: vllm_engine, vllm_engine.tokenizer,
-                         Checkpoint("evaluate", "real", directory=None), 4096, "base")
-    summary = summarize(rows, list(CATEGORIES))
-    assert len(rows) == 2 * len(CATEGORIES)
-    per = summary["categories"]
-    assert set(per) == set(CATEGORIES) and all(v["entries"] == 2 for v in per.values())
-    for v in per.values():
-        assert 0.0 <= v["accuracy"] <= 1.0 and v["correct"] + v["skipped_too_long"] <= v["entries"]
-    assert summary["overall"] == pytest.approx(sum(v["accuracy"] for v in per.values()) / len(per), abs=1e-3)
-    assert all(r["prediction"] or r["status"] != "ok" for r in rows)
 
 
 def test_bfcl_folders_created_on_import_are_removed_at_exit(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,37 +13,8 @@ from fcsynth.diff.compare import diff_revs, diff_versions, record_hash
 from fcsynth.diff.revisions import DatasetVersion, load_version
 from fcsynth.errors import FcsynthError
 
-DIMS = ("tool_use_quality", "naturalness")
+from helpers.diff_repo import VERSION_A, env_for, git_commit, record, sh
 
-
-def record(rid: str, selection: str, tool: str, score: int, text: str = "hello") -> dict:
-    """A dataset record (export shape) that calls `tool` once and offers it plus a distractor."""
-    call = {"id": "call_1_1", "type": "function", "function": {"name": tool, "arguments": {"q": text}}}
-    return {
-        "id": rid,
-        "messages": [
-            {"role": "user", "content": text},
-            {"role": "assistant", "content": "", "tool_calls": [call]},
-            {"role": "tool", "tool_call_id": "call_1_1", "name": tool, "content": "{}"},
-            {"role": "assistant", "content": "done"},
-        ],
-        "tools": [{"type": "function", "function": {"name": n, "description": n, "parameters": {"type": "object"}}}
-                  for n in (tool, "distractor_tool")],
-        "selection": selection,
-        "toolkits": selection.split("+"),
-        "scenario": f"scenario {rid}",
-        "persona": {"role": "pm", "company": "acme", "context": "q3"},
-        "clarity": "good",
-        "scores": {d: score for d in DIMS},
-    }
-
-
-VERSION_A = [
-    record("c1", "gmail", "send_email", 4),
-    record("c2", "gmail", "list_emails", 3),
-    record("c3", "googledrive", "upload_file", 5),
-    record("c4", "googledrive", "list_files", 4),
-]
 VERSION_B = [
     record("c1", "gmail", "send_email", 4),                 # unchanged
     record("c2", "gmail", "list_emails", 5, text="hi!"),     # changed (content + score)
@@ -61,23 +31,6 @@ def write_version(root: Path, records: list[dict], acceptance_rate: float) -> No
     (out / "test.jsonl").write_text(json.dumps(records[-1]) + "\n")
     (root / "metrics").mkdir(exist_ok=True)
     (root / "metrics" / "curate.json").write_text(json.dumps({"stage": "curate", "acceptance_rate": acceptance_rate}))
-
-
-def env_for(root: Path) -> dict[str, str]:
-    bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FCSYNTH_ROOT": str(root)}
-
-
-def sh(root: Path, *cmd: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=root, env=env_for(root), capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
-
-
-def git_commit(root: Path, message: str) -> str:
-    sh(root, "git", "add", "-A")
-    sh(root, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message)
-    return sh(root, "git", "rev-parse", "HEAD").stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -173,41 +126,3 @@ def test_cli_json_table_and_errors(repo):
     missing = subprocess.run([*cli, repo["empty"]], cwd=root, env=env_for(root), capture_output=True, text=True)
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
     assert "no exported dataset" in missing.stderr
-
-
-MAKE_DATASET = '''
-import json, sys, yaml
-from pathlib import Path
-sys.path.insert(0, ".")
-from records import VERSION
-n = yaml.safe_load(open("params.yaml"))["n"]
-out = Path("data/dataset"); out.mkdir(parents=True, exist_ok=True)
-(out / "train.jsonl").write_text("".join(json.dumps(r) + "\\n" for r in VERSION[: n - 1]))
-(out / "test.jsonl").write_text(json.dumps(VERSION[n - 1]) + "\\n")
-Path("metrics").mkdir(exist_ok=True)
-Path("metrics/curate.json").write_text(json.dumps({"acceptance_rate": n / 10}))
-'''
-
-
-@pytest.mark.slow
-def test_diff_between_experiments(tmp_path):
-    """`dvc exp run -S n=2 -n small` then `fcsynth diff HEAD small`: experiment names resolve through dvc.api."""
-    root = tmp_path
-    sh(root, "git", "init", "-q")
-    sh(root, "dvc", "init", "-q")
-    (root / "records.py").write_text("VERSION = " + repr(VERSION_A) + "\n")
-    (root / "make_dataset.py").write_text(MAKE_DATASET)
-    (root / "params.yaml").write_text("n: 4\n")
-    (root / "dvc.yaml").write_text(
-        "stages:\n  export:\n    cmd: python make_dataset.py\n    deps: [make_dataset.py, records.py]\n"
-        "    params: [n]\n    outs: [data/dataset]\n    metrics:\n      - metrics/curate.json:\n          cache: false\n"
-    )
-    sh(root, "dvc", "repro", "-q")
-    git_commit(root, "baseline")
-    sh(root, "dvc", "exp", "run", "-q", "-S", "n=2", "-n", "small")
-    report = diff_revs("HEAD", "small", root)
-    assert report["conversations"]["removed"] == ["c3", "c4"]
-    assert report["acceptance_rate"] == {"a": 0.4, "b": 0.2, "delta": -0.2}
-    assert report["b"]["splits"] == {"test": 1, "train": 1}
-    # `dvc exp run` leaves the experiment's result in the workspace.
-    assert diff_revs("small", "workspace", root)["conversations"]["unchanged"] == 2

@@ -73,12 +73,6 @@ def test_valid_conversations_are_accepted_and_round_trip(case):
 BASE_TEXT = render_dml(BASE)
 
 
-def _with_args(args: dict) -> list[dict]:
-    msgs = copy.deepcopy(BASE)
-    msgs[1]["tool_calls"][0]["function"]["arguments"] = args
-    return msgs
-
-
 def test_bounding_only_narrows():
     schema = {"type": "object", "properties": {"s": {"type": "string"}, "a": {"type": "array", "items": {"type": "string"}}}}
     bounded = bound_schema(schema, 10, 3)
@@ -161,5 +155,3 @@ def test_render_accepts_string_arguments_and_skips_system():
     msgs = copy.deepcopy(BASE)
     msgs[1]["tool_calls"][0]["function"]["arguments"] = json.dumps(W_ARGS, indent=2)
     assert render_dml([{"role": "system", "content": "be nice"}, *msgs]) == BASE_TEXT
-
-

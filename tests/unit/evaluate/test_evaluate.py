@@ -23,62 +23,8 @@ from fcsynth.llm.base import Request
 from fcsynth.llm.fake_backend import FakeBackend
 from fcsynth.stage_cmd import stage_command
 
+from helpers.eval_records import fabricated_split
 from helpers.fabricate import conf_section
-
-
-def _tool(name: str, **props: str) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": f"{name} tool",
-            "parameters": {"type": "object", "properties": {k: {"type": t} for k, t in props.items()},
-                           "required": list(props)},
-        },
-    }
-
-
-def _call(turn: int, k: int, name: str, args: Any) -> dict[str, Any]:
-    return {"id": f"call_{turn}_{k}", "type": "function", "function": {"name": name, "arguments": args}}
-
-
-def fabricated_split() -> list[dict[str, Any]]:
-    """Two test records: parallel calls, a JSON-string argument, a clarification (text) step."""
-    gmail = [_tool("send_email", to="string", subject="string"), _tool("search_emails", query="string")]
-    cal = [_tool("create_event", title="string", start="string")]
-    r1 = {
-        "id": "conv-0001", "selection": "gmail", "toolkits": ["gmail"],
-        "tools": gmail,
-        "messages": [
-            {"role": "system", "content": "You assist Ana at Acme."},
-            {"role": "user", "content": "Find Bob's invoice mail and email Carol that I'm on it."},
-            {"role": "assistant", "content": "", "reasoning_content": "two independent things",
-             "tool_calls": [_call(1, 0, "search_emails", {"query": "from:bob invoice"}),
-                            _call(1, 1, "send_email", {"to": "carol@acme.com", "subject": "On it"})]},
-            {"role": "tool", "tool_call_id": "call_1_0", "name": "search_emails", "content": '{"results": [{"id": "m1"}]}'},
-            {"role": "tool", "tool_call_id": "call_1_1", "name": "send_email", "content": '{"status": "sent"}'},
-            {"role": "assistant", "content": "Found Bob's invoice (m1) and emailed Carol."},
-            {"role": "user", "content": "Now email Bob: 'Received'."},
-            {"role": "assistant", "content": None,
-             "tool_calls": [_call(2, 0, "send_email", '{"to": "bob@acme.com", "subject": "Received"}')]},
-            {"role": "tool", "tool_call_id": "call_2_0", "name": "send_email", "content": '{"status": "sent"}'},
-            {"role": "assistant", "content": "Done."},
-        ],
-    }
-    r2 = {
-        "id": "conv-0002", "selection": "gmail+googlecalendar", "toolkits": ["gmail", "googlecalendar"],
-        "tools": gmail + cal,
-        "messages": [
-            {"role": "user", "content": "Book a sync."},
-            {"role": "assistant", "content": "Sure, when should it start?"},
-            {"role": "user", "content": "Tomorrow 10:00."},
-            {"role": "assistant", "content": "",
-             "tool_calls": [_call(2, 0, "create_event", {"title": "Sync", "start": "2024-05-02T10:00"})]},
-            {"role": "tool", "tool_call_id": "call_2_0", "name": "create_event", "content": '{"id": "e1"}'},
-            {"role": "assistant", "content": "Booked."},
-        ],
-    }
-    return [r1, r2]
 
 
 def hermes_answer(request: Request) -> str:
@@ -348,26 +294,7 @@ def test_stage_missing_split_is_one_line_error(tmp_path: Path, repo_root: Path) 
     assert proc.stderr.strip().count("\n") == 0 and "test.jsonl: not found" in proc.stderr
 
 
-# --- the real model ------------------------------------------------------------------
-
-@pytest.mark.slow
-def test_real_embedded_model(vllm_engine: Any, tmp_path: Path) -> None:
-    result = evaluate(
-        fabricated_split(), lambda: vllm_engine, vllm_engine.tokenizer,
-        conf_section("evaluate", max_tokens=48, temperature=0.0), seed=1234,
-        checkpoint=Checkpoint("evaluate", "real", tmp_path), max_model_len=4096,
-    )
-    overall = result.summary["overall"]
-    assert overall["steps"] == 7 and result.generated == 7
-    for key in ("exact_match", "function_call_match", "tool_name_accuracy", "argument_f1",
-                "no_call_accuracy", "step_accuracy"):
-        assert 0.0 <= overall[key] <= 1.0, key
-    assert overall["prompt_tokens"] > 7 * 100 and 0 < overall["completion_tokens"] <= 7 * 48
-    write_steps(result.rows, tmp_path / "steps.parquet")
-    table = pl.read_parquet(tmp_path / "steps.parquet")
-    assert table.height == 7 and table["prediction"].str.len_chars().sum() > 0
-    assert len(Checkpoint("evaluate", "real", tmp_path).rows) == 7
-
+# --- the model to evaluate ----------------------------------------------------------
 
 def test_resolve_eval_model(repo_root: Path, tmp_path: Path) -> None:
     from fcsynth.config import parse_config

@@ -1,4 +1,4 @@
-"""The judge stage: rubric schema, prompt, fake-backend runs, checkpoint resume, one real run."""
+"""The judge stage: rubric schema, prompt, fake-backend runs, checkpoint resume."""
 
 from __future__ import annotations
 
@@ -10,23 +10,12 @@ import sys
 import pytest
 
 from fcsynth.config import load_params
-from fcsynth.judge import DIMENSIONS, JudgeTask, answer_schema, parse_answer, render_prompt
-from fcsynth.llm.context import StageContext
+from fcsynth.judge import DIMENSIONS, answer_schema, parse_answer, render_prompt
 from fcsynth.llm.fake_backend import FakeBackend, minimal_instance
 
 from helpers.fabricate import conversation_row, system_prompt_row
+from helpers.judge_run import run_judge
 from helpers.paths import REPO
-
-
-def run_judge(cfg, conversations, system_prompts, root, backend):
-    """JudgeTask on `backend`, its checkpoint under `root` (released after; the backend stays open)."""
-    ctx = StageContext(cfg, root)
-    ctx.backend = backend
-    try:
-        return JudgeTask(system_prompts).run(ctx, conversations)
-    finally:
-        ctx.backend = None
-        ctx.close()
 
 
 @pytest.fixture()
@@ -172,18 +161,3 @@ def test_sigkill_then_rerun_keeps_finished_rows_byte_for_byte(tmp_path):
     assert len(seen) == 3  # only the unfinished ones were generated
     after = path.read_bytes()
     assert after.startswith(before) and len(after.splitlines()) == 6
-
-
-@pytest.mark.slow
-def test_real_judge_on_embedded_model(vllm_engine, cfg, tmp_path):
-    rows = [conversation_row("gmail", 0), conversation_row("googlecalendar", 1), conversation_row("gmail+googlecalendar", 2, thinking=True)]
-    sps = [system_prompt_row(r["id"]) for r in rows]
-    small = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"max_tokens": 256, "max_reasoning_chars": 200})})
-    judged, metrics = run_judge(small, rows, sps, tmp_path, vllm_engine)
-    ok = [r for r in judged if r["judge_status"] == "ok"]
-    assert len(ok) >= 2, [r["judge_raw"] for r in judged]
-    for r in ok:
-        scores = json.loads(r["scores"])
-        assert set(scores) == set(DIMENSIONS) and all(1 <= v <= 5 for v in scores.values())
-        assert r["judge_reasoning"]
-    assert metrics.as_dict()["tokens"]["completion_tokens"] > 0
