@@ -1,5 +1,6 @@
-"""Runs of the stage scripts and the CLI on bad input, shared by the bad-input and fault tests:
-a project copy for stage scripts, its runs, the one-line error check and writers of input files."""
+"""Runs of the CLI and the stage scripts on bad input, shared by the bad-input and fault tests:
+the CLI in-process, a project copy for stage scripts and their runs, the one-line error check
+and writers of input files."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from fcsynth import cli
 from fcsynth.catalog.graph import catalog_edges, edge_rows, graph_schema
 from fcsynth.errors import DEBUG_ENV
 from fcsynth.stage_cmd import stage_command
@@ -21,6 +23,20 @@ from fcsynth.tools import Tool, write_catalog
 from helpers.paths import REPO
 
 PARAMS = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
+
+
+def fcsynth(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """Run `fcsynth ARGS` in-process: (exit status, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["fcsynth", *args])
+    monkeypatch.setattr(cli, "_debug", False)
+    capsys.readouterr()
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def one_line(err: str, *needles: str, prefix: str = "fcsynth: error: ") -> str:

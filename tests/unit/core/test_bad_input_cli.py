@@ -11,36 +11,20 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from fcsynth import cli
 from fcsynth.errors import DEBUG_ENV
 from fcsynth.tables import write_rows
 from fcsynth.tools import Tool, write_catalog
 
 from helpers.fabricate import conversation_row, system_prompt_row
 from helpers.paths import REPO
-from helpers.stage_project import PARAMS, jsonl, one_line, record, run_in, stage, stage_project, write
+from helpers.stage_project import PARAMS, fcsynth, jsonl, one_line, record, run_in, stage, stage_project, write
 
 GOOD_TOOL = {"toolkit": "kit", "name": "search", "description": "Search.", "parameters": PARAMS}
-
-
-def fcsynth(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """Run `fcsynth ARGS` in-process: (exit status, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["fcsynth", *args])
-    monkeypatch.setattr(cli, "_debug", False)
-    capsys.readouterr()
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---------------------------------------------------------------- fcsynth validate

@@ -19,7 +19,7 @@ from fcsynth.errors import DEBUG_ENV, REDACTED
 
 from helpers.fabricate import conversation_row, good_scores, judged_row, system_prompt_row
 from helpers.paths import REPO
-from helpers.stage_project import jsonl, one_line, record, stage, stage_project, write
+from helpers.stage_project import fcsynth, jsonl, one_line, record, stage, stage_project, write
 
 SECRET = "sk-fcsynth-echoed-9f8e7d6c5b4a"
 KEY_ENV = "FCSYNTH_TEST_API_KEY"
@@ -196,8 +196,6 @@ def test_control_tokens_in_tool_text_stay_text_on_the_real_tokenizer(embedded_mo
 
 
 def test_import_neutralizes_control_tokens_of_common_chat_formats(monkeypatch, capsys, tmp_path):
-    from test_bad_input_cli import fcsynth
-
     from fcsynth.control_tokens import CONTROL_TOKEN
 
     tools = [{"type": "function", "function": {
@@ -235,8 +233,6 @@ HUGE_INT = "9" * 5000  # past Python's int-from-string digit limit (4,300)
 
 
 def test_validate_names_an_integer_past_pythons_digit_limit(monkeypatch, capsys, tmp_path):
-    from test_bad_input_cli import fcsynth, jsonl, record
-
     bad_args = record("r1")
     bad_args["messages"][1]["tool_calls"][0]["function"]["arguments"] = '{"q": ' + HUGE_INT + "}"
     data = write(tmp_path / "d.jsonl", jsonl(bad_args))
