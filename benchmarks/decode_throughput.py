@@ -59,10 +59,10 @@ def main() -> None:
 
     from vllm import LLM
 
+    from fcsynth.catalog.tools_file import read_tools_file
     from fcsynth.chat.prompting import PromptBuilder
     from fcsynth.config import load_params
     from fcsynth.constraints.turns import assistant_grammar
-    from fcsynth.tools import read_tools_file
 
     kits = sorted((ROOT / "data" / "builtin_tools").glob("*.json"))
     toolsets = []

@@ -16,11 +16,12 @@ import random
 from pathlib import Path
 
 from fcsynth.catalog import openapi
+from fcsynth.catalog.tools_file import read_tools_file
 from fcsynth.config import load_params
 from fcsynth.constraints.example import example_messages
-from fcsynth.curate.checks.leaves import argument_leaves, json_leaves, parse_json
-from fcsynth.curate.checks.placeholders import placeholders
-from fcsynth.tools import Tool, read_tools_file
+from fcsynth.quality.leaves import argument_leaves, json_leaves, parse_json
+from fcsynth.quality.placeholders import placeholders
+from fcsynth.tools import Tool
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT.parent / "shared" / "openapi"

@@ -28,10 +28,10 @@ def build_requests(batch: int, max_tokens: int, seed: int) -> list:
     """`batch` assistant-turn requests over the built-in toolkits, under the grammars the simulation builds."""
     from outlines.types import CFG
 
+    from fcsynth.catalog.tools_file import read_tools_file
     from fcsynth.config import SamplingConfig, load_params
     from fcsynth.constraints.turns import assistant_grammar
     from fcsynth.llm import Request, derive_seed
-    from fcsynth.tools import read_tools_file
 
     kits = sorted((ROOT / "data" / "builtin_tools").glob("*.json"))
     sampling = SamplingConfig(temperature=0.8, top_p=0.95, max_tokens=max_tokens, repetition_penalty=1.0)

@@ -63,12 +63,12 @@ def inputs(count: int, work: Path) -> Path:
 
 def measure(blueprints_file: Path, prefix_caching: bool, count: int) -> dict:
     """One simulation run in this process: the figures of the docstring."""
+    from fcsynth.catalog.identifiers import known_values
     from fcsynth.catalog.selection import select
     from fcsynth.config import compose, parse_config
     from fcsynth.constraints.compile import compile_error
     from fcsynth.constraints.turns import assistant_grammar
     from fcsynth.generation import conversations
-    from fcsynth.simulation.identifiers import known_values
     from fcsynth.tools import read_catalog
 
     cfg = parse_config(compose([f"scenarios.count={count}"]))

@@ -20,10 +20,11 @@ from pathlib import Path
 from fcsynth.catalog.build import build_catalog
 from fcsynth.catalog.graph import catalog_edges, connected, neighbours
 from fcsynth.catalog.selection import select
+from fcsynth.catalog.tools_file import read_tools_file
 from fcsynth.config import compose, parse_config
 from fcsynth.generation.sampling import rng_for, sample_subset
 from fcsynth.paths import ROOT
-from fcsynth.tools import Tool, read_tools_file
+from fcsynth.tools import Tool
 
 OUT = Path(__file__).parent / "results" / "tool_graph.json"
 

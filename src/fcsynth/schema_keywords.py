@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+MAX_DEPTH = 200  # the deepest a spec, a tool schema or a call's arguments may nest (catalog import and validation)
+
 # Keywords whose value is one schema.
 SCHEMA_KEYS = frozenset(
     {"items", "additionalProperties", "additionalItems", "not", "contains", "propertyNames", "if", "then", "else",

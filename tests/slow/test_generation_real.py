@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from fcsynth.catalog.selection import select
+from fcsynth.catalog.tools_file import read_tools_file
 from fcsynth.config import compose, parse_config
 from fcsynth.dml import validate_record
 from fcsynth.generation import conversations
@@ -16,7 +17,7 @@ from fcsynth.generation.scenarios import ScenarioTask
 from fcsynth.generation.system_prompts import SystemPromptTask
 from fcsynth.llm.base import RequestFeed
 from fcsynth.llm.context import StageContext
-from fcsynth.tools import read_tools_file, write_catalog
+from fcsynth.tools import write_catalog
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ import typer
 
 from fcsynth.catalog.build import import_source
 from fcsynth.catalog.result import ImportResult
+from fcsynth.catalog.tools_file import write_tools_file
 from fcsynth.config import CatalogConfig
 from fcsynth.errors import FcsynthError
-from fcsynth.tools import write_tools_file
 
 
 class Format(str, Enum):

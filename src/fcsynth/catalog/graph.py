@@ -2,7 +2,7 @@
 
 Three kinds of edge (ToolMind, Magnet, FunReason-MT sample tools along such graphs):
 - `response_field`: a field of A's response can fill an identifier-like parameter of B
-  (`fcsynth.simulation.identifiers`): the same name (`thread_id` <- `threadId`), or B's
+  (`fcsynth.catalog.identifiers`): the same name (`thread_id` <- `threadId`), or B's
   `<noun>_id` (also `_gid`, `_key`, ...) fed by A's `id` when A acts on that noun
   (`create_invoice` -> `send_invoice(invoice_id)`).
 - `same_resource`: A and B act on the same resource: the collection of their OpenAPI path
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fcsynth.simulation.identifiers import identifier_arguments
+from fcsynth.catalog.identifiers import identifier_arguments
 from fcsynth.tools import Tool
 
 RESPONSE_FIELD, SAME_RESOURCE, SHARED_VALUE = "response_field", "same_resource", "shared_value"

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
+from fcsynth.catalog.tools_file import read_tools_file
 from fcsynth.errors import FcsynthError
-from fcsynth.tools import Tool, read_catalog, read_tools_file
+from fcsynth.tools import Tool, read_catalog
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Look into the tool catalog.")
 CATALOG = Path("data") / "catalog" / "tools.parquet"

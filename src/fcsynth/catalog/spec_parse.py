@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 
 from fcsynth.errors import FcsynthError
+from fcsynth.schema_keywords import MAX_DEPTH
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-MAX_DEPTH = 200
 
 
 class SpecLoader(_BaseLoader):  # type: ignore[misc,valid-type]

@@ -68,8 +68,8 @@ def _with_flags(dml: DMLConfig, flags: dict[str, Any]) -> DMLConfig:
 
 def _read_tools(path: Path) -> list[Tool]:
     """The tools of a tools file, or a one-line error naming the file and the bad entry
-    (the record checks are `fcsynth.tools.read_tools_file`'s, as for every tools file)."""
-    from fcsynth.tools import read_tools_file
+    (the record checks are `fcsynth.catalog.tools_file.read_tools_file`'s, as for every tools file)."""
+    from fcsynth.catalog.tools_file import read_tools_file
 
     read_user_text(path)  # a directory or a binary file: a one-line error, not a traceback
     try:

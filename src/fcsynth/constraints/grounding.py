@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 
 from fcsynth import schema_regex
-from fcsynth.simulation.identifiers import is_identifier
+from fcsynth.catalog.identifiers import is_identifier
 
 MAX_CANDIDATES = 32  # known values offered per identifier argument (most recent first)
 

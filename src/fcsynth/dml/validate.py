@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 
 from fcsynth import schema_regex
-from fcsynth.catalog.spec_parse import MAX_DEPTH
+from fcsynth.schema_keywords import MAX_DEPTH
 
 ROLES = ("system", "user", "assistant", "tool")
 # A JSONL line too deep for json.loads is read with containers below this depth emptied: a

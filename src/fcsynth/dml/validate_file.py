@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fcsynth.catalog.spec_parse import MAX_DEPTH
 from fcsynth.dml.validate import CUT_DEPTH, cut_deep, reason_label, validate_record
 from fcsynth.errors import FcsynthError
+from fcsynth.schema_keywords import MAX_DEPTH
 from fcsynth.userfiles import check_user_file, read_user_text
 
 

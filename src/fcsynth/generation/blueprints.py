@@ -17,13 +17,13 @@ from pydantic import BaseModel, Field
 from fcsynth.config import Config
 from fcsynth.constraints.bounds import ascii_text, compact
 from fcsynth.constraints.budget import fit_schema
+from fcsynth.generation.plan import FEATURES, draw_facts, draw_turns
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Request, derive_seed
 from fcsynth.llm.context import StageContext
 from fcsynth.llm.task import Answer, RowTask
 from fcsynth.rows import OK
 from fcsynth.runner import make_request
-from fcsynth.simulation.plan import FEATURES, draw_facts, draw_turns
 from fcsynth.tools import Tool
 
 CLARITY_MEANING = {
@@ -83,7 +83,7 @@ def _schema(tool_names: list[str], chars: dict[str, int]) -> dict[str, Any]:
 
 def plan(cfg: Config, scenario: dict[str, Any], selection_tools: list[Tool]) -> dict[str, Any]:
     """The seeded part of a blueprint: clarity, features, distractors, the facts the user
-    knows and the turn plan (fcsynth.simulation.plan)."""
+    knows and the turn plan (fcsynth.generation.plan)."""
     bp = cfg.blueprints
     rng = rng_for(cfg.seed, scenario["id"], "blueprint")
     levels = sorted(bp.clarity_weights)

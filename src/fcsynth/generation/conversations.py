@@ -14,12 +14,12 @@ from collections import Counter
 from typing import Any
 
 from fcsynth.dml import parse_dml, render_dml
+from fcsynth.generation.plan import FEATURES
 from fcsynth.llm.context import StageContext
 from fcsynth.metrics import StageMetrics
 from fcsynth.rows import CONVERSATION_FAILURES, OK, TRUNCATED, UPSTREAM_FAILED
 from fcsynth.runner import token_totals
 from fcsynth.simulation import environment
-from fcsynth.simulation.plan import FEATURES
 from fcsynth.simulation.realized import realized, shape
 from fcsynth.simulation.run import Simulator
 from fcsynth.simulation.state import Conversation

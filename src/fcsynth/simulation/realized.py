@@ -17,8 +17,8 @@ import json
 import re
 from typing import Any
 
-from fcsynth.simulation.identifiers import identifier_arguments, is_identifier
-from fcsynth.simulation.plan import FEATURES
+from fcsynth.catalog.identifiers import identifier_arguments, is_identifier
+from fcsynth.generation.plan import FEATURES
 from fcsynth.simulation.state import ASSISTANT, TOOL, USER, is_error
 from fcsynth.tools import Tool
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from outlines.types import CFG, JsonSchema
 
+from fcsynth.catalog.identifiers import known_values
 from fcsynth.chat.prompting import PromptBuilder, hermes_messages
 from fcsynth.checkpoint import Checkpoint
 from fcsynth.config import Config
@@ -33,7 +34,6 @@ from fcsynth.llm.base import ERROR_FINISH
 from fcsynth.prompts import render
 from fcsynth.runner import make_request
 from fcsynth.simulation import environment
-from fcsynth.simulation.identifiers import known_values
 from fcsynth.simulation.schedule import in_rounds, stream
 from fcsynth.simulation.state import ASSISTANT, CHECKS_FAILED, CONTEXT_FULL, TOOL, TURN_FAILED, USER, Conversation
 from fcsynth.simulation.turn_checks import response_placeholders, turn_problems

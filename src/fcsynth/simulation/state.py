@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from fcsynth.curate.checks.repeats import is_error_response as is_error
 from fcsynth.dml.validate import tool_schemas
+from fcsynth.quality.repeats import is_error_response as is_error
 from fcsynth.tools import Tool
 
 USER, ASSISTANT, TOOL = "user", "assistant", "tool"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fcsynth.config import CurateConfig
-from fcsynth.curate.checks.degenerate import conversation_texts, markup_fragments, repeated_ngram_share
-from fcsynth.curate.checks.placeholders import placeholders
-from fcsynth.curate.checks.repeats import repeated_calls
 from fcsynth.dml.render import dump_json
+from fcsynth.quality.degenerate import conversation_texts, markup_fragments, repeated_ngram_share
+from fcsynth.quality.placeholders import placeholders
+from fcsynth.quality.repeats import repeated_calls
 from fcsynth.simulation.state import ASSISTANT, TOOL, USER, Conversation
 
 

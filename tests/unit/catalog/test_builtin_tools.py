@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from fcsynth.tools import TOOL_NAME_RE, Tool, read_catalog, read_tools_file, write_catalog
+from fcsynth.catalog.tools_file import read_tools_file
+from fcsynth.tools import TOOL_NAME_RE, Tool, read_catalog, write_catalog
 
 from helpers.paths import REPO
 

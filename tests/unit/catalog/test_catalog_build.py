@@ -17,11 +17,12 @@ from fcsynth.catalog.build import build_catalog, import_records, import_source
 from fcsynth.catalog.graph import KINDS
 from fcsynth.catalog.schema_validity import schema_error
 from fcsynth.catalog.selection import select
+from fcsynth.catalog.tools_file import read_tools_file
 from fcsynth.cli import app
 from fcsynth.config import ToolkitsConfig, ToolSource
 from fcsynth.errors import FcsynthError
 from fcsynth.stage_cmd import stage_command
-from fcsynth.tools import TOOL_NAME_RE, Tool, read_catalog, read_tools_file
+from fcsynth.tools import TOOL_NAME_RE, Tool, read_catalog
 
 from helpers.fabricate import conf_section
 from helpers.paths import REPO

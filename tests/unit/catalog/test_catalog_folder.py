@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from fcsynth.catalog.folder import import_folder, toolkit_for
+from fcsynth.catalog.tools_file import read_tools_file, record_error
 from fcsynth.errors import FcsynthError
-from fcsynth.tools import read_tools_file, record_error
 
 from helpers.paths import REPO, SHARED_OPENAPI
 
@@ -124,7 +124,8 @@ def test_fetch_script_without_npm_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_catalog_search_lists_matching_toolkits_and_tools(tmp_path: Path) -> None:
-    from fcsynth.tools import Tool, write_tools_file
+    from fcsynth.catalog.tools_file import write_tools_file
+    from fcsynth.tools import Tool
 
     tools = [Tool("stripe_com", "create_invoice", "Create an invoice for a customer.", {"type": "object"},
                   operation="POST /v1/invoices"),

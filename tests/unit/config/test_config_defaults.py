@@ -158,8 +158,8 @@ def test_the_real_model_limit_is_checked_once_the_model_is_known(tmp_path):
 def test_fcsynth_grammar_prints_what_the_conversations_stage_builds(tmp_path):
     """Same tools, same params.yaml, same known values: the CLI's grammar is the simulated
     assistant turn's request constraint."""
+    from fcsynth.catalog.identifiers import known_values
     from fcsynth.checkpoint import Checkpoint
-    from fcsynth.simulation.identifiers import known_values
     from fcsynth.simulation.run import Simulator
     from fcsynth.simulation.state import Conversation
     from fcsynth.tools import Tool

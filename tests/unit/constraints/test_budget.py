@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from fcsynth.catalog.tools_file import read_tools_file
 from fcsynth.constraints.bounds import (
     INTEGER_BOUNDS,
     LLGUIDANCE_FORMATS,
@@ -22,7 +23,6 @@ from fcsynth.generation import blueprints, scenarios, system_prompts
 from fcsynth.judge.rubric import answer_schema as judge_schema
 from fcsynth.llm.cpu import resolve_dtype
 from fcsynth.llm.progress import Progress
-from fcsynth.tools import read_tools_file
 from fcsynth.waste import token_use
 
 from helpers.paths import REPO

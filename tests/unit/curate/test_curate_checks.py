@@ -10,16 +10,17 @@ from dataclasses import dataclass
 
 import pytest
 
+from fcsynth.catalog.tools_file import read_tools_file
 from fcsynth.constraints.example import example_messages
 from fcsynth.constraints.example_values import example_strings
 from fcsynth.curate import QUALITY_COLUMNS, QUALITY_REASONS, Check, Measured, assess, curate, judge_agreement, registry, summarize
-from fcsynth.curate.checks.degenerate import markup_fragments, repeated_ngram_share
-from fcsynth.curate.checks.grounding import found, grounding
-from fcsynth.curate.checks.leaves import argument_leaves
-from fcsynth.curate.checks.placeholders import is_generic, placeholders
-from fcsynth.curate.checks.repeats import repeated_calls
 from fcsynth.dml import parse_dml, render_dml, validate_record
-from fcsynth.tools import Tool, read_tools_file
+from fcsynth.quality.degenerate import markup_fragments, repeated_ngram_share
+from fcsynth.quality.grounding import found, grounding
+from fcsynth.quality.leaves import argument_leaves
+from fcsynth.quality.placeholders import is_generic, placeholders
+from fcsynth.quality.repeats import repeated_calls
+from fcsynth.tools import Tool
 
 from helpers.fabricate import EVENT, SEND, conversation_row, curate_config, good_scores, grammar_options, judged_row, messages_for
 from helpers.paths import REPO

@@ -8,15 +8,15 @@ import random
 
 import pytest
 
+from fcsynth.catalog.identifiers import identifier_arguments, is_identifier, known_values
 from fcsynth.config import compose, parse_config
 from fcsynth.constraints import grounding, turns
 from fcsynth.constraints.match import match_error
 from fcsynth.generation import conversations
+from fcsynth.generation.plan import draw_facts, draw_turns
 from fcsynth.llm.context import StageContext
 from fcsynth.llm.fake_backend import FakeBackend, default_responder
 from fcsynth.simulation import environment
-from fcsynth.simulation.identifiers import identifier_arguments, is_identifier, known_values
-from fcsynth.simulation.plan import draw_facts, draw_turns
 from fcsynth.simulation.realized import realized, shape
 from fcsynth.simulation.state import CONTEXT_FULL, Conversation
 from fcsynth.tools import Tool
@@ -170,11 +170,11 @@ def test_facts_of_the_default_tools_are_never_taken_for_copied_example_values():
     """A fact the user says and the assistant passes on is not a placeholder: the facts share
     no word or domain with the prompt example (a shared one had curate drop a conversation)."""
     from fcsynth.catalog.build import build_catalog
+    from fcsynth.catalog.identifiers import identifier_arguments
     from fcsynth.config import conf_defaults
     from fcsynth.constraints.example_values import arguments_path
-    from fcsynth.curate.checks.placeholders import ExampleValues
     from fcsynth.paths import ROOT
-    from fcsynth.simulation.identifiers import identifier_arguments
+    from fcsynth.quality.placeholders import ExampleValues
 
     cfg = conf_defaults()
     tools = build_catalog(cfg.catalog, ROOT).result.tools
@@ -217,7 +217,7 @@ def test_simulation_runs_the_plan_with_three_separate_views(tmp_path):
                 assert any(c["function"]["arguments"]["note_id"] in (p.get("content") or "") for p in messages[:i])
     third = messages[[i for i, m in enumerate(messages) if m["role"] == "user"][2]:]
     assert sum(bool(m.get("tool_calls")) for m in third) >= 1  # a call step (the fake's second would repeat it)
-    from fcsynth.curate.checks.repeats import repeated_calls
+    from fcsynth.quality.repeats import repeated_calls
 
     assert repeated_calls(messages)[1] == []  # a repeat is retried, then replaced by text
     done = json.loads(row["realized"])
@@ -472,7 +472,7 @@ def test_a_call_repeated_past_its_retries_becomes_text_never_a_repeat(tmp_path):
 
 
 def test_retrying_a_failed_call_is_a_recovery_not_a_repeat():
-    from fcsynth.curate.checks.repeats import repeated_calls
+    from fcsynth.quality.repeats import repeated_calls
 
     call = {"id": "c1", "type": "function", "function": {"name": "get_note", "arguments": {"note_id": "n-1"}}}
     again = {**call, "id": "c2"}

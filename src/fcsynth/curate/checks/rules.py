@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fcsynth.curate.checks.base import Check, Measured
-from fcsynth.curate.checks.degenerate import conversation_texts, markup_fragments, repeated_ngram_share
-from fcsynth.curate.checks.grounding import grounding
-from fcsynth.curate.checks.placeholders import placeholders
-from fcsynth.curate.checks.repeats import repeated_calls
 from fcsynth.dml.validate import tool_schemas
+from fcsynth.quality.degenerate import conversation_texts, markup_fragments, repeated_ngram_share
+from fcsynth.quality.grounding import grounding
+from fcsynth.quality.placeholders import placeholders
+from fcsynth.quality.repeats import repeated_calls
 
 
 def _too_many(found: list[str], limit: int | None, what: str) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from fcsynth.curate.checks.leaves import argument_leaves, json_leaves, norm, parse_json
+from fcsynth.quality.leaves import argument_leaves, json_leaves, norm, parse_json
 
 _DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d{3}\b)")
 SHORT = 3  # strings this short must appear as a whole word

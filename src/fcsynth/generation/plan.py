@@ -19,9 +19,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from fcsynth.catalog.identifiers import identifier_arguments
 from fcsynth.constraints.example_values import FACT_VOCABULARY, example_string, string_kind
 from fcsynth.dml.validate import argument_errors
-from fcsynth.simulation.identifiers import identifier_arguments
 from fcsynth.tools import Tool
 
 FEATURES = ("parallel_calls", "tool_error", "missing_argument", "no_tool_request")

@@ -12,7 +12,7 @@ from rapidfuzz import fuzz, process
 
 from fcsynth.constraints.example import USER_PHRASES
 from fcsynth.constraints.example_values import arguments_path, example_string_candidates, example_strings, response_path
-from fcsynth.curate.checks.leaves import Leaf, argument_leaves, json_leaves, norm, parse_json
+from fcsynth.quality.leaves import Leaf, argument_leaves, json_leaves, norm, parse_json
 
 # Matched against the whole normalized value (case-folded, whitespace collapsed).
 # Placeholders in any string:
