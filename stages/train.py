@@ -5,7 +5,7 @@ from pathlib import Path
 from fcsynth.chat.split import read_split
 from fcsynth.config import load_params
 from fcsynth.metrics import StageMetrics
-from fcsynth.model_store import check_model, load_tokenizer, resolve_eval_model, resolve_model_path, tuned_model_config
+from fcsynth.model_store import check_model, load_tokenizer, resolve_eval_model, resolve_model_path, tuned_identity
 from fcsynth.paths import ROOT
 from fcsynth.stage import run_stage
 from fcsynth.train.examples import build_dataset_rows
@@ -15,7 +15,6 @@ from fcsynth.train.run import compute_dtype, train, write_loss_curve
 def main(train_split: Path, out: Path, loss_curve: Path) -> None:
     cfg = load_params()
     base = resolve_eval_model(cfg)
-    tuned = tuned_model_config(base, out, ROOT)
     records = read_split(train_split)
     check_model(base, ROOT, "evaluate.model" if cfg.evaluate.model else "model")
     base_path = resolve_model_path(base, ROOT)
@@ -30,7 +29,7 @@ def main(train_split: Path, out: Path, loss_curve: Path) -> None:
         metrics.reject("truncated_to_max_seq_len", result.truncated)
     metrics.extra.update(
         base_model={"name": base.name, "path": base.path},
-        tuned_model={"name": tuned.name, "path": tuned.path},
+        tuned_model=tuned_identity(base, out, ROOT),
         prompt_style=style, compute_dtype=compute_dtype(cfg.train), lora=cfg.train.lora.enabled, trainable_params=result.trainable_params,
         steps=result.steps, epochs=cfg.train.epochs, train_wall_time_s=result.train_wall_s,
         first_loss=result.losses[0]["loss"] if result.losses else None, final_loss=result.final_loss,

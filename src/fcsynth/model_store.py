@@ -196,8 +196,13 @@ def tuned_model_config(base: ModelConfig, folder: Path, root: Path) -> ModelConf
     Its path is relative to the project `root` (as dvc.yaml names it), so the metrics that
     record it read the same in every workspace.
     """
-    return ModelConfig(name=f"{base.name}-sft", source="local", path=os.path.relpath(folder, root), gguf_package=None,
+    return ModelConfig(**tuned_identity(base, folder, root), source="local", gguf_package=None,
                        max_model_len=base.max_model_len, dtype=base.dtype)
+
+
+def tuned_identity(base: ModelConfig, folder: Path, root: Path) -> dict[str, str]:
+    """The tuned model's `name` (`<base name>-sft`) and `path` (relative to `root`)."""
+    return {"name": f"{base.name}-sft", "path": os.path.relpath(folder, root)}
 
 
 def require_tuned(folder: Path) -> None:
