@@ -13,6 +13,7 @@ import yaml
 
 from fcsynth.config import compose
 from fcsynth.stage_cmd import stage_command
+
 from helpers.paths import REPO
 
 STAGES = ("model", "catalog", "scenarios", "blueprints", "conversations", "system_prompts", "judge", "curate", "export",
