@@ -1,8 +1,7 @@
-"""OpenAPI / Swagger importer: the shared real specs, and small specs written here."""
+"""OpenAPI / Swagger importer on small specs written here: parameters, bodies, responses, names, bad documents."""
 
 from __future__ import annotations
 
-import csv
 import functools
 import http.server
 import json
@@ -12,127 +11,11 @@ from pathlib import Path
 import pytest
 
 from fcsynth.catalog.openapi import import_openapi
-from fcsynth.catalog.schema_validity import schema_error
 from fcsynth.errors import FcsynthError
 from fcsynth.tools import TOOL_NAME_RE
 
-from helpers.paths import SHARED_OPENAPI
-
-MANIFEST = SHARED_OPENAPI / "MANIFEST.tsv"
-needs_shared = pytest.mark.skipif(not MANIFEST.exists(), reason=f"{SHARED_OPENAPI} (shared OpenAPI specs) is absent")
-
-
-def _manifest() -> list[dict[str, str]]:
-    if not MANIFEST.exists():
-        return []
-    with MANIFEST.open() as f:
-        return list(csv.DictReader(f, delimiter="\t"))
-
-
-@functools.cache
-def _shared(filename: str, budget: int | None = None, oversize: str = "skip"):
-    return import_openapi(SHARED_OPENAPI / filename, budget_tokens=budget, oversize=oversize)
-
-
-def _tool(result, name: str):
-    matches = [t for t in result.tools if t.name == name]
-    assert matches, f"no tool {name!r} in {[t.name for t in result.tools][:20]}"
-    return matches[0]
-
-
-# --- the shared real-world specs --------------------------------------------------------
-
-
-@needs_shared
-@pytest.mark.parametrize("row", _manifest() or [pytest.param({}, marks=pytest.mark.skip("no manifest"))], ids=lambda r: r.get("filename", "none"))
-def test_shared_spec_imports_every_operation(row: dict[str, str]) -> None:
-    result = _shared(row["filename"])
-    assert result.entries == int(row["operations"])
-    assert len(result.tools) == int(row["operations"]), result.summary()["skipped"]
-    assert not result.skipped
-    names = [t.name for t in result.tools]
-    assert len(set(names)) == len(names)
-    for tool in result.tools:
-        assert TOOL_NAME_RE.match(tool.name) and TOOL_NAME_RE.match(tool.toolkit)
-        assert tool.parameters["type"] == "object"
-        assert schema_error(tool.parameters) is None
-        assert tool.response is None or schema_error(tool.response) is None
-        assert "$ref" not in json.dumps(tool.parameters)
-        assert tool.operation and tool.operation.split()[0] in {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"}
-
-
-@needs_shared
-@pytest.mark.parametrize("row", _manifest() or [pytest.param({}, marks=pytest.mark.skip("no manifest"))], ids=lambda r: r.get("filename", "none"))
-def test_shared_spec_fits_the_default_budget_when_trimmed(row: dict[str, str]) -> None:
-    from fcsynth.catalog.tool_size import tool_tokens
-
-    result = _shared(row["filename"], 2048, "trim")
-    assert len(result.tools) == int(row["operations"]), result.summary()["skipped"]
-    assert all(tool_tokens(t) <= 2048 for t in result.tools)
-    for tool in result.tools:
-        assert schema_error(tool.parameters) is None
-
-
-@needs_shared
-def test_petstore_v2_parameters_came_through() -> None:
-    result = _shared("swagger_petstore_v2.yaml")
-    get_pet = _tool(result, "getPetById")
-    assert get_pet.parameters["properties"]["petId"]["type"] == "integer"
-    assert "petId" in get_pet.parameters["required"]  # a required path parameter
-    assert get_pet.response["properties"]["name"]["type"] == "string"
-    status = _tool(result, "findPetsByStatus").parameters["properties"]["status"]
-    assert status["type"] == "array" and status["items"]["enum"] == ["available", "pending", "sold"]
-    add = _tool(result, "addPet").parameters  # in: body, flattened
-    assert add["properties"]["category"]["properties"]["name"]["type"] == "string"  # nested body object
-    assert add["properties"]["photoUrls"]["items"]["type"] == "string"  # array item type
-    assert {"name", "photoUrls"} <= set(add["required"])
-    upload = _tool(result, "uploadFile").parameters["properties"]  # multipart formData
-    assert upload["file"] == {"type": "string", "format": "binary", "description": "file to upload"}
-    assert "api_key" not in _tool(result, "deletePet").parameters["properties"]  # an apiKey credential
-
-
-@needs_shared
-def test_petstore_v3_parameters_came_through() -> None:
-    result = _shared("swagger_petstore_v3.yaml")
-    status = _tool(result, "findPetsByStatus").parameters["properties"]["status"]
-    assert status["enum"] == ["available", "pending", "sold"]
-    update = _tool(result, "updatePet").parameters
-    assert update["properties"]["tags"]["items"]["properties"]["name"]["type"] == "string"
-    assert "id" in update["properties"] and update["properties"]["category"]["type"] == "object"
-
-
-@needs_shared
-def test_gmail_parameters_came_through() -> None:
-    result = _shared("googleapis_gmail_v1.yaml")
-    listing = _tool(result, "gmail_users_messages_list").parameters
-    assert "userId" in listing["required"]
-    assert listing["properties"]["labelIds"]["items"]["type"] == "string"
-    assert listing["properties"]["alt"]["enum"] == ["json", "media", "proto"]
-    send = _tool(result, "gmail_users_messages_send")
-    headers = send.parameters["properties"]["payload"]["properties"]["headers"]
-    assert headers["type"] == "array" and headers["items"]["properties"]["name"]["type"] == "string"
-    # MessagePart.parts refers to MessagePart: the recursive use is cut, not expanded forever
-    assert send.parameters["properties"]["payload"]["properties"]["parts"]["items"]["type"] == "object"
-    assert result.flagged["ref_cycle_broken"] >= 1
-
-
-@needs_shared
-def test_slack_formdata_and_calendly_enum() -> None:
-    post = _tool(_shared("slack_web_1.7.0.json"), "chat_postMessage").parameters
-    assert post["properties"]["channel"]["type"] == "string" and "channel" in post["required"]
-    invitees = _tool(_shared("calendly_api_2.0.0.yaml"), "getInvitees").parameters
-    assert invitees["properties"]["status"]["enum"] == ["active", "canceled"]
-    assert "uuid" in invitees["required"]
-
-
-# --- small specs ------------------------------------------------------------------------
-
-
-def _write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
+from helpers.openapi_import import find_tool as _tool
+from helpers.openapi_import import write_spec as _write
 
 PETS_30 = {
     "openapi": "3.0.3",
@@ -273,66 +156,6 @@ def test_swagger_formdata_body_and_yaml12_scalars(tmp_path: Path) -> None:
     # the body clashes with the `on` query parameter, so it stays one property named after it
     assert "on" in replace["properties"] and replace["properties"]["order"]["required"] == ["total"]
     assert set(replace["required"]) == {"id", "order"}
-
-
-def test_refs_into_paths_with_percent_encoding(tmp_path: Path) -> None:
-    spec = {
-        "openapi": "3.0.0", "info": {"title": "refs", "version": "1"},
-        "paths": {
-            "/a/{x}": {"get": {"operationId": "first", "parameters": [
-                {"name": "x", "in": "path", "required": True, "schema": {"type": "string", "enum": ["p", "q"]}}],
-                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object", "properties": {"n": {"type": "integer"}}}}}}}}},
-            "/b/{x}": {"get": {"operationId": "second", "parameters": [{"$ref": "#/paths/~1a~1%7Bx%7D/get/parameters/0"}],
-                "responses": {"200": {"$ref": "#/paths/~1a~1%7Bx%7D/get/responses/200"}}}},
-            "/c": {"$ref": "#/paths/~1a~1%7Bx%7D"},
-        },
-    }
-    result = import_openapi(_write(tmp_path, "refs.json", json.dumps(spec)))
-    second = _tool(result, "second")
-    assert second.parameters["properties"]["x"]["enum"] == ["p", "q"] and second.parameters["required"] == ["x"]
-    assert second.response["properties"]["n"]["type"] == "integer"
-    assert len(result.tools) == 3  # the /c path item is a $ref to /a/{x}: its operation too (renamed)
-    assert result.flagged["renamed_collision"] == 1 and _tool(result, "first_2")
-
-
-def test_ref_chain_and_external_file(tmp_path: Path) -> None:
-    _write(tmp_path, "common.yaml", "Id: {type: string, pattern: '^[a-z]+$'}\nAlias: {$ref: '#/Id'}\n")
-    spec = {"openapi": "3.0.0", "info": {"title": "ext", "version": "1"}, "paths": {"/u/{id}": {"get": {
-        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"$ref": "#/components/schemas/A"}}],
-        "responses": {"200": {"description": "ok"}}}}},
-        "components": {"schemas": {"A": {"$ref": "#/components/schemas/B"}, "B": {"$ref": "common.yaml#/Alias"}}}}
-    result = import_openapi(_write(tmp_path, "ext.json", json.dumps(spec)))
-    assert result.tools[0].parameters["properties"]["id"] == {"type": "string", "pattern": "^[a-z]+$"}
-
-
-def test_ref_cycle_is_cut_and_counted(tmp_path: Path) -> None:
-    spec = {"openapi": "3.0.0", "info": {"title": "tree", "version": "1"}, "paths": {"/nodes": {"post": {
-        "operationId": "addNode",
-        "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Node"}}}},
-        "responses": {"200": {"description": "ok"}}}}},
-        "components": {"schemas": {"Node": {"type": "object", "description": "A tree node", "properties": {
-            "label": {"type": "string"}, "children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}}}}}}
-    result = import_openapi(_write(tmp_path, "tree.json", json.dumps(spec)))
-    params = result.tools[0].parameters
-    assert params["properties"]["children"]["items"] == {"type": "object", "description": "A tree node"}
-    assert result.flagged["ref_cycle_broken"] == 1 and "#/components/schemas/Node" in result.examples["ref_cycle_broken"][0]
-
-
-def test_dangling_refs_skip_or_drop_with_reasons(tmp_path: Path) -> None:
-    spec = {"openapi": "3.0.0", "info": {"title": "dangling", "version": "1"}, "paths": {
-        "/a": {"get": {"operationId": "badParam", "parameters": [{"$ref": "#/components/parameters/Nope"}],
-                       "responses": {"200": {"description": "ok"}}}},
-        "/b": {"get": {"operationId": "badResponse", "responses": {"200": {"description": "ok", "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Gone"}}}}}}},
-        "/c": {"get": {"operationId": "badFile", "parameters": [{"name": "q", "in": "query", "schema": {"$ref": "missing.yaml#/Q"}}],
-                       "responses": {"200": {"description": "ok"}}}},
-    }}
-    result = import_openapi(_write(tmp_path, "d.json", json.dumps(spec)))
-    assert [t.name for t in result.tools] == ["badResponse"] and result.tools[0].response is None
-    assert result.skipped == {"dangling_ref": 2}
-    assert result.flagged["dangling_ref_response_dropped"] == 1
-    assert result.entries == len(result.tools) + sum(result.skipped.values())
-    assert any("#/components/parameters/Nope" in e for e in result.examples["dangling_ref"])
 
 
 def test_yaml_the_safe_loader_rejects_falls_back(tmp_path: Path) -> None:
