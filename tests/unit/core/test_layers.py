@@ -2,7 +2,7 @@
 
 Each package (or module) has a layer: the shared core first, then the stages in pipeline order.
 A module may import modules of its own layer or an earlier one, so a stage's code never pulls
-in (and never reruns for) a later stage's.
+in (and never reruns for) a later stage's. And no module is over 300 lines.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import ast
 from helpers.paths import REPO
 
 SRC = REPO / "src" / "fcsynth"
+MAX_MODULE_LINES = 300
 LAYERS = {  # the longest matching prefix wins; anything unlisted is the shared core (0)
     "fcsynth.catalog": 1, "fcsynth.bfcl.suite": 1, "fcsynth.bfcl.apis": 1,  # the BFCL wheel's data and APIs
     "fcsynth.constraints": 2, "fcsynth.quality": 2,
@@ -61,3 +62,10 @@ def test_the_layers_see_a_violation():
     assert layer("fcsynth.simulation.run") > layer("fcsynth.generation.plan") > layer("fcsynth.catalog.graph")
     assert layer("fcsynth.curate.decide") > layer("fcsynth.quality.placeholders")
     assert layer("fcsynth.bfcl.run") > layer("fcsynth.train.run") > layer("fcsynth.chat.prompting") == 0
+
+
+def test_no_module_is_over_300_lines():
+    """Small modules with one job: none under src/fcsynth, stages/ or scripts/ is longer."""
+    paths = [p for folder in (SRC, REPO / "stages", REPO / "scripts") for p in sorted(folder.rglob("*.py"))]
+    long_ = [f"{p.relative_to(REPO)} ({n} lines)" for p in paths if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES]
+    assert not long_, f"modules over {MAX_MODULE_LINES} lines: {long_}"
