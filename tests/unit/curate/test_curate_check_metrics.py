@@ -92,3 +92,4 @@ def test_a_check_added_to_the_registry_gets_its_own_reason_count():
     d = next(d for d in decisions if d["id"] == "gmail-0003")
     assert d["reason"] == "long_conversation" and d["detail"] == f"{turns} turns" and d["turns"] == turns
     assert json.loads(d["quality_notes"]) == {"long_conversation": [f"{turns} messages"]}
+    assert list(d)[-2:] == ["turns", "quality_notes"] and m["records_out"] == 3
