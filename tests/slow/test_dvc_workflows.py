@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import polars as pl
 import pytest
 import yaml
 
+from helpers.dvc_artifacts import assert_same_artifacts, exp_rows, lock_outs, wait_for_queue
 from helpers.project import clone_project, commit_all, compose_params, dvc, git, make_project, run, stages_run
 
 pytestmark = pytest.mark.slow
@@ -38,35 +38,6 @@ def origin(repo_root: Path, tmp_path_factory) -> Path:
     assert "model" in stages_run(proc.stdout), proc.stdout
     commit_all(dest, "tiny run")
     return dest
-
-
-def lock_outs(project: Path) -> list[str]:
-    """Every output path recorded in dvc.lock."""
-    lock = yaml.safe_load((project / "dvc.lock").read_text())
-    return sorted({o["path"] for stage in lock["stages"].values() for o in stage.get("outs", [])})
-
-
-def files_under(project: Path, rel: str) -> dict[str, bytes]:
-    """Relative path -> bytes of the file `rel` or of every file below the directory `rel`."""
-    path = project / rel
-    if path.is_file():
-        return {rel: path.read_bytes()}
-    return {str(p.relative_to(project)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
-
-
-def assert_same_artifacts(a: Path, b: Path) -> int:
-    """Every DVC output of `a` exists in `b` byte for byte; returns how many files were compared."""
-    outs = lock_outs(a)
-    assert outs == lock_outs(b)
-    compared = 0
-    for rel in outs:
-        fa, fb = files_under(a, rel), files_under(b, rel)
-        assert fa, f"{rel} is missing in {a}"
-        assert sorted(fa) == sorted(fb), f"{rel}: different files"
-        for name in fa:
-            assert fa[name] == fb[name], f"{name} differs"
-        compared += len(fa)
-    return compared
 
 
 def test_every_stage_declares_cached_outs_metrics_and_plots(origin: Path):
@@ -143,34 +114,6 @@ def test_ssh_remote_push_clone_pull(origin: Path, sshd: dict[str, str], tmp_path
     dvc(clone, "pull", "-r", "sshstore")
     assert assert_same_artifacts(origin, clone) >= 10
     assert UP_TO_DATE in dvc(clone, "status").stdout
-
-
-def exp_rows(shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Flatten `dvc exp show --json` into {name, rev, params, metrics} per experiment (baselines excluded)."""
-    rows = []
-    for baseline in shown:
-        for exp in baseline.get("experiments") or []:
-            for rev in exp.get("revs") or []:
-                data = rev.get("data") or {}
-                rows.append({
-                    "name": rev.get("name") or exp.get("name"),
-                    "rev": rev.get("rev"),
-                    "params": (data.get("params") or {}).get("params.yaml", {}).get("data", {}),
-                    "metrics": {k: v.get("data", {}) for k, v in (data.get("metrics") or {}).items()},
-                })
-    return rows
-
-
-def wait_for_queue(project: Path, timeout_s: float = 480) -> str:
-    """Wait until `dvc queue status` shows nothing queued or running; returns the last status."""
-    deadline = time.time() + timeout_s
-    while True:
-        status = dvc(project, "queue", "status").stdout
-        if not any(word in status for word in ("Queued", "Running")):
-            return status
-        if time.time() > deadline:
-            pytest.fail(f"dvc queue did not finish in {timeout_s:.0f} s:\n{status}")
-        time.sleep(3)
 
 
 def test_sweep_and_single_experiment_on_scenarios(origin: Path, tmp_path: Path):
