@@ -5,33 +5,17 @@ from __future__ import annotations
 import http.server
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from helpers.catalog_import import (
     OLD_OUT,
     Route,
-    Site,
     fcsynth,
-    local_site,
-    old_out_file,
     one_line_error,
     serve,
     spec_with_schema_ref,
 )
-
-
-@pytest.fixture
-def old_out(tmp_path: Path) -> Path:
-    return old_out_file(tmp_path)
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with local_site() as served:
-        yield served
 
 
 def _drip_body(h: http.server.BaseHTTPRequestHandler) -> None:

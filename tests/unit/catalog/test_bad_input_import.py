@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
-from helpers.catalog_import import GOOD, OLD_OUT, fcsynth, old_out_file, one_line_error, write
-
-
-@pytest.fixture
-def old_out(tmp_path: Path) -> Path:
-    return old_out_file(tmp_path)
-
+from helpers.catalog_import import GOOD, OLD_OUT, fcsynth, one_line_error, write
 
 # --- bounded loading ---------------------------------------------------------------------
 

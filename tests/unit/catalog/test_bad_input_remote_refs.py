@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import http.server
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from helpers.catalog_import import (
     GOOD,
     OLD_OUT,
-    Site,
     fcsynth,
-    local_site,
-    old_out_file,
     one_line_error,
     serve,
     spec_with_schema_ref,
     write,
 )
-
-
-@pytest.fixture
-def old_out(tmp_path: Path) -> Path:
-    return old_out_file(tmp_path)
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with local_site() as served:
-        yield served
-
 
 SECRET = "{type: string, description: TOP-SECRET-123}\n"
 
