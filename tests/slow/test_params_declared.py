@@ -5,19 +5,14 @@ recorded (tests/helpers/params_log), and the keys it read are checked against dv
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
 import pytest
 import yaml
 
-from fcsynth.config import compose
-from fcsynth.stage_cmd import stage_command
+from fcsynth.stage_cmd import fake_project, stage_command, stage_names
 
 from helpers.paths import REPO
-
-STAGES = ("model", "catalog", "scenarios", "blueprints", "conversations", "system_prompts", "judge", "curate", "export",
-          "train", "evaluate", "report")
 
 
 def _declared(param: str, key: str) -> bool:
@@ -26,18 +21,14 @@ def _declared(param: str, key: str) -> bool:
 
 @pytest.mark.slow
 def test_every_key_a_stage_reads_is_one_of_its_params(tmp_path):
-    for name in ("prompts", "grammars", "conf"):
-        shutil.copytree(REPO / name, tmp_path / name)
-    shutil.copytree(REPO / "data" / "builtin_tools", tmp_path / "data" / "builtin_tools")
-    params = compose(["llm=fake", "experiment=tiny"], REPO / "conf")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    params = fake_project(tmp_path, REPO, [])
     declared = {n: s.get("params", []) for n, s in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items()}
     log = tmp_path / "params.log"
     env = {**os.environ, "FCSYNTH_ROOT": str(tmp_path), "FCSYNTH_PARAMS_LOG": str(log),
            "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "helpers" / "params_log"), str(REPO / "src")])}
     undeclared = {}
-    for stage in STAGES:
-        proc = subprocess.run(stage_command(stage, REPO, tmp_path / "params.yaml"), cwd=tmp_path, env=env,
+    for stage in stage_names(REPO):
+        proc = subprocess.run(stage_command(stage, REPO, params), cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"{stage}: {proc.stderr[-3000:]}"
         read = log.read_text().split()
