@@ -15,7 +15,15 @@ BfclCategory = Literal["simple_python", "multiple", "parallel", "parallel_multip
 class BfclConfig(Section):
     categories: list[BfclCategory]  # [] runs no BFCL
     per_category: Tokens | None  # a seeded subset of entries per category; None: every entry
+    category_sizes: dict[BfclCategory, Tokens]  # per-category subset sizes that replace per_category
     max_steps_per_turn: Tokens  # multi-turn: model messages with calls per user turn
+
+    def size(self, category: BfclCategory) -> int | None:
+        """Entries to run of `category`; None: all of them (`per_category` null is the full
+        suite, whatever `category_sizes` says)."""
+        if self.per_category is None:
+            return None
+        return self.category_sizes.get(category, self.per_category)
 
 
 class EvaluateConfig(Section):

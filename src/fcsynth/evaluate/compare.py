@@ -76,10 +76,11 @@ def write_bfcl_plot(bfcl: dict[str, Any], path: Path) -> None:
     write_text_atomic(path, "\n".join(lines) + "\n")
 
 
-def bfcl_markdown(bfcl: dict[str, Any], per_category: int | None) -> str:
-    """The BFCL section of EVALUATION.md: accuracy per category, base and tuned."""
+def bfcl_markdown(bfcl: dict[str, Any], full: bool) -> str:
+    """The BFCL section of EVALUATION.md: accuracy per category, base and tuned (`full`:
+    every entry of each category ran, else a seeded subset)."""
     base, tuned = bfcl["base"], bfcl["tuned"]
-    subset = "every entry" if per_category is None else f"a seeded subset of {per_category} entries per category"
+    subset = "every entry" if full else "a seeded subset of each category (`entries`)"
     lines = [
         "", "## BFCL v4", "",
         f"Scored by BFCL's own checkers (bfcl-eval) on {subset}: the AST checker for the single-turn "

@@ -8,6 +8,7 @@ A plan is a list of user turns, each with a kind:
 - `missing`: the user asks for a task but leaves out a fact the call needs (`withheld`);
   the assistant answers in text (it asks), and the next turn, a task, gives the fact.
 - `no_tool`: the user asks for something no tool can do; the assistant answers in text.
+  It is a turn of its own, added to the task turns, at any place (the first included).
 
 `reveal` lists the facts (identifier values the user knows) the user states in that turn:
 all in the first turn at clarity `excellent`, spread over the first half at `good`, over
@@ -51,13 +52,21 @@ def draw_facts(key: str, tools: list[Tool]) -> dict[str, str]:
 def draw_turns(
     rng: random.Random, n_turns: int, features: dict[str, bool], steps: tuple[int, int], facts: list[str], clarity: str,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The turns of a conversation and, per planned feature that does not fit, why."""
+    """The turns of a conversation and, per planned feature that does not fit, why.
+    `n_turns` task turns; a planned no-tool request is one more turn, at any place (the
+    first included: a model must also learn to answer an opening request in text)."""
+    no_tool = bool(features.get("no_tool_request"))
+    total = n_turns + no_tool
     turns: list[dict[str, Any]] = [
         {"kind": "task", "steps": rng.randint(*steps), "parallel": False, "error": False, "reveal": []}
-        for _ in range(n_turns)
+        for _ in range(total)
     ]
     unplaced: dict[str, str] = {}
-    free = list(range(n_turns))  # turns whose kind is still open
+    free = list(range(total))  # turns whose kind is still open
+    if no_tool:
+        i = rng.randrange(total)
+        turns[i] = {"kind": "no_tool", "reveal": []}
+        free.remove(i)
 
     def take(candidates: list[int], feature: str) -> int | None:
         options = [i for i in candidates if i in free]
@@ -69,12 +78,9 @@ def draw_turns(
     if features.get("missing_argument"):
         if not facts:
             unplaced["missing_argument"] = "no identifier argument to leave out"
-        elif (i := take([i for i in range(n_turns - 1) if i + 1 in free], "missing_argument")) is not None:
+        elif (i := take([i for i in range(total - 1) if i + 1 in free], "missing_argument")) is not None:
             turns[i] = {"kind": "missing", "withheld": rng.choice(facts), "reveal": []}
             free = [j for j in free if j not in (i, i + 1)]
-    if features.get("no_tool_request") and (i := take(list(range(1, n_turns)), "no_tool_request")) is not None:
-        turns[i] = {"kind": "no_tool", "reveal": []}
-        free.remove(i)
     task_turns = [i for i, t in enumerate(turns) if t["kind"] == "task"]
     for feature, flag in (("parallel_calls", "parallel"), ("tool_error", "error")):
         if features.get(feature):

@@ -59,7 +59,7 @@ def _leaf_keys(data: dict, prefix: str = "") -> list[str]:
     keys = []
     for k, v in data.items():
         path = f"{prefix}{k}"
-        if isinstance(v, dict) and v and k not in ("weights", "clarity_weights", "thresholds"):
+        if isinstance(v, dict) and v and k not in ("weights", "clarity_weights", "thresholds", "category_sizes"):
             keys += _leaf_keys(v, path + ".")
         else:
             keys.append(path)

@@ -61,14 +61,16 @@ def test_stage_writes_steps_and_metrics(tmp_path: Path, repo_root: Path) -> None
     # BFCL next to the split: every category, scored for both models; text answers are right
     # only where no call is wanted (irrelevance)
     bfcl = metrics["bfcl"]
-    n = yaml.safe_load((repo_root / "params.yaml").read_text())["evaluate"]["bfcl"]["per_category"]
+    conf = yaml.safe_load((repo_root / "params.yaml").read_text())["evaluate"]["bfcl"]
+    sizes = {c: conf["category_sizes"].get(c, conf["per_category"]) for c in conf["categories"]}
+    assert sizes["multi_turn_base"] < sizes["simple_python"]  # category_sizes replaces per_category
     for block in (bfcl["base"], bfcl["tuned"]):
         assert {c: v["accuracy"] for c, v in block["categories"].items()} == {
             "simple_python": 0.0, "multiple": 0.0, "parallel": 0.0, "parallel_multiple": 0.0,
             "irrelevance": 1.0, "multi_turn_base": 0.0}
-        assert all(v["entries"] == n for v in block["categories"].values()) and block["overall"] == round(1 / 6, 4)
+        assert {c: v["entries"] for c, v in block["categories"].items()} == sizes and block["overall"] == round(1 / 6, 4)
     table = pl.read_parquet(tmp_path / "data" / "evaluate" / "bfcl.parquet")
-    assert table.height == 2 * 6 * n and set(table["model"]) == {"base", "tuned"}
+    assert table.height == 2 * sum(sizes.values()) and set(table["model"]) == {"base", "tuned"}
     assert "irrelevance,tuned,1.0" in (tmp_path / "metrics" / "plots" / "bfcl.csv").read_text().splitlines()
     assert "## BFCL v4" in card and "| irrelevance | " in card
 

@@ -76,17 +76,21 @@ def test_user_turn_states_its_facts_verbatim():
 
 def test_plan_places_each_feature_and_the_withheld_fact_comes_next():
     features = {"parallel_calls": True, "tool_error": True, "missing_argument": True, "no_tool_request": True}
+    no_tool_at = set()
     for seed in range(20):
         turns, unplaced = draw_turns(random.Random(seed), 5, features, (1, 2), ["note_id", "owner_email"], "excellent")
         kinds = [t["kind"] for t in turns]
         assert kinds.count("missing") == 1 and kinds.count("no_tool") == 1 and not unplaced
+        assert len(turns) == 6  # the no-tool request is a turn of its own, beside the 5 task turns
+        no_tool_at.add(kinds.index("no_tool"))
         i = kinds.index("missing")
         assert turns[i + 1]["kind"] == "task" and turns[i]["withheld"] in turns[i + 1]["reveal"]
         assert all(turns[i]["withheld"] not in t["reveal"] for t in turns[: i + 1])
         assert sum(t.get("parallel", False) for t in turns) == 1 and sum(t.get("error", False) for t in turns) == 1
         assert all(t["steps"] >= 2 for t in turns if t.get("error"))  # the failed call, then the recovery
-    _, unplaced = draw_turns(random.Random(0), 1, features, (1, 1), ["note_id"], "good")
-    assert set(unplaced) == {"missing_argument", "no_tool_request"}
+    assert 0 in no_tool_at and len(no_tool_at) > 2  # anywhere, the opening request included
+    turns, unplaced = draw_turns(random.Random(0), 1, features, (1, 1), ["note_id"], "good")
+    assert set(unplaced) == {"missing_argument"} and len(turns) == 2
 
 
 def test_facts_satisfy_every_schema_that_uses_their_name():
