@@ -118,3 +118,13 @@ def test_cross_field_values_are_one_line_errors(key, value, message):
     data[section][name] = value
     with pytest.raises(FcsynthError, match=message):
         parse_config(data)
+
+
+def test_bfcl_category_sizes_replace_per_category_and_null_is_the_full_suite():
+    bfcl = parse_config(compose(["evaluate.bfcl.per_category=7", "+evaluate.bfcl.category_sizes.parallel=2"])).evaluate.bfcl
+    assert bfcl.size("simple_python") == 7 and bfcl.size("parallel") == 2
+    assert bfcl.size("multi_turn_base") == bfcl.category_sizes["multi_turn_base"] != 7  # the default's own size
+    full = parse_config(compose(["evaluate.bfcl.per_category=null"])).evaluate.bfcl
+    assert full.category_sizes and all(full.size(c) is None for c in full.categories)
+    with pytest.raises(FcsynthError, match="evaluate.bfcl.category_sizes"):
+        parse_config(compose(["+evaluate.bfcl.category_sizes.simple=2"]))
