@@ -88,6 +88,7 @@ class BlueprintsConfig(Section):
     tool_error_rate: Rate
     missing_argument_rate: Rate
     no_tool_rate: Rate
+    no_tool_opening: Rate  # share of the planned no-tool requests that open the conversation
     user_turns: Annotated[list[int], Field(min_length=2, max_length=2)]  # [min, max] user turns a conversation plans
     steps_per_task_turn: Annotated[list[int], Field(min_length=2, max_length=2)]  # [min, max] call steps of a task turn
     max_tokens: Tokens

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -53,5 +53,4 @@ class TrainConfig(Section):
     dtype: Literal["auto", "float32", "bfloat16", "float16"]
     gradient_checkpointing: bool
     balance_step_kinds: bool  # call-step and text-step tokens each carry half of the loss
-    decision_weight: Annotated[float, Field(ge=0, lt=1)]  # share of the loss on each step's first token (call or text)
     lora: LoraConfig

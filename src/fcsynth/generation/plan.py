@@ -8,7 +8,7 @@ A plan is a list of user turns, each with a kind:
 - `missing`: the user asks for a task but leaves out a fact the call needs (`withheld`);
   the assistant answers in text (it asks), and the next turn, a task, gives the fact.
 - `no_tool`: the user asks for something no tool can do; the assistant answers in text.
-  It is a turn of its own, added to the task turns, at any place (the first included).
+  It is a turn of its own, added to the task turns: the opening one or at any place.
 
 `reveal` lists the facts (identifier values the user knows) the user states in that turn:
 all in the first turn at clarity `excellent`, spread over the first half at `good`, over
@@ -51,10 +51,12 @@ def draw_facts(key: str, tools: list[Tool]) -> dict[str, str]:
 
 def draw_turns(
     rng: random.Random, n_turns: int, features: dict[str, bool], steps: tuple[int, int], facts: list[str], clarity: str,
+    no_tool_opening: float = 0.0,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The turns of a conversation and, per planned feature that does not fit, why.
-    `n_turns` task turns; a planned no-tool request is one more turn, at any place (the
-    first included: a model must also learn to answer an opening request in text)."""
+    `n_turns` task turns; a planned no-tool request is one more turn: the first with odds
+    `no_tool_opening` (a model must also learn to answer an opening request in text), else
+    at any place."""
     no_tool = bool(features.get("no_tool_request"))
     total = n_turns + no_tool
     turns: list[dict[str, Any]] = [
@@ -64,7 +66,7 @@ def draw_turns(
     unplaced: dict[str, str] = {}
     free = list(range(total))  # turns whose kind is still open
     if no_tool:
-        i = rng.randrange(total)
+        i = 0 if rng.random() < no_tool_opening else rng.randrange(total)
         turns[i] = {"kind": "no_tool", "reveal": []}
         free.remove(i)
 

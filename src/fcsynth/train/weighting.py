@@ -1,17 +1,11 @@
-"""Weigh the assistant steps in the loss: call steps and text steps, and each step's decision.
+"""Weigh the two kinds of assistant step in the loss: call steps and text steps.
 
 A call step's tokens (JSON calls) far outnumber a text step's, so a plain mean over the
 learned tokens teaches a small model to call at every step and forget to answer in text.
 With `train.balance_step_kinds`, each kind's tokens share half of the loss: every call-step
-token weighs `total / (2 * call_tokens)` and every text-step token `total / (2 * text_tokens)`.
+token weighs `total / (2 * call_tokens)` and every text-step token `total / (2 * text_tokens)`
+(the weights average 1 over the learned tokens, so the learning rate keeps its meaning).
 Without it, every learned token weighs 1: the plain SFT loss.
-
-Whether a step calls or answers in text is decided by its first token (`<tool_call>`'s first
-piece, or a word), one token among the step's dozens. `train.decision_weight` gives the
-steps' first tokens that share of the loss, half to the call steps' and half to the text
-steps', so the decision is learned as much as the wording; the other tokens share the rest
-as above. The weights average 1 over the learned tokens, so the learning rate keeps its
-meaning.
 
 The loss is the weighted token cross-entropy, summed over the micro-batches of one optimizer
 step and divided by their learned tokens (as transformers does for the plain loss).
@@ -24,41 +18,25 @@ from typing import Any
 IGNORE = -100
 
 
-def decision_marks(kinds: list[int]) -> list[bool]:
-    """True at each step's first learned token (where the step kind changes; two steps are
-    always apart, by a user or tool message at least)."""
-    return [k > 0 and (i == 0 or kinds[i - 1] != k) for i, k in enumerate(kinds)]
+def kind_weights(rows: list[dict[str, list[int]]], balance: bool) -> dict[int, float]:
+    """The weight of a call-step (1) and a text-step (2) token."""
+    counts = {kind: sum(r["step_kinds"].count(kind) for r in rows) for kind in (1, 2)}
+    if not balance or not all(counts.values()):
+        return {1: 1.0, 2: 1.0}
+    total = sum(counts.values())
+    return {kind: total / (2 * n) for kind, n in counts.items()}
 
 
-def token_weights(rows: list[dict[str, list[int]]], balance: bool, decision: float) -> dict[tuple[int, bool], float]:
-    """The weight of a learned token by (step kind: 1 call, 2 text; first token of its step)."""
-    tokens = {k: 0 for k in (1, 2)}
-    firsts = {k: 0 for k in (1, 2)}
-    for r in rows:
-        for k, first in zip(r["step_kinds"], decision_marks(r["step_kinds"]), strict=True):
-            if k:
-                tokens[k] += 1
-                firsts[k] += first
-    total = sum(tokens.values())
-    kinds = [k for k in (1, 2) if tokens[k]]
-    if not total:
-        return {(k, d): 1.0 for k in (1, 2) for d in (False, True)}
-    body = {k: (1 - decision) * total / (len(kinds) * tokens[k]) if balance else 1 - decision for k in kinds}
-    extra = {k: decision * total / (len(kinds) * firsts[k]) for k in kinds}
-    return {(k, d): body.get(k, 1.0) + (extra.get(k, 0.0) if d else 0.0) for k in (1, 2) for d in (False, True)}
-
-
-def weighted_rows(rows: list[dict[str, list[int]]], balance: bool, max_len: int, decision: float = 0.0) -> list[dict[str, Any]]:
+def weighted_rows(rows: list[dict[str, list[int]]], balance: bool, max_len: int) -> list[dict[str, Any]]:
     """`input_ids`, `labels` (-100 off the learned spans) and `loss_weights`, cut at `max_len`."""
-    weights = token_weights(rows, balance, decision)
+    weights = kind_weights(rows, balance)
     out = []
     for r in rows:
         ids, kinds = r["input_ids"][:max_len], r["step_kinds"][:max_len]
-        marks = decision_marks(kinds)
         out.append({
             "input_ids": ids,
             "labels": [t if k else IGNORE for t, k in zip(ids, kinds, strict=True)],
-            "loss_weights": [weights[(k, d)] if k else 0.0 for k, d in zip(kinds, marks, strict=True)],
+            "loss_weights": [weights[k] if k else 0.0 for k in kinds],
         })
     return out
 

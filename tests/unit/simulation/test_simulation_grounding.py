@@ -89,6 +89,9 @@ def test_plan_places_each_feature_and_the_withheld_fact_comes_next():
         assert sum(t.get("parallel", False) for t in turns) == 1 and sum(t.get("error", False) for t in turns) == 1
         assert all(t["steps"] >= 2 for t in turns if t.get("error"))  # the failed call, then the recovery
     assert 0 in no_tool_at and len(no_tool_at) > 2  # anywhere, the opening request included
+    for seed in range(5):  # no_tool_opening: the share of no-tool requests that open the conversation
+        turns, _ = draw_turns(random.Random(seed), 3, features, (1, 2), ["note_id"], "good", no_tool_opening=1.0)
+        assert turns[0]["kind"] == "no_tool" and turns[1]["kind"] != "no_tool"
     turns, unplaced = draw_turns(random.Random(0), 1, features, (1, 1), ["note_id"], "good")
     assert set(unplaced) == {"missing_argument"} and len(turns) == 2
 

@@ -107,37 +107,16 @@ def test_step_kinds_mark_call_and_text_spans(tokenizer: Any) -> None:
 
 
 def test_balanced_weights_give_each_kind_half_the_loss() -> None:
-    from fcsynth.train.weighting import token_weights, weighted_rows
+    from fcsynth.train.weighting import kind_weights, weighted_rows
 
     rows = [{"input_ids": list(range(10)), "step_kinds": [0, 0, 1, 1, 1, 1, 1, 1, 2, 2]}]
-    w = {k: token_weights(rows, balance=True, decision=0.0)[(k, False)] for k in (1, 2)}
-    assert token_weights(rows, balance=True, decision=0.0)[(1, True)] == w[1]  # no decision weight: one weight per kind
+    w = kind_weights(rows, balance=True)
     assert w[1] * 6 == pytest.approx(w[2] * 2) and (w[1] * 6 + w[2] * 2) / 8 == pytest.approx(1.0)
-    assert set(token_weights(rows, balance=False, decision=0.0).values()) == {1.0}
-    assert set(token_weights([{"input_ids": [1], "step_kinds": [1]}], balance=True, decision=0.0).values()) == {1.0}
+    assert kind_weights(rows, balance=False) == {1: 1.0, 2: 1.0}
+    assert kind_weights([{"input_ids": [1], "step_kinds": [1]}], balance=True) == {1: 1.0, 2: 1.0}
     out = weighted_rows(rows, balance=True, max_len=9)[0]
     assert out["input_ids"] == list(range(9)) and out["labels"][:2] == [-100, -100] and out["labels"][2:] == list(range(2, 9))
     assert out["loss_weights"][:2] == [0.0, 0.0] and out["loss_weights"][2] == w[1] and out["loss_weights"][8] == w[2]
-
-
-def test_decision_weight_puts_its_share_on_each_steps_first_token_half_per_kind() -> None:
-    from fcsynth.train.weighting import decision_marks, weighted_rows
-
-    # two call steps of 4 tokens and one text step of 2, apart by unlearned tokens
-    kinds = [0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 2, 2]
-    assert decision_marks(kinds) == [k > 0 and (i == 0 or kinds[i - 1] != k) for i, k in enumerate(kinds)]
-    assert [i for i, m in enumerate(decision_marks(kinds)) if m] == [1, 6, 11]
-    rows = [{"input_ids": list(range(len(kinds))), "step_kinds": kinds}]
-    weights = weighted_rows(rows, balance=True, max_len=99, decision=0.4)[0]["loss_weights"]
-    learned = [w for w, k in zip(weights, kinds, strict=True) if k]
-    assert sum(learned) / len(learned) == pytest.approx(1.0)  # the learning rate keeps its meaning
-    firsts = {k: sum(weights[i] for i in (1, 6, 11) if kinds[i] == k) for k in (1, 2)}
-    body = {k: sum(w for i, (w, kk) in enumerate(zip(weights, kinds, strict=True)) if kk == k and i not in (1, 6, 11))
-            for k in (1, 2)}
-    total = sum(learned)
-    # call and text first tokens each take 0.2 of the loss over and above their kind's 0.3
-    assert firsts[1] - weights[2] * 2 == pytest.approx(0.2 * total) and firsts[2] - weights[12] == pytest.approx(0.2 * total)
-    assert body[1] + weights[2] * 2 == pytest.approx(0.3 * total) and body[2] + weights[12] == pytest.approx(0.3 * total)
 
 
 def test_unit_weights_give_the_plain_token_mean_loss() -> None:
