@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -52,5 +52,5 @@ class TrainConfig(Section):
     max_seq_len: int = Field(gt=0)
     dtype: Literal["auto", "float32", "bfloat16", "float16"]
     gradient_checkpointing: bool
-    balance_step_kinds: bool  # call-step and text-step tokens each carry half of the loss
+    text_share: Annotated[float, Field(gt=0, lt=1)] | None  # of the loss on text-step tokens; None: plain token mean
     lora: LoraConfig

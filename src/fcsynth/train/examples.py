@@ -9,7 +9,7 @@ turns (e.g. drops past reasoning) starts a new sequence instead, so every span i
 learned after exactly the prompt it is scored on.
 
 Each learned token also carries its step's kind (`step_kinds`: 1 on a call step, 2 on a text
-step, 0 elsewhere), so training can weigh the two kinds (`train.balance_step_kinds`).
+step, 0 elsewhere), so training can weigh the two kinds (`train.text_share`).
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def train(rows: list[dict[str, list[int]]], base_path: str, tokenizer: Any, cfg:
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     trainer = trainer_class()(
         model=model, args=_sft_config(cfg, seed, work / "trainer", use_cpu),
-        train_dataset=Dataset.from_list(weighted_rows(rows, cfg.balance_step_kinds, cfg.max_seq_len)),
+        train_dataset=Dataset.from_list(weighted_rows(rows, cfg.text_share, cfg.max_seq_len)),
         processing_class=tokenizer, data_collator=WeightedCollator(pad_id),
     )
     started = time.monotonic()

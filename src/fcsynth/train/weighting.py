@@ -2,10 +2,10 @@
 
 A call step's tokens (JSON calls) far outnumber a text step's, so a plain mean over the
 learned tokens teaches a small model to call at every step and forget to answer in text.
-With `train.balance_step_kinds`, each kind's tokens share half of the loss: every call-step
-token weighs `total / (2 * call_tokens)` and every text-step token `total / (2 * text_tokens)`
-(the weights average 1 over the learned tokens, so the learning rate keeps its meaning).
-Without it, every learned token weighs 1: the plain SFT loss.
+With `train.text_share` s, text-step tokens share s of the loss and call-step tokens the
+rest: every text-step token weighs `s * total / text_tokens` and every call-step token
+`(1 - s) * total / call_tokens` (the weights average 1 over the learned tokens, so the
+learning rate keeps its meaning). With null, every learned token weighs 1: the plain SFT loss.
 
 The loss is the weighted token cross-entropy, summed over the micro-batches of one optimizer
 step and divided by their learned tokens (as transformers does for the plain loss).
@@ -18,18 +18,18 @@ from typing import Any
 IGNORE = -100
 
 
-def kind_weights(rows: list[dict[str, list[int]]], balance: bool) -> dict[int, float]:
+def kind_weights(rows: list[dict[str, list[int]]], text_share: float | None) -> dict[int, float]:
     """The weight of a call-step (1) and a text-step (2) token."""
     counts = {kind: sum(r["step_kinds"].count(kind) for r in rows) for kind in (1, 2)}
-    if not balance or not all(counts.values()):
+    if text_share is None or not all(counts.values()):
         return {1: 1.0, 2: 1.0}
     total = sum(counts.values())
-    return {kind: total / (2 * n) for kind, n in counts.items()}
+    return {1: (1 - text_share) * total / counts[1], 2: text_share * total / counts[2]}
 
 
-def weighted_rows(rows: list[dict[str, list[int]]], balance: bool, max_len: int) -> list[dict[str, Any]]:
+def weighted_rows(rows: list[dict[str, list[int]]], text_share: float | None, max_len: int) -> list[dict[str, Any]]:
     """`input_ids`, `labels` (-100 off the learned spans) and `loss_weights`, cut at `max_len`."""
-    weights = kind_weights(rows, balance)
+    weights = kind_weights(rows, text_share)
     out = []
     for r in rows:
         ids, kinds = r["input_ids"][:max_len], r["step_kinds"][:max_len]

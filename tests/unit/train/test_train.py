@@ -106,15 +106,17 @@ def test_step_kinds_mark_call_and_text_spans(tokenizer: Any) -> None:
     assert steps == {"call", "text"}
 
 
-def test_balanced_weights_give_each_kind_half_the_loss() -> None:
+def test_text_share_gives_text_steps_that_share_of_the_loss() -> None:
     from fcsynth.train.weighting import kind_weights, weighted_rows
 
     rows = [{"input_ids": list(range(10)), "step_kinds": [0, 0, 1, 1, 1, 1, 1, 1, 2, 2]}]
-    w = kind_weights(rows, balance=True)
+    w = kind_weights(rows, text_share=0.5)
     assert w[1] * 6 == pytest.approx(w[2] * 2) and (w[1] * 6 + w[2] * 2) / 8 == pytest.approx(1.0)
-    assert kind_weights(rows, balance=False) == {1: 1.0, 2: 1.0}
-    assert kind_weights([{"input_ids": [1], "step_kinds": [1]}], balance=True) == {1: 1.0, 2: 1.0}
-    out = weighted_rows(rows, balance=True, max_len=9)[0]
+    w = kind_weights(rows, text_share=0.7)
+    assert w[2] * 2 / 8 == pytest.approx(0.7) and (w[1] * 6 + w[2] * 2) / 8 == pytest.approx(1.0)
+    assert kind_weights(rows, text_share=None) == {1: 1.0, 2: 1.0}
+    assert kind_weights([{"input_ids": [1], "step_kinds": [1]}], text_share=0.7) == {1: 1.0, 2: 1.0}
+    out = weighted_rows(rows, text_share=0.7, max_len=9)[0]
     assert out["input_ids"] == list(range(9)) and out["labels"][:2] == [-100, -100] and out["labels"][2:] == list(range(2, 9))
     assert out["loss_weights"][:2] == [0.0, 0.0] and out["loss_weights"][2] == w[1] and out["loss_weights"][8] == w[2]
 
