@@ -15,7 +15,7 @@ from fcsynth.config import conf_defaults
 def test_real_tiny_bfcl_run_on_the_embedded_model(vllm_engine):
     cfg = conf_defaults()
     cfg = cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={
-        "bfcl": cfg.evaluate.bfcl.model_copy(update={"per_category": 2, "max_steps_per_turn": 2})})})
+        "bfcl": cfg.evaluate.bfcl.model_copy(update={"per_category": 2, "category_sizes": {}, "max_steps_per_turn": 2})})})
     rows = evaluate_bfcl(cfg, lambda: vllm_engine, vllm_engine.tokenizer,
                          Checkpoint("evaluate", "real", directory=None), 4096, "base")
     summary = summarize(rows, list(CATEGORIES))
