@@ -64,7 +64,7 @@ def main(test_split: Path, tuned_model: Path, steps: Path, bfcl_steps: Path, car
         bfcl = bfcl_summaries(bfcl_rows, list(cfg.evaluate.bfcl.categories))
         metrics.extra["bfcl"] = bfcl
         write_bfcl_plot(bfcl, bfcl_plot)
-        markdown += bfcl_markdown(bfcl, full=cfg.evaluate.bfcl.per_category is None)
+        markdown += bfcl_markdown(bfcl, full=cfg.evaluate.bfcl.full)
     write_plot(blocks, plot)
     write_text_atomic(card, markdown)
     metrics.write()

@@ -18,12 +18,14 @@ class BfclConfig(Section):
     category_sizes: dict[BfclCategory, Tokens]  # per-category subset sizes that replace per_category
     max_steps_per_turn: Tokens  # multi-turn: model messages with calls per user turn
 
+    @property
+    def full(self) -> bool:
+        """`per_category` null: every entry of every category, whatever `category_sizes` says."""
+        return self.per_category is None
+
     def size(self, category: BfclCategory) -> int | None:
-        """Entries to run of `category`; None: all of them (`per_category` null is the full
-        suite, whatever `category_sizes` says)."""
-        if self.per_category is None:
-            return None
-        return self.category_sizes.get(category, self.per_category)
+        """Entries to run of `category`; None: all of them."""
+        return None if self.full else self.category_sizes.get(category, self.per_category)
 
 
 class EvaluateConfig(Section):

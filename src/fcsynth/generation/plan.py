@@ -51,7 +51,7 @@ def draw_facts(key: str, tools: list[Tool]) -> dict[str, str]:
 
 def draw_turns(
     rng: random.Random, n_turns: int, features: dict[str, bool], steps: tuple[int, int], facts: list[str], clarity: str,
-    no_tool_opening: float = 0.0,
+    no_tool_opening: float,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The turns of a conversation and, per planned feature that does not fit, why.
     `n_turns` task turns; a planned no-tool request is one more turn: the first with odds

@@ -78,7 +78,7 @@ def test_plan_places_each_feature_and_the_withheld_fact_comes_next():
     features = {"parallel_calls": True, "tool_error": True, "missing_argument": True, "no_tool_request": True}
     no_tool_at = set()
     for seed in range(20):
-        turns, unplaced = draw_turns(random.Random(seed), 5, features, (1, 2), ["note_id", "owner_email"], "excellent")
+        turns, unplaced = draw_turns(random.Random(seed), 5, features, (1, 2), ["note_id", "owner_email"], "excellent", 0.0)
         kinds = [t["kind"] for t in turns]
         assert kinds.count("missing") == 1 and kinds.count("no_tool") == 1 and not unplaced
         assert len(turns) == 6  # the no-tool request is a turn of its own, beside the 5 task turns
@@ -92,7 +92,7 @@ def test_plan_places_each_feature_and_the_withheld_fact_comes_next():
     for seed in range(5):  # no_tool_opening: the share of no-tool requests that open the conversation
         turns, _ = draw_turns(random.Random(seed), 3, features, (1, 2), ["note_id"], "good", no_tool_opening=1.0)
         assert turns[0]["kind"] == "no_tool" and turns[1]["kind"] != "no_tool"
-    turns, unplaced = draw_turns(random.Random(0), 1, features, (1, 1), ["note_id"], "good")
+    turns, unplaced = draw_turns(random.Random(0), 1, features, (1, 1), ["note_id"], "good", 0.0)
     assert set(unplaced) == {"missing_argument"} and len(turns) == 2
 
 
