@@ -42,7 +42,7 @@ from fcsynth.tools import Tool
 ASSISTANT_GRAMMAR, USER_GRAMMAR = "assistant_turn.lark.j2", "user_turn.lark.j2"
 CALL_HEAD = '<tool_call>\n{{"name": {name}, "arguments": '
 CALL_TAIL = "}\n</tool_call>"
-MAX_PARALLEL_ALTERNATIVES = 256  # distinct-tool combinations a parallel step's rule may list
+MAX_PARALLEL_ALTERNATIVES = 256  # tool multisets a parallel step's rule may list
 # Free text: printable ASCII without '<', '`', '{' and '}', so markup, code fences and JSON
 # cannot be forged (curate's markup check would reject them). Past 3/4 of its bound it may
 # only go on to the end of its sentence: the bound never cuts a sentence.
@@ -152,11 +152,11 @@ def assistant_constraint(usable: list[Callable], opt: DMLConfig, mode: str, call
     if lo > hi:
         usable, lo, hi = [], 1, 1
     calls_rule = "call" + (f' ("\\n" call){{{lo - 1},{hi - 1}}}' if hi > 1 else "")
-    if lo > 1 and len(usable) >= lo:
-        # A parallel step calls different tools (ascending offered order): a small model would
-        # otherwise repeat one call, which the rule checks then reject.
-        hi = min(hi, len(usable))
-        steps = [c for n in range(lo, hi + 1) for c in itertools.combinations(range(len(usable)), n)]
+    if lo > 1 and usable:
+        # A parallel step lists its calls in ascending offered order, a tool once or several
+        # times (BFCL's `parallel`: one function, several argument sets): one rule per multiset,
+        # so the model chooses the tools up front. Identical calls are rejected by the turn checks.
+        steps = [c for n in range(lo, hi + 1) for c in itertools.combinations_with_replacement(range(len(usable)), n)]
         if len(steps) <= MAX_PARALLEL_ALTERNATIVES:
             calls_rule = " | ".join(' "\\n" '.join(f"call_{i}" for i in combo) for combo in steps)
     body = {"text": "TEXT", "call": "calls", "either": "calls | TEXT"}[mode if usable else "text"]

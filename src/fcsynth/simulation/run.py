@@ -140,7 +140,8 @@ class Simulator:
         text = render(
             USER_TEMPLATE, persona=json.loads(bp["persona"]), scenario=bp["scenario"], outline=bp["outline"],
             clarity=CLARITY.get(bp["clarity"], bp["clarity"]), transcript=transcript, number=number, total=len(conv.turns),
-            kind=turn["kind"], withheld=turn.get("withheld", ""), reveal=[n for n in turn.get("reveal", []) if n in conv.facts],
+            kind=turn["kind"], parallel=turn.get("parallel", False), withheld=turn.get("withheld", ""),
+            reveal=[n for n in turn.get("reveal", []) if n in conv.facts],
         )
         constraint = turns.user_constraint(reveal, self.cfg.conversations.user_text_chars)
         prompt, raw = self._chat(text)

@@ -71,11 +71,15 @@ def test_mutated_steps_are_rejected(case):
     assert match_error(step_grammar(**options), text) is not None, f"{case} was accepted:\n{text}"
 
 
-def test_a_planned_parallel_step_calls_different_tools():
+def test_a_planned_parallel_step_calls_tools_in_offered_order_once_or_more():
     lark = step_grammar("call", (2, 3))
     weather, mail = call("get_weather", W_ARGS), call("send_email", E_ARGS)
+    rome = call("get_weather", {"city": "Rome", "unit": "C"})
     assert match_error(lark, weather + "\n" + mail) is None
-    assert match_error(lark, weather + "\n" + call("get_weather", {"city": "Rome", "unit": "C"})) is not None
+    assert match_error(lark, weather + "\n" + rome) is None  # one tool, two argument sets (BFCL's parallel)
+    assert match_error(lark, weather + "\n" + rome + "\n" + mail) is None
+    assert match_error(lark, mail + "\n" + weather) is not None  # offered order
+    assert match_error(lark, weather + "\n" + mail + "\n" + rome) is not None
     assert match_error(lark, weather) is not None  # a parallel step: two calls at least
     one_tool = turns.assistant_grammar(TOOLS[:1], grammar_options(), KNOWN, "call", (2, 3), 4000)
     assert match_error(one_tool.lark, weather + "\n" + call("get_weather", {"city": "Rome", "unit": "C"})) is None

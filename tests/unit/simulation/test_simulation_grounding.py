@@ -9,6 +9,8 @@ from fcsynth.catalog.identifiers import identifier_arguments, is_identifier, kno
 from fcsynth.constraints import grounding, turns
 from fcsynth.constraints.match import match_error
 from fcsynth.generation.plan import draw_facts, draw_turns
+from fcsynth.prompts import render
+from fcsynth.simulation.run import USER_TEMPLATE
 
 from helpers.fabricate import grammar_options
 from helpers.notes_simulation import CREATE, GET
@@ -61,7 +63,7 @@ def test_turn_bounds_are_the_configured_ones_and_proven(tmp_path):
     longest = "\n".join(['<tool_call>\n{"name": "create_note", "arguments": {"title": "%s"}}\n</tool_call>' % ("x" * 30)] * 3)
     assert match_error(built.lark, longest) is None and len(longest) + 1 <= built.max_tokens
     two = turns.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (2, 3), 2048)
-    assert two.calls == (2, 2)  # a parallel step calls different tools: two tools, two calls
+    assert two.calls == (2, 3)  # a tool may be called more than once in a parallel step
     small = turns.assistant_grammar([CREATE, GET], opt, ["note-3"], "call", (2, 3), 140)
     assert small.calls[1] < 3 or small.tightened  # the budget cut the step down
     assert small.max_tokens <= 140
@@ -132,3 +134,11 @@ def test_identifiers_inside_arrays_of_objects_are_grounded():
     assert grounding.ground(params, []) is None
     grounded = grounding.ground(params, ["ana@contoso.test"])
     assert grounded["properties"]["attendees"]["items"]["properties"]["email"]["enum"] == ["ana@contoso.test"]
+
+
+def test_a_parallel_turn_asks_the_user_for_independent_things_at_once():
+    base = {"scenario": "s", "outline": "o", "clarity": "clear", "persona": {}, "transcript": [], "number": 1, "total": 2,
+            "kind": "task", "withheld": "", "reveal": []}
+    ask = "ask for two or three things that do not depend on each other"
+    assert ask in render(USER_TEMPLATE, **base, parallel=True)
+    assert ask not in render(USER_TEMPLATE, **base, parallel=False)
