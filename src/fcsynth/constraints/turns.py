@@ -137,10 +137,13 @@ def callable_tools(tools: list[Tool], opt: DMLConfig, known: list[str], budget: 
     return out
 
 
-def assistant_constraint(usable: list[Callable], opt: DMLConfig, mode: str, calls: tuple[int, int], budget: int) -> Constraint:
+def assistant_constraint(
+    usable: list[Callable], opt: DMLConfig, mode: str, calls: tuple[int, int], budget: int, distinct: bool = False,
+) -> Constraint:
     """The assistant turn's grammar. `mode`: "call", "text" or "either"; `calls`: how many
     calls a call step makes (lo, hi), cut down to what fits `budget` (a parallel step
-    offers only the tools of which `lo` calls fit)."""
+    offers only the tools of which `lo` calls fit). `distinct`: a parallel step's calls name
+    different tools (where two or more are offered)."""
     think_bytes = len("<think></think>") + opt.think_chars if opt.thinking else 0
     room = budget - 1 - think_bytes
     lo, hi = calls
@@ -152,11 +155,14 @@ def assistant_constraint(usable: list[Callable], opt: DMLConfig, mode: str, call
     if lo > hi:
         usable, lo, hi = [], 1, 1
     calls_rule = "call" + (f' ("\\n" call){{{lo - 1},{hi - 1}}}' if hi > 1 else "")
+    distinct = distinct and len(usable) >= lo
     if lo > 1 and usable:
         # A parallel step lists its calls in ascending offered order, a tool once or several
         # times (BFCL's `parallel`: one function, several argument sets): one rule per multiset,
         # so the model chooses the tools up front. Identical calls are rejected by the turn checks.
-        steps = [c for n in range(lo, hi + 1) for c in itertools.combinations_with_replacement(range(len(usable)), n)]
+        hi = min(hi, len(usable)) if distinct else hi
+        pick = itertools.combinations if distinct else itertools.combinations_with_replacement
+        steps = [c for n in range(lo, hi + 1) for c in pick(range(len(usable)), n)]
         if len(steps) <= MAX_PARALLEL_ALTERNATIVES:
             calls_rule = " | ".join(' "\\n" '.join(f"call_{i}" for i in combo) for combo in steps)
     body = {"text": "TEXT", "call": "calls", "either": "calls | TEXT"}[mode if usable else "text"]
@@ -178,12 +184,12 @@ def assistant_constraint(usable: list[Callable], opt: DMLConfig, mode: str, call
 
 def assistant_grammar(
     tools: list[Tool], opt: DMLConfig, known: list[str], mode: str, calls: tuple[int, int], budget: int,
-    cap: int | None = None,
+    cap: int | None = None, distinct: bool = False,
 ) -> Constraint:
     """The assistant turn's constraint over `tools` given the values `known` so far (`cap`:
-    the turn cap tools are fitted to, see callable_tools)."""
+    the turn cap tools are fitted to, see callable_tools; `distinct`: see assistant_constraint)."""
     usable = callable_tools(tools, opt, known, budget, cap) if mode != "text" else []
-    return assistant_constraint(usable, opt, mode, calls, budget)
+    return assistant_constraint(usable, opt, mode, calls, budget, distinct)
 
 
 def user_constraint(facts: list[str], max_chars: int) -> Constraint:

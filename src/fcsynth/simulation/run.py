@@ -176,11 +176,13 @@ class Simulator:
             prompt, raw = hermes_messages(history, tools), False
         budget = self._budget(prompt, raw)
         known = known_values(conv.messages, self.options.max_json_string_chars)
+        key = f"m{len(conv.messages)}"
+        # A retried parallel step names different tools: a model that repeated one call is not
+        # offered the same repeat again.
         constraint = turns.assistant_grammar(conv.tools, self.options, known, mode, calls, budget,
-                                                 self.cfg.conversations.max_tokens)
+                                             self.cfg.conversations.max_tokens, distinct=conv.attempts.get(key, 0) > 0)
         if not self._fits(conv, constraint, budget):
             return []
-        key = f"m{len(conv.messages)}"
         fake = fake_assistant(constraint, conv.id, key)
         tight = {c.tool.name for c in constraint.offered if c.tightened}
         return [Action(conv, ASSISTANT, key, self._request(conv, key, prompt, raw, constraint, fake), extra={"tightened": tight})]

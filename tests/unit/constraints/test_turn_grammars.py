@@ -81,6 +81,9 @@ def test_a_planned_parallel_step_calls_tools_in_offered_order_once_or_more():
     assert match_error(lark, mail + "\n" + weather) is not None  # offered order
     assert match_error(lark, weather + "\n" + mail + "\n" + rome) is not None
     assert match_error(lark, weather) is not None  # a parallel step: two calls at least
+    retried = turns.assistant_grammar(TOOLS, grammar_options(), KNOWN, "call", (2, 3), 4000, distinct=True).lark
+    assert match_error(retried, weather + "\n" + mail) is None
+    assert match_error(retried, weather + "\n" + rome) is not None  # a retried parallel step: different tools
     one_tool = turns.assistant_grammar(TOOLS[:1], grammar_options(), KNOWN, "call", (2, 3), 4000)
     assert match_error(one_tool.lark, weather + "\n" + call("get_weather", {"city": "Rome", "unit": "C"})) is None
 

@@ -137,3 +137,24 @@ def test_retrying_a_failed_call_is_a_recovery_not_a_repeat():
     assert repeated_calls(failed)[1] == []
     ok = [*failed[:2], {**failed[2], "content": '{"title": "x"}'}, failed[3]]
     assert len(repeated_calls(ok)[1]) == 1
+
+
+def test_a_parallel_step_that_repeated_a_call_is_retried_with_different_tools(tmp_path):
+    """First attempt: one tool twice with the same arguments (a repeat); the retry's grammar offers different tools only."""
+    twice = "\n".join(['<tool_call>\n{"name": "create_note", "arguments": {"title": "Dock survey"}}\n</tool_call>'] * 2)
+    grammars = {}
+
+    def responder(request):
+        if request.id.startswith("notes-0001/m1"):
+            grammars[request.id] = request.constraint.definition
+            if request.id == "notes-0001/m1":
+                return twice
+        return default_responder(request)
+
+    features = {"parallel_calls": True, "tool_error": False, "missing_argument": False, "no_tool_request": False}
+    bp = blueprint("notes-0001", [task(parallel=True)], features=features)
+    rows, metrics = conversations.run(make_ctx(tmp_path, responder), [bp], {"notes": [CREATE, GET]})
+    assert "call_0 \"\\n\" call_0" in grammars["notes-0001/m1"]  # the first attempt may call one tool twice
+    assert "call_0 \"\\n\" call_0" not in grammars["notes-0001/m1#a1"]
+    assert metrics.as_dict()["turn_failures"]["repeated_call"] == 1
+    assert "Dock survey" not in rows[0]["messages"]
