@@ -109,6 +109,7 @@ class ConversationsConfig(Section):
     max_turn_retries: Annotated[int, Field(ge=0)]  # regenerations of a turn that fails a rule check
     first_turn_retries: Annotated[int, Field(ge=0)]  # the same, while no turn is complete yet
     user_text_chars: Annotated[int, Field(ge=8)]  # bound on a user message
+    repeat_tools_in_turn: bool  # a later call step may call a tool the turn already called
     environment: Literal["simulated", "executable"]
     environment_class: str | None  # "package.module:Class" when environment is executable
 

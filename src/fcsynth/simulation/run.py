@@ -38,6 +38,7 @@ from fcsynth.simulation.schedule import in_rounds, stream
 from fcsynth.simulation.state import ASSISTANT, CHECKS_FAILED, CONTEXT_FULL, TOOL, TURN_FAILED, USER, Conversation
 from fcsynth.simulation.turn_checks import response_placeholders, turn_problems
 from fcsynth.simulation.turn_text import fake_assistant, fake_words, parse_turn, world_state
+from fcsynth.tools import Tool
 
 USER_TEMPLATE, ASSISTANT_TEMPLATE, TOOL_TEMPLATE = "user.j2", "assistant.j2", "tool_environment.j2"
 CLARITY = {
@@ -165,6 +166,14 @@ class Simulator:
             return "either", calls
         return "text", calls
 
+    def _callable(self, conv: Conversation) -> list[Tool]:
+        """The tools the next call step may name: with `repeat_tools_in_turn` off, those the turn
+        has not called yet, unless the last step failed (its tool may be retried)."""
+        if self.cfg.conversations.repeat_tools_in_turn or conv.last_step_failed():
+            return conv.tools
+        called = conv.turn_tools()
+        return [t for t in conv.tools if t.name not in called]
+
     def _assistant(self, conv: Conversation) -> list[Action]:
         mode, calls = self._assistant_mode(conv)
         system = render(ASSISTANT_TEMPLATE, company=json.loads(conv.blueprint["persona"]).get("company"))
@@ -179,7 +188,7 @@ class Simulator:
         key = f"m{len(conv.messages)}"
         # A retried parallel step names different tools: a model that repeated one call is not
         # offered the same repeat again.
-        constraint = turns.assistant_grammar(conv.tools, self.options, known, mode, calls, budget,
+        constraint = turns.assistant_grammar(self._callable(conv), self.options, known, mode, calls, budget,
                                              self.cfg.conversations.max_tokens, distinct=conv.attempts.get(key, 0) > 0)
         if not self._fits(conv, constraint, budget):
             return []

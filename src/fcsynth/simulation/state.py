@@ -80,6 +80,10 @@ class Conversation:
         """Call steps the assistant made in the current turn."""
         return sum(bool(m.get("tool_calls")) for m in self.turn_messages())
 
+    def turn_tools(self) -> set[str]:
+        """Names of the tools called so far in the current turn."""
+        return {c["function"]["name"] for m in self.turn_messages() for c in m.get("tool_calls") or []}
+
     def parallel_due(self) -> bool:
         """True from the turn the plan places a parallel step on until one happens: a step
         that could not be parallel there (no two tools callable yet, or a repeat cut it to one

@@ -32,13 +32,13 @@ def test_a_turn_failing_its_checks_every_time_ends_the_conversation_before_it(tm
 
     def responder(request):
         seen.append(request.id)
-        if request.id.split("#")[0] == "notes-0001/m9":  # the second user turn's call, every attempt
+        if request.id.split("#")[0] == "notes-0001/m7":  # the second user turn's first call, every attempt
             return '<tool_call>\n{"name": "create_note", "arguments": {"title": "Your title here"}}\n</tool_call>'
         return default_responder(request)
 
     rows, metrics = conversations.run(make_ctx(tmp_path, responder), [blueprint("notes-0001", [task(), task()])],
                                       {"notes": [CREATE, GET]})
-    assert {"notes-0001/m9", "notes-0001/m9#a1"} <= set(seen) and "notes-0001/m9#a2" not in seen
+    assert {"notes-0001/m7", "notes-0001/m7#a1"} <= set(seen) and "notes-0001/m7#a2" not in seen
     messages = json.loads(rows[0]["messages"])
     assert rows[0]["status"] == "ok" and rows[0]["reason"].startswith("placeholder")
     assert [m["role"] for m in messages].count("user") == 1 and messages[-1]["role"] == "assistant"
@@ -84,7 +84,7 @@ def test_a_turn_repeating_earlier_text_is_degenerate_across_the_conversation(tmp
     echo = "I created the note about the dock survey and saved it for you."
 
     def responder(request):
-        if request.id.split("#")[0] in ("notes-0001/m7", "notes-0001/m15"):  # each user turn's closing text
+        if request.id.split("#")[0] in ("notes-0001/m5", "notes-0001/m11"):  # each user turn's closing text
             return echo
         return default_responder(request)
 

@@ -131,6 +131,37 @@ def test_a_parallel_step_that_could_not_happen_at_its_turn_happens_at_the_next(t
     assert sum(len(m.get("tool_calls") or []) >= 2 for m in messages) == 1  # once, not at every later turn
 
 
+def _step_tools(tmp_path, turn: dict, *overrides: str) -> dict[str, set[str]]:
+    """The tools each assistant request of a one-turn conversation offered, by request id."""
+    offered: dict[str, set[str]] = {}
+
+    def responder(request):
+        lark = getattr(request.constraint, "definition", "") or ""
+        if request.id.startswith("notes-0001/m") and "call_0" in lark:
+            offered[request.id] = {n for n in ("create_note", "get_note") if f'\\"{n}\\"' in lark}
+        if request.id == "notes-0001/m1":
+            return '<tool_call>\n{"name": "create_note", "arguments": {"title": "Harbor crane schedule"}}\n</tool_call>'
+        return offered_get_note(request) or default_responder(request)
+
+    features = {"parallel_calls": False, "tool_error": bool(turn.get("error")), "missing_argument": False,
+                "no_tool_request": False}
+    conversations.run(make_ctx(tmp_path, responder, *overrides), [blueprint("notes-0001", [turn], features=features)],
+                      {"notes": [CREATE, GET]})
+    return offered
+
+
+def test_a_later_step_of_a_turn_is_offered_only_the_tools_the_turn_has_not_called(tmp_path):
+    """After create_note, the turn's second step may call get_note only (a near-repeat of the
+    last call is what a weak generator writes, and what a model tuned on it learns)."""
+    assert _step_tools(tmp_path / "new", task(2))["notes-0001/m3"] == {"get_note"}
+    again = _step_tools(tmp_path / "again", task(2), "conversations.repeat_tools_in_turn=true")
+    assert again["notes-0001/m3"] == {"create_note", "get_note"}
+
+
+def test_the_step_after_an_error_result_may_retry_the_failed_tool(tmp_path):
+    assert "create_note" in _step_tools(tmp_path, task(2, error=True))["notes-0001/m3"]
+
+
 def test_executable_environment_carries_state_between_calls(tmp_path):
     """create_note's id comes back from the environment; get_note then reads that note."""
     turns = [task(2)]
