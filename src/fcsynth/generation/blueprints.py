@@ -102,7 +102,8 @@ def plan(cfg: Config, scenario: dict[str, Any], selection_tools: list[Tool]) -> 
     facts = draw_facts(scenario["id"], [by_name[n] for n in scenario["tools"] if n in by_name])
     n_turns = rng.randint(*bp.user_turns)
     steps = (min(bp.steps_per_task_turn[0], cfg.dml.max_steps_per_turn), min(bp.steps_per_task_turn[1], cfg.dml.max_steps_per_turn))
-    turns, unplaced = draw_turns(rng, n_turns, features, steps, sorted(facts), clarity, bp.no_tool_opening)
+    turns, unplaced = draw_turns(rng, n_turns, features, steps, sorted(facts), clarity, bp.no_tool_opening,
+                                 (2, cfg.dml.max_parallel_calls))
     return {"clarity": clarity, "features": features, "distractors": distractors, "facts": facts,
             "plan": {"features": features, "turns": turns, "unplaced": unplaced}}
 

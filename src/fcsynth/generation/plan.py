@@ -2,8 +2,8 @@
 
 A plan is a list of user turns, each with a kind:
 - `task`: the user asks for something the tools do; the assistant makes at least `steps`
-  call steps before it answers. `parallel`: its first step calls 2..max_parallel_calls
-  tools at once. `error`: the first call of its first step returns an error object and
+  call steps before it answers. `parallel`: its first step makes `calls` calls at once
+  (drawn from `parallel_calls`; the user asks for that many things). `error`: the first call of its first step returns an error object and
   the next step calls again (the recovery).
 - `missing`: the user asks for a task but leaves out a fact the call needs (`withheld`);
   the assistant answers in text (it asks), and the next turn, a task, gives the fact.
@@ -51,12 +51,12 @@ def draw_facts(key: str, tools: list[Tool]) -> dict[str, str]:
 
 def draw_turns(
     rng: random.Random, n_turns: int, features: dict[str, bool], steps: tuple[int, int], facts: list[str], clarity: str,
-    no_tool_opening: float,
+    no_tool_opening: float, parallel_calls: tuple[int, int],
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The turns of a conversation and, per planned feature that does not fit, why.
     `n_turns` task turns; a planned no-tool request is one more turn: the first with odds
     `no_tool_opening` (a model must also learn to answer an opening request in text), else
-    at any place."""
+    at any place. A parallel turn's `calls` is drawn from `parallel_calls` (lo, hi)."""
     no_tool = bool(features.get("no_tool_request"))
     total = n_turns + no_tool
     turns: list[dict[str, Any]] = [
@@ -92,6 +92,9 @@ def draw_turns(
                 if flag == "error":
                     turns[i]["steps"] = max(turns[i]["steps"], 2)  # the failed call, then the recovery
     _schedule_facts(rng, turns, facts, clarity)
+    for t in turns:  # drawn last, so the count leaves every other draw of the plan as it was
+        if t.get("parallel"):
+            t["calls"] = rng.randint(*parallel_calls)
     return turns, unplaced
 
 

@@ -141,7 +141,7 @@ class Simulator:
         text = render(
             USER_TEMPLATE, persona=json.loads(bp["persona"]), scenario=bp["scenario"], outline=bp["outline"],
             clarity=CLARITY.get(bp["clarity"], bp["clarity"]), transcript=transcript, number=number, total=len(conv.turns),
-            kind=turn["kind"], parallel=turn.get("parallel", False), withheld=turn.get("withheld", ""),
+            kind=turn["kind"], parallel=turn.get("calls", 2) if turn.get("parallel") else 0, withheld=turn.get("withheld", ""),
             reveal=[n for n in turn.get("reveal", []) if n in conv.facts],
         )
         constraint = turns.user_constraint(reveal, self.cfg.conversations.user_text_chars)
@@ -156,8 +156,8 @@ class Simulator:
         turn, steps, dml = conv.turn, conv.steps, self.cfg.dml
         if turn["kind"] != "task" or conv.text_only_turn == conv.user_turns:
             return "text", (1, 1)
-        parallel = conv.parallel_due() and steps == 0 and dml.max_parallel_calls > 1 and conv.single_call_turn != conv.user_turns
-        calls = (2, dml.max_parallel_calls) if parallel else (1, 1)
+        due = conv.parallel_due(dml.max_parallel_calls) if steps == 0 and conv.single_call_turn != conv.user_turns else None
+        calls = due if due and dml.max_parallel_calls > 1 else (1, 1)
         if turn.get("error") and conv.last_step_failed() and steps < dml.max_steps_per_turn:
             return "call", calls
         if steps < turn["steps"]:

@@ -84,13 +84,17 @@ class Conversation:
         """Names of the tools called so far in the current turn."""
         return {c["function"]["name"] for m in self.turn_messages() for c in m.get("tool_calls") or []}
 
-    def parallel_due(self) -> bool:
-        """True from the turn the plan places a parallel step on until one happens: a step
-        that could not be parallel there (no two tools callable yet, or a repeat cut it to one
-        call) is made at the first step of a later task turn."""
-        planned = next((i for i, t in enumerate(self.turns) if t.get("parallel")), None)
-        return planned is not None and planned < self.user_turns and not any(
-            len(m.get("tool_calls") or []) >= 2 for m in self.messages)
+    def parallel_due(self, most: int) -> tuple[int, int] | None:
+        """The calls (lo, hi) of the planned parallel step, from the turn the plan places it on
+        until one happens (a step that could not be parallel there, with no two tools callable
+        yet or a repeat cut it to one call, is made at the first step of a later task turn);
+        None when none is due. The plan's `calls` fixes the count; a plan without one (older
+        blueprints) leaves it to the model, up to `most`."""
+        planned = next((t for t in self.turns[: self.user_turns] if t.get("parallel")), None)
+        if planned is None or any(len(m.get("tool_calls") or []) >= 2 for m in self.messages):
+            return None
+        n = planned.get("calls")
+        return (n, n) if n else (2, most)
 
     def last_step_failed(self) -> bool:
         tail = self.turn_messages()

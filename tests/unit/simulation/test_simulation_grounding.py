@@ -78,9 +78,10 @@ def test_user_turn_states_its_facts_verbatim():
 
 def test_plan_places_each_feature_and_the_withheld_fact_comes_next():
     features = {"parallel_calls": True, "tool_error": True, "missing_argument": True, "no_tool_request": True}
-    no_tool_at = set()
+    no_tool_at, counts = set(), set()
     for seed in range(20):
-        turns, unplaced = draw_turns(random.Random(seed), 5, features, (1, 2), ["note_id", "owner_email"], "excellent", 0.0)
+        turns, unplaced = draw_turns(random.Random(seed), 5, features, (1, 2), ["note_id", "owner_email"], "excellent", 0.0,
+                                     (2, 3))
         kinds = [t["kind"] for t in turns]
         assert kinds.count("missing") == 1 and kinds.count("no_tool") == 1 and not unplaced
         assert len(turns) == 6  # the no-tool request is a turn of its own, beside the 5 task turns
@@ -90,11 +91,16 @@ def test_plan_places_each_feature_and_the_withheld_fact_comes_next():
         assert all(turns[i]["withheld"] not in t["reveal"] for t in turns[: i + 1])
         assert sum(t.get("parallel", False) for t in turns) == 1 and sum(t.get("error", False) for t in turns) == 1
         assert all(t["steps"] >= 2 for t in turns if t.get("error"))  # the failed call, then the recovery
+        counts.update(t["calls"] for t in turns if t.get("parallel"))
+        without = draw_turns(random.Random(seed), 5, features, (1, 2), ["note_id", "owner_email"], "excellent", 0.0, (2, 2))[0]
+        assert [{k: v for k, v in t.items() if k != "calls"} for t in turns] == [
+            {k: v for k, v in t.items() if k != "calls"} for t in without]  # the count is drawn last
+    assert counts == {2, 3}  # the parallel step's call count, drawn from the given range
     assert 0 in no_tool_at and len(no_tool_at) > 2  # anywhere, the opening request included
     for seed in range(5):  # no_tool_opening: the share of no-tool requests that open the conversation
-        turns, _ = draw_turns(random.Random(seed), 3, features, (1, 2), ["note_id"], "good", no_tool_opening=1.0)
+        turns, _ = draw_turns(random.Random(seed), 3, features, (1, 2), ["note_id"], "good", 1.0, (2, 3))
         assert turns[0]["kind"] == "no_tool" and turns[1]["kind"] != "no_tool"
-    turns, unplaced = draw_turns(random.Random(0), 1, features, (1, 1), ["note_id"], "good", 0.0)
+    turns, unplaced = draw_turns(random.Random(0), 1, features, (1, 1), ["note_id"], "good", 0.0, (2, 3))
     assert set(unplaced) == {"missing_argument"} and len(turns) == 2
 
 
@@ -139,6 +145,6 @@ def test_identifiers_inside_arrays_of_objects_are_grounded():
 def test_a_parallel_turn_asks_the_user_for_independent_things_at_once():
     base = {"scenario": "s", "outline": "o", "clarity": "clear", "persona": {}, "transcript": [], "number": 1, "total": 2,
             "kind": "task", "withheld": "", "reveal": []}
-    ask = "ask for two or three things that do not depend on each other"
-    assert ask in render(USER_TEMPLATE, **base, parallel=True)
-    assert ask not in render(USER_TEMPLATE, **base, parallel=False)
+    ask = "ask for exactly 3 things that do not depend on each other"
+    assert ask in render(USER_TEMPLATE, **base, parallel=3)
+    assert "things that do not depend" not in render(USER_TEMPLATE, **base, parallel=0)

@@ -131,6 +131,24 @@ def test_a_parallel_step_that_could_not_happen_at_its_turn_happens_at_the_next(t
     assert sum(len(m.get("tool_calls") or []) >= 2 for m in messages) == 1  # once, not at every later turn
 
 
+@pytest.mark.parametrize("count", [2, 3])
+def test_the_planned_call_count_fixes_the_parallel_step_and_the_user_asks_for_as_many_things(tmp_path, count):
+    asks: list[str] = []
+
+    def responder(request):
+        if request.id == "notes-0001/m0":
+            asks.append(json.dumps(request.messages))
+        return default_responder(request)
+
+    features = {"parallel_calls": True, "tool_error": False, "missing_argument": False, "no_tool_request": False}
+    rows, _ = conversations.run(make_ctx(tmp_path / str(count), responder, "dml.max_parallel_calls=3"),
+                                [blueprint("notes-0001", [task(1, parallel=True, calls=count)], features=features)],
+                                {"notes": [CREATE, GET]})
+    steps = [len(m["tool_calls"]) for m in json.loads(rows[0]["messages"]) if m.get("tool_calls")]
+    assert steps[0] == count
+    assert f"ask for exactly {count} things" in asks[0]
+
+
 def _step_tools(tmp_path, turn: dict, *overrides: str) -> dict[str, set[str]]:
     """The tools each assistant request of a one-turn conversation offered, by request id."""
     offered: dict[str, set[str]] = {}
