@@ -35,7 +35,7 @@ from fcsynth.prompts import render
 from fcsynth.runner import make_request
 from fcsynth.simulation import environment
 from fcsynth.simulation.schedule import in_rounds, stream
-from fcsynth.simulation.state import ASSISTANT, CHECKS_FAILED, CONTEXT_FULL, TOOL, TURN_FAILED, USER, Conversation
+from fcsynth.simulation.state import ASSISTANT, CHECKS_FAILED, CONTEXT_FULL, TOOL, TURN_FAILED, USER, Conversation, parallel_calls
 from fcsynth.simulation.turn_checks import response_placeholders, turn_problems
 from fcsynth.simulation.turn_text import fake_assistant, fake_words, parse_turn, world_state
 from fcsynth.tools import Tool
@@ -141,7 +141,7 @@ class Simulator:
         text = render(
             USER_TEMPLATE, persona=json.loads(bp["persona"]), scenario=bp["scenario"], outline=bp["outline"],
             clarity=CLARITY.get(bp["clarity"], bp["clarity"]), transcript=transcript, number=number, total=len(conv.turns),
-            kind=turn["kind"], parallel=turn.get("calls", 2) if turn.get("parallel") else 0, withheld=turn.get("withheld", ""),
+            kind=turn["kind"], parallel=parallel_calls(turn, self.cfg.dml.max_parallel_calls) if turn.get("parallel") else None, withheld=turn.get("withheld", ""),
             reveal=[n for n in turn.get("reveal", []) if n in conv.facts],
         )
         constraint = turns.user_constraint(reveal, self.cfg.conversations.user_text_chars)

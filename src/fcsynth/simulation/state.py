@@ -28,6 +28,14 @@ def _is_text_answer(message: dict[str, Any]) -> bool:
     """An assistant message without calls: where a complete user turn ends."""
     return message["role"] == ASSISTANT and not message.get("tool_calls")
 
+
+def parallel_calls(turn: dict[str, Any], most: int) -> tuple[int, int]:
+    """The calls (lo, hi) of a parallel turn's step: its planned `calls`, or 2..`most` for a
+    plan drawn before counts were planned."""
+    n = turn.get("calls")
+    return (n, n) if n else (2, most)
+
+
 @dataclass
 class Conversation:
     """A conversation being simulated."""
@@ -88,13 +96,11 @@ class Conversation:
         """The calls (lo, hi) of the planned parallel step, from the turn the plan places it on
         until one happens (a step that could not be parallel there, with no two tools callable
         yet or a repeat cut it to one call, is made at the first step of a later task turn);
-        None when none is due. The plan's `calls` fixes the count; a plan without one (older
-        blueprints) leaves it to the model, up to `most`."""
+        None when none is due (see parallel_calls)."""
         planned = next((t for t in self.turns[: self.user_turns] if t.get("parallel")), None)
         if planned is None or any(len(m.get("tool_calls") or []) >= 2 for m in self.messages):
             return None
-        n = planned.get("calls")
-        return (n, n) if n else (2, most)
+        return parallel_calls(planned, most)
 
     def last_step_failed(self) -> bool:
         tail = self.turn_messages()

@@ -146,5 +146,6 @@ def test_a_parallel_turn_asks_the_user_for_independent_things_at_once():
     base = {"scenario": "s", "outline": "o", "clarity": "clear", "persona": {}, "transcript": [], "number": 1, "total": 2,
             "kind": "task", "withheld": "", "reveal": []}
     ask = "ask for exactly 3 things that do not depend on each other"
-    assert ask in render(USER_TEMPLATE, **base, parallel=3)
-    assert "things that do not depend" not in render(USER_TEMPLATE, **base, parallel=0)
+    assert ask in render(USER_TEMPLATE, **base, parallel=(3, 3))
+    assert "ask for 2 to 3 things that do not depend on each other" in render(USER_TEMPLATE, **base, parallel=(2, 3))
+    assert "things that do not depend" not in render(USER_TEMPLATE, **base, parallel=None)
