@@ -15,6 +15,7 @@ from fcsynth.generation import blueprints, scenarios, system_prompts
 from fcsynth.judge.rubric import answer_schema as judge_schema
 from fcsynth.llm import Request
 from fcsynth.llm.constraints import CFG, JsonSchema
+from fcsynth.simulation.turn_text import parse_turn
 from fcsynth.tools import Tool
 
 from helpers.fabricate import grammar_options
@@ -28,6 +29,12 @@ TOOL = Tool(
     response={"type": "object", "properties": {"temp": {"type": "number"}, "sky": {"type": "string", "maxLength": 16}},
               "required": ["temp", "sky"], "additionalProperties": False},
 )
+STATION = Tool(
+    "demo", "get_station", "Readings of one weather station.",
+    {"type": "object", "properties": {"station_id": {"type": "string"}, "hours": {"type": "integer", "minimum": 1, "maximum": 48}},
+     "required": ["station_id"], "additionalProperties": False},
+)
+FAN = {"argument": "station_id", "values": ["st-4821", "st-0930"]}
 BIAS = -50.0  # against every token that could close a string, a tag or the output
 
 
@@ -70,6 +77,7 @@ def test_every_stage_constraint_ends_inside_its_budget_on_the_longest_path(vllm_
         "assistant": turn_constraints.assistant_grammar([TOOL], options, [], "call", (2, 2), 360),
         "user": turn_constraints.user_constraint(["id-4821", "ana@contoso.test"], 60),
         "tool": turn_constraints.environment_constraint(TOOL, options, False, 360),
+        "fan": turn_constraints.fan_grammar([TOOL, STATION], options, FAN["values"], FAN, 360),
     }
     assert all(t.max_tokens <= 360 for t in turns.values())
     reqs = [request(name, budget, JsonSchema(schema), f"Answer in JSON for the {name} stage.")
@@ -89,5 +97,7 @@ def test_every_stage_constraint_ends_inside_its_budget_on_the_longest_path(vllm_
         c = out[name]
         assert c.finish_reason == "stop" and c.completion_tokens <= t.max_tokens, (name, c)
     assert out["assistant"].text.count("<tool_call>") == 2  # a parallel step: two calls
+    fanned = parse_turn("assistant", out["fan"].text)["calls"]
+    assert [(c["name"], c["arguments"]["station_id"]) for c in fanned] == [("get_station", v) for v in FAN["values"]]
     assert "id-4821" in out["user"].text and "ana@contoso.test" in out["user"].text  # the planned facts, verbatim
     jsonschema.validate(json.loads(out["tool"].text), TOOL.response)

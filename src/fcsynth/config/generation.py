@@ -85,6 +85,7 @@ class BlueprintsConfig(Section):
     distractors: Annotated[int, Field(ge=0)]
     clarity_weights: dict[Literal["excellent", "good", "average"], float]
     parallel_call_rate: Rate
+    one_tool_parallel_rate: Rate  # share of the planned parallel steps that fan one tool out over listed values
     tool_error_rate: Rate
     missing_argument_rate: Rate
     no_tool_rate: Rate

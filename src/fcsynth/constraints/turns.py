@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from dataclasses import dataclass
@@ -190,6 +191,43 @@ def assistant_grammar(
     the turn cap tools are fitted to, see callable_tools; `distinct`: see assistant_constraint)."""
     usable = callable_tools(tools, opt, known, budget, cap) if mode != "text" else []
     return assistant_constraint(usable, opt, mode, calls, budget, distinct)
+
+
+def fan_grammar(
+    tools: list[Tool], opt: DMLConfig, known: list[str], fan: dict[str, Any], budget: int, cap: int | None = None,
+) -> Constraint | None:
+    """A parallel step that calls one tool once per value of `fan` ({"argument", "values"}), in
+    the user's order: the k-th call's argument is values[k], and every call names the same
+    tool (any offered tool taking the argument). None when a value is not known yet, no
+    offered tool takes the argument, or the step does not fit `budget`. `offered` lists each
+    tool's calls in order (tool-major)."""
+    name, values = fan["argument"], fan["values"]
+    if not set(values) <= set(known):
+        return None
+    usable = [c for c in callable_tools(tools, opt, known, budget, cap) if name in (c.args.get("properties") or {})]
+    calls: list[Callable] = []
+    for c in usable:
+        for value in values:
+            args = copy.deepcopy(c.args)
+            args["properties"][name] = {"type": "string", "enum": [value]}
+            args["required"] = [*[r for r in args.get("required") or [] if r != name], name]
+            calls.append(Callable(c.tool, args, _call_rule(0, c.tool, args)[1], c.options, c.tightened))
+    n = len(values)
+    steps = [calls[t:t + n] for t in range(0, len(calls), n)]
+    think_bytes = len("<think></think>") + opt.think_chars if opt.thinking else 0
+    steps = [s for s in steps if tokens_for_bytes(think_bytes + sum(c.call_bytes for c in s) + n - 1) <= budget]
+    if not steps:
+        return None
+    calls = [c for s in steps for c in s]
+    worst = max(sum(c.call_bytes for c in s) + n - 1 for s in steps)
+    rules = [r for j, c in enumerate(calls) for r in _call_rule(j, c.tool, c.args)[0]]
+    lark = _template(ASSISTANT_GRAMMAR).render(
+        think=text_terminal(opt.think_chars) if opt.thinking else None, body="calls",
+        call_names=[f"call_{j}" for j in range(len(calls))], call_rules=rules,
+        calls=" | ".join(' "\\n" '.join(f"call_{t * n + k}" for k in range(n)) for t in range(len(steps))),
+        text=text_terminal(opt.max_text_chars),
+    )
+    return Constraint(lark, None, tokens_for_bytes(think_bytes + worst), any(c.tightened for c in calls), tuple(calls), (n, n))
 
 
 def user_constraint(facts: list[str], max_chars: int) -> Constraint:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from fcsynth.config import Config
 from fcsynth.constraints.bounds import ascii_text, compact
 from fcsynth.constraints.budget import fit_schema
-from fcsynth.generation.plan import FEATURES, draw_facts, draw_turns
+from fcsynth.generation.plan import FEATURES, draw_facts, draw_fan, draw_turns
 from fcsynth.generation.sampling import rng_for
 from fcsynth.llm import Request, derive_seed
 from fcsynth.llm.context import StageContext
@@ -108,6 +108,28 @@ def plan(cfg: Config, scenario: dict[str, Any], selection_tools: list[Tool]) -> 
             "plan": {"features": features, "turns": turns, "unplaced": unplaced}}
 
 
+def fan_out(cfg: Config, bid: str, plan: dict[str, Any], tools: list[Tool]) -> dict[str, Any]:
+    """`plan` with its parallel turn fanned out (`fan`, fcsynth.generation.plan.draw_fan) at
+    odds `blueprints.one_tool_parallel_rate`, over the tools the conversation offers (known
+    only once the LLM has picked them; its own seeded draw, so the rest of the plan stays).
+    The facts that turn would state move to the speaking turn before it (else after it), so
+    its message lists only the fan's values (a withheld fact stays: it answers the question)."""
+    rng = rng_for(cfg.seed, bid, "fan")
+    turns = [{**t, "reveal": list(t.get("reveal", []))} for t in plan["turns"]]
+    for i, t in enumerate(turns):
+        if not (t.get("parallel") and t.get("calls") and rng.random() < cfg.blueprints.one_tool_parallel_rate):
+            continue
+        if not (fan := draw_fan(bid, tools, t["calls"], rng)):
+            continue
+        t["fan"] = fan
+        withheld = turns[i - 1].get("withheld") if i and turns[i - 1]["kind"] == "missing" else None
+        speaking = [j for j in [*range(i - 1, -1, -1), *range(i + 1, len(turns))] if turns[j]["kind"] != "no_tool"]
+        if speaking:
+            turns[speaking[0]]["reveal"] += [f for f in t["reveal"] if f != withheld]
+            t["reveal"] = [f for f in t["reveal"] if f == withheld]
+    return {**plan, "turns": turns}
+
+
 @dataclass
 class BlueprintTask(RowTask):
     """One blueprint row per scenario (status ok, or its status, reason and raw text)."""
@@ -158,6 +180,10 @@ class BlueprintTask(RowTask):
         if answer is None:
             raise ValueError(f"blueprint {row['id']}: no answer (every scenario gets a request)")
         value, planned = answer.value, row["planned"]
+        if value:
+            by_name = {t.name: t for t in self.tools_by_selection[row["selection"]]}
+            tools = [by_name[n] for n in sorted({*value["tools"], *planned["distractors"]})]
+            planned = {**planned, "plan": fan_out(ctx.cfg, row["id"], planned["plan"], tools)}
         return {
             "id": row["id"], "selection": row["selection"], "toolkits": row["toolkits"], "scenario": row["scenario"],
             "persona": json.dumps(value["persona"], sort_keys=True) if value else None,
@@ -178,6 +204,7 @@ class BlueprintTask(RowTask):
         return {
             "clarity": {k: sum(r["clarity"] == k for r in ok) for k in sorted(CLARITY_MEANING)},
             "planned_features": {f: sum(json.loads(r["features"])[f] for r in ok) for f in FEATURES},
+            "one_tool_parallel": sum(any("fan" in t for t in json.loads(r["plan"])["turns"]) for r in ok),
             "mean_planned_user_turns": round(sum(len(json.loads(r["plan"])["turns"]) for r in ok) / len(ok), 3) if ok else 0.0,
             "mean_tools_used": round(sum(len(r["tools"]) for r in ok) / len(ok), 3) if ok else 0.0,
         }

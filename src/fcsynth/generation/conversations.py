@@ -157,6 +157,7 @@ def _shape_metrics(shapes: list[dict[str, Any]]) -> dict[str, Any]:
         "mean_tool_calls": mean("tool_calls"),
         "mean_arguments_per_call": round(sum(s["arguments"] for s in shapes) / calls, 3) if calls else 0.0,
         "parallel_steps": sum(s["parallel_steps"] for s in shapes),
+        "one_tool_parallel_steps": sum(s["one_tool_parallel_steps"] for s in shapes),
         "error_responses": sum(s["error_responses"] for s in shapes),
         "identifier_values": ids,
         "identifier_grounding": round(sum(s["grounded_identifier_values"] for s in shapes) / ids, 4) if ids else None,

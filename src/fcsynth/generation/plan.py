@@ -3,7 +3,10 @@
 A plan is a list of user turns, each with a kind:
 - `task`: the user asks for something the tools do; the assistant makes at least `steps`
   call steps before it answers. `parallel`: its first step makes `calls` calls at once
-  (drawn from `parallel_calls`; the user asks for that many things). `error`: the first call of its first step returns an error object and
+  (drawn from `parallel_calls`; the user asks for that many things); with `fan`
+  ({"argument", "values"}, drawn by the blueprints stage over the conversation's tools) the
+  user lists that many values of one identifier argument and the step calls one tool once per
+  value (BFCL's `parallel`). `error`: the first call of its first step returns an error object and
   the next step calls again (the recovery).
 - `missing`: the user asks for a task but leaves out a fact the call needs (`withheld`);
   the assistant answers in text (it asks), and the next turn, a task, gives the fact.
@@ -20,33 +23,70 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from fcsynth.catalog.identifiers import identifier_arguments
+from fcsynth.catalog.identifiers import identifier_arguments, is_identifier, known_values
 from fcsynth.constraints.example_values import FACT_VOCABULARY, example_string, string_kind
 from fcsynth.dml.validate import argument_errors
 from fcsynth.tools import Tool
 
 FEATURES = ("parallel_calls", "tool_error", "missing_argument", "no_tool_request")
 MAX_FACTS = 6
+FACT_ATTEMPTS = 8  # seeds tried for a value the user can be seen to give
 
 
-def draw_facts(key: str, tools: list[Tool]) -> dict[str, str]:
-    """name -> value of the identifier-like arguments of `tools` the user knows: made-up
-    values (`.test` domains, random ids) that satisfy every schema using that name, drawn
-    from words the prompt example never uses."""
+def _identifier_schemas(tools: list[Tool]) -> dict[str, list[dict[str, Any]]]:
+    """name -> the (item) schemas of the identifier-like arguments of that name in `tools`."""
     schemas: dict[str, list[dict[str, Any]]] = {}
     for tool in tools:
         for name, schema in identifier_arguments(tool.parameters).items():
             schemas.setdefault(name, []).append(schema.get("items", schema) if schema.get("type") == "array" else schema)
+    return schemas
+
+
+def _fact_value(seed: str, name: str, schemas: list[dict[str, Any]]) -> str | None:
+    """A made-up value for `name` (`.test` domains, random ids, from words the prompt example
+    never uses) that satisfies every schema using that name and that the simulation takes for
+    a value the user gave once said (`known_values`: an id of letters only is not), or None."""
+    kind = string_kind(schemas[0], name)
+    for attempt in range(FACT_ATTEMPTS):
+        value = example_string(seed if not attempt else f"{seed}#{attempt}", name, kind if kind != "text" else "id", FACT_VOCABULARY)
+        if known_values([{"role": "user", "content": f"{value}."}], len(value)) == [value]:
+            return value if all(not argument_errors(s, value) for s in schemas) else None
+    return None
+
+
+def draw_facts(key: str, tools: list[Tool]) -> dict[str, str]:
+    """name -> value of the identifier-like arguments of `tools` the user knows."""
+    schemas = _identifier_schemas(tools)
     facts: dict[str, str] = {}
     for name in sorted(schemas):
-        first = schemas[name][0]
-        kind = string_kind(first, name)
-        value = example_string(f"fact|{key}", name, kind if kind != "text" else "id", FACT_VOCABULARY)
-        if all(not argument_errors(s, value) for s in schemas[name]):
+        if (value := _fact_value(f"fact|{key}", name, schemas[name])) is not None:
             facts[name] = value
         if len(facts) == MAX_FACTS:
             break
     return facts
+
+
+def draw_fan(key: str, tools: list[Tool], n: int, rng: random.Random) -> dict[str, Any] | None:
+    """The argument a one-tool parallel step fans out over and the `n` values the user lists
+    for it ({"argument", "values"}): a top-level string identifier of one of `tools`, taken
+    from a tool with no other required identifier where there is one (its calls then need
+    no other value); None when no tool has such an argument or no `n` distinct values fit."""
+    alone: set[str] = set()
+    anywhere: set[str] = set()
+    for tool in tools:
+        props = tool.parameters.get("properties") or {}
+        names = {k for k, v in props.items() if is_identifier(k, v) and v.get("type") != "array"}
+        anywhere |= names
+        required_ids = {k for k in tool.parameters.get("required") or [] if is_identifier(k, props.get(k))}
+        alone |= {k for k in names if required_ids <= {k}}
+    schemas = _identifier_schemas(tools)
+    for pool in (sorted(alone), sorted(anywhere - alone)):
+        rng.shuffle(pool)
+        for name in pool:
+            values = list(dict.fromkeys(v for k in range(4 * n) if (v := _fact_value(f"fan|{key}|{k}", name, schemas[name]))))
+            if len(values) >= n:
+                return {"argument": name, "values": values[:n]}
+    return None
 
 
 def draw_turns(

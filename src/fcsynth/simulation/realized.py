@@ -84,7 +84,8 @@ def realized(plan: dict[str, Any], messages: list[dict[str, Any]], facts: dict[s
 
 
 def shape(messages: list[dict[str, Any]], tools: list[Tool]) -> dict[str, Any]:
-    """Per-conversation figures: messages, calls, arguments, parallel steps, error responses,
+    """Per-conversation figures: messages, calls, arguments, parallel steps (all, and those
+    whose calls all name one tool), error responses,
     identifier grounding, sentence ends."""
     ids = {t.name: identifier_arguments(t.parameters) for t in tools}
     calls = [c["function"] for m in messages for c in m.get("tool_calls") or []]
@@ -106,6 +107,8 @@ def shape(messages: list[dict[str, Any]], tools: list[Tool]) -> dict[str, Any]:
         "tool_calls": len(calls),
         "arguments": sum(len(c["arguments"] if isinstance(c["arguments"], dict) else json.loads(c["arguments"])) for c in calls),
         "parallel_steps": sum(len(m.get("tool_calls") or []) >= 2 for m in messages),
+        "one_tool_parallel_steps": sum(len(c := m.get("tool_calls") or []) >= 2 and len({x["function"]["name"] for x in c}) == 1
+                                       for m in messages),
         "error_responses": sum(m["role"] == TOOL and is_error(m["content"]) for m in messages),
         "identifier_values": id_values,
         "grounded_identifier_values": grounded,

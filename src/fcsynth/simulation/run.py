@@ -37,7 +37,7 @@ from fcsynth.simulation import environment
 from fcsynth.simulation.schedule import in_rounds, stream
 from fcsynth.simulation.state import ASSISTANT, CHECKS_FAILED, CONTEXT_FULL, TOOL, TURN_FAILED, USER, Conversation, parallel_calls
 from fcsynth.simulation.turn_checks import response_placeholders, turn_problems
-from fcsynth.simulation.turn_text import fake_assistant, fake_words, parse_turn, world_state
+from fcsynth.simulation.turn_text import fake_assistant, fake_words, parse_turn, user_view, world_state
 from fcsynth.tools import Tool
 
 USER_TEMPLATE, ASSISTANT_TEMPLATE, TOOL_TEMPLATE = "user.j2", "assistant.j2", "tool_environment.j2"
@@ -127,21 +127,14 @@ class Simulator:
     def _user(self, conv: Conversation) -> list[Action]:
         number = conv.user_turns + 1
         turn = conv.turns[number - 1]
-        reveal = [conv.facts[name] for name in turn.get("reveal", []) if name in conv.facts]
-        transcript = []
-        for m in conv.messages:
-            if m["role"] == USER:
-                transcript.append({"role": "You", "content": m["content"]})
-            elif m["role"] == ASSISTANT and m.get("tool_calls"):
-                names = ", ".join(c["function"]["name"] for c in m["tool_calls"])
-                transcript.append({"role": "Assistant", "content": f"(uses {names})"})
-            elif m["role"] == ASSISTANT:
-                transcript.append({"role": "Assistant", "content": m["content"]})
+        fan = turn.get("fan")
+        reveal = [*(fan["values"] if fan else []), *(conv.facts[name] for name in turn.get("reveal", []) if name in conv.facts)]
         bp = conv.blueprint
         text = render(
             USER_TEMPLATE, persona=json.loads(bp["persona"]), scenario=bp["scenario"], outline=bp["outline"],
-            clarity=CLARITY.get(bp["clarity"], bp["clarity"]), transcript=transcript, number=number, total=len(conv.turns),
-            kind=turn["kind"], parallel=parallel_calls(turn, self.cfg.dml.max_parallel_calls) if turn.get("parallel") else None, withheld=turn.get("withheld", ""),
+            clarity=CLARITY.get(bp["clarity"], bp["clarity"]), transcript=user_view(conv.messages), number=number,
+            total=len(conv.turns), kind=turn["kind"], withheld=turn.get("withheld", ""),
+            parallel=parallel_calls(turn, self.cfg.dml.max_parallel_calls) if turn.get("parallel") else None, fan=fan,
             reveal=[n for n in turn.get("reveal", []) if n in conv.facts],
         )
         constraint = turns.user_constraint(reveal, self.cfg.conversations.user_text_chars)
@@ -186,10 +179,12 @@ class Simulator:
         budget = self._budget(prompt, raw)
         known = known_values(conv.messages, self.options.max_json_string_chars)
         key = f"m{len(conv.messages)}"
-        # A retried parallel step names different tools: a model that repeated one call is not
-        # offered the same repeat again.
-        constraint = turns.assistant_grammar(self._callable(conv), self.options, known, mode, calls, budget,
-                                             self.cfg.conversations.max_tokens, distinct=conv.attempts.get(key, 0) > 0)
+        # A planned fan calls one tool once per listed value; else a retried parallel step names
+        # different tools: a model that repeated one call is not offered the same repeat again.
+        fan = (conv.planned_parallel() or {}).get("fan") if calls[0] > 1 else None
+        constraint = (fan and turns.fan_grammar(conv.tools, self.options, known, fan, budget, self.cfg.conversations.max_tokens)) \
+            or turns.assistant_grammar(self._callable(conv), self.options, known, mode, calls, budget,
+                                       self.cfg.conversations.max_tokens, distinct=conv.attempts.get(key, 0) > 0)
         if not self._fits(conv, constraint, budget):
             return []
         fake = fake_assistant(constraint, conv.id, key)

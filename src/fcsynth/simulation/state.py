@@ -97,10 +97,14 @@ class Conversation:
         until one happens (a step that could not be parallel there, with no two tools callable
         yet or a repeat cut it to one call, is made at the first step of a later task turn);
         None when none is due (see parallel_calls)."""
-        planned = next((t for t in self.turns[: self.user_turns] if t.get("parallel")), None)
+        planned = self.planned_parallel()
         if planned is None or any(len(m.get("tool_calls") or []) >= 2 for m in self.messages):
             return None
         return parallel_calls(planned, most)
+
+    def planned_parallel(self) -> dict[str, Any] | None:
+        """The plan of the parallel turn, once the conversation has reached it."""
+        return next((t for t in self.turns[: self.user_turns] if t.get("parallel")), None)
 
     def last_step_failed(self) -> bool:
         tail = self.turn_messages()

@@ -11,7 +11,7 @@ from typing import Any
 from fcsynth.constraints import turns
 from fcsynth.constraints.example_values import example_value
 from fcsynth.constraints.turns import Constraint
-from fcsynth.simulation.state import TOOL, USER
+from fcsynth.simulation.state import ASSISTANT, TOOL, USER
 
 MAX_STATE_CALLS = 8  # earlier calls the simulated tool sees (the most recent)
 _CALL_BLOCK = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.DOTALL)
@@ -45,6 +45,20 @@ def parse_turn(role: str, text: str) -> dict[str, Any]:
     if reasoning is not None:
         out["reasoning"] = reasoning
     return out
+
+
+def user_view(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The transcript as the simulated user sees it: its own messages, the assistant's texts,
+    and "(uses <tools>)" for a call step."""
+    view = []
+    for m in messages:
+        if m["role"] == USER:
+            view.append({"role": "You", "content": m["content"]})
+        elif m["role"] == ASSISTANT and m.get("tool_calls"):
+            view.append({"role": "Assistant", "content": f"(uses {', '.join(c['function']['name'] for c in m['tool_calls'])})"})
+        elif m["role"] == ASSISTANT:
+            view.append({"role": "Assistant", "content": m["content"]})
+    return view
 
 
 def world_state(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -157,3 +157,27 @@ def test_blueprint_plan_rates_follow_config(tmp_path):
     assert all(p["features"]["parallel_calls"] for p in plans)
     assert not any(p["features"]["tool_error"] for p in plans)
     assert {p["clarity"] for p in plans} <= {"excellent", "good", "average"}
+
+
+def test_a_parallel_turn_fans_out_over_the_offered_tools_at_the_configured_odds(tmp_path):
+    """`fan` is added over the tools the conversation offers; the rest of the plan stays, but
+    the facts the fanned turn would state move to another turn, so it lists the fan's values only."""
+    from helpers.notes_simulation import CREATE, GET
+
+    tools = [*make_tools("notes", 2), CREATE, GET]
+    ctx = make_ctx(tmp_path, **{"blueprints.parallel_call_rate": 1.0, "blueprints.one_tool_parallel_rate": 1.0,
+                                "dml.max_parallel_calls": 3})
+    moved = 0
+    for sid in (f"s{k}" for k in range(12)):
+        planned = blueprints.plan(ctx.cfg, {"id": sid, "tools": [t.name for t in tools]}, tools)["plan"]
+        fanned = blueprints.fan_out(ctx.cfg, sid, planned, tools)
+        ((i, turn),) = [(i, t) for i, t in enumerate(fanned["turns"]) if t.get("parallel")]
+        assert turn["fan"]["argument"] == "note_id" and len(set(turn["fan"]["values"])) == turn["calls"]
+        strip = [{k: v for k, v in t.items() if k not in ("fan", "reveal")} for t in fanned["turns"]]
+        assert strip == [{k: v for k, v in t.items() if k != "reveal"} for t in planned["turns"]]
+        assert turn["reveal"] == []
+        assert sorted(f for t in fanned["turns"] for f in t["reveal"]) == sorted(f for t in planned["turns"] for f in t["reveal"])
+        moved += bool(planned["turns"][i]["reveal"])
+    assert moved  # some fanned turn had facts to move
+    never = make_ctx(tmp_path, **{"blueprints.parallel_call_rate": 1.0, "blueprints.one_tool_parallel_rate": 0.0})
+    assert blueprints.fan_out(never.cfg, "s1", planned, tools) == planned

@@ -8,9 +8,10 @@ import random
 from fcsynth.catalog.identifiers import identifier_arguments, is_identifier, known_values
 from fcsynth.constraints import grounding, turns
 from fcsynth.constraints.match import match_error
-from fcsynth.generation.plan import draw_facts, draw_turns
+from fcsynth.generation.plan import draw_facts, draw_fan, draw_turns
 from fcsynth.prompts import render
 from fcsynth.simulation.run import USER_TEMPLATE
+from fcsynth.tools import Tool
 
 from helpers.fabricate import grammar_options
 from helpers.notes_simulation import CREATE, GET
@@ -53,6 +54,43 @@ def test_grounding_limits_identifiers_to_known_values():
     none_known = turns.assistant_grammar([CREATE, GET], opt, [], "either", (1, 1), 2048)
     assert [c.tool.name for c in none_known.offered] == ["create_note"]
     assert match_error(none_known.lark, "I need the note id first. Which note?") is None
+
+
+def test_a_fan_step_calls_one_tool_once_per_listed_value_in_order():
+    opt = grammar_options(max_parallel_calls=3)
+    fan = {"argument": "note_id", "values": ["note-1", "note-2", "note-3"]}
+    built = turns.fan_grammar([CREATE, GET], opt, ["note-1", "note-2", "note-3"], fan, 2048)
+    assert built.calls == (3, 3) and [c.tool.name for c in built.offered] == ["get_note"] * 3
+    call = '<tool_call>\n{"name": "get_note", "arguments": {"note_id": "%s"}}\n</tool_call>'
+    assert match_error(built.lark, "\n".join(call % v for v in fan["values"])) is None
+    assert match_error(built.lark, "\n".join(call % v for v in ["note-2", "note-1", "note-3"])) is not None  # order
+    assert match_error(built.lark, "\n".join(call % v for v in ["note-1", "note-1", "note-3"])) is not None  # a repeat
+    assert match_error(built.lark, "\n".join(call % v for v in fan["values"][:2])) is not None  # too few
+    archive = Tool("notes", "archive_note", "Archive a note.", GET.parameters)
+    both = turns.fan_grammar([GET, archive], opt, fan["values"], fan, 2048)
+    assert [c.tool.name for c in both.offered] == ["get_note"] * 3 + ["archive_note"] * 3
+    mixed = [call % "note-1", call.replace("get_note", "archive_note") % "note-2", call % "note-3"]
+    assert match_error(both.lark, "\n".join(mixed)) is not None  # one tool for the whole step
+    assert match_error(both.lark, "\n".join(call.replace("get_note", "archive_note") % v for v in fan["values"])) is None
+    longest = "\n".join(call % v for v in fan["values"])
+    assert len(longest) + 1 <= built.max_tokens
+    # not every value said yet, no tool taking the argument, or no room: the caller falls back
+    assert turns.fan_grammar([CREATE, GET], opt, ["note-1", "note-2"], fan, 2048) is None
+    assert turns.fan_grammar([CREATE], opt, ["note-1", "note-2", "note-3"], fan, 2048) is None
+    assert turns.fan_grammar([CREATE, GET], opt, ["note-1", "note-2", "note-3"], fan, 60) is None
+
+
+def test_fan_values_are_distinct_and_valid_and_prefer_a_tool_needing_no_other_id():
+    other = Tool("notes", "move_note", "Move a note.", {
+        "type": "object", "properties": {"note_id": {"type": "string"}, "folder_id": {"type": "string", "pattern": "^f-"}},
+        "required": ["note_id", "folder_id"]})
+    fan = draw_fan("notes-0001", [GET, other], 3, random.Random(0))
+    assert fan["argument"] == "note_id" and len(set(fan["values"])) == 3  # get_note needs only note_id
+    only_move = [draw_fan("notes-0001", [other], 2, random.Random(s))["argument"] for s in range(8)]
+    assert set(only_move) == {"note_id"}  # folder_id's pattern fits no made-up id: never drawn
+    assert draw_fan("notes-0001", [CREATE], 2, random.Random(0)) is None  # no identifier argument
+    drawn = [v for k in range(30) for v in draw_fan(f"notes-{k}", [GET], 3, random.Random(k))["values"]]
+    assert all(known_values([{"role": "user", "content": f"Read these: {v}."}], 64) == [v] for v in drawn)
 
 
 def test_turn_bounds_are_the_configured_ones_and_proven(tmp_path):
@@ -144,8 +182,11 @@ def test_identifiers_inside_arrays_of_objects_are_grounded():
 
 def test_a_parallel_turn_asks_the_user_for_independent_things_at_once():
     base = {"scenario": "s", "outline": "o", "clarity": "clear", "persona": {}, "transcript": [], "number": 1, "total": 2,
-            "kind": "task", "withheld": "", "reveal": []}
+            "kind": "task", "withheld": "", "reveal": [], "fan": None}
     ask = "ask for exactly 3 things that do not depend on each other"
     assert ask in render(USER_TEMPLATE, **base, parallel=(3, 3))
     assert "ask for 2 to 3 things that do not depend on each other" in render(USER_TEMPLATE, **base, parallel=(2, 3))
     assert "things that do not depend" not in render(USER_TEMPLATE, **base, parallel=None)
+    fan = render(USER_TEMPLATE, **{**base, "fan": {"argument": "note_id", "values": ["a", "b"]}}, parallel=(2, 2))
+    assert "the same action for each of 2 note id values" in fan and "needs: 2 note id values." in fan
+    assert "things that do not depend" not in fan

@@ -149,6 +149,27 @@ def test_the_planned_call_count_fixes_the_parallel_step_and_the_user_asks_for_as
     assert f"ask for exactly {count} things" in asks[0]
 
 
+def test_a_fanned_parallel_step_calls_one_tool_for_each_value_the_user_listed(tmp_path):
+    asks: list[str] = []
+
+    def responder(request):
+        if request.id == "notes-0001/m0":
+            asks.append(json.dumps(request.messages))
+        return default_responder(request)
+
+    features = {"parallel_calls": True, "tool_error": False, "missing_argument": False, "no_tool_request": False}
+    fan = {"argument": "note_id", "values": ["nk4m2pq7x9", "tz83hd6wq2", "b7c2mx9k3a"]}
+    rows, metrics = conversations.run(make_ctx(tmp_path, responder, "dml.max_parallel_calls=3"),
+                                      [blueprint("notes-0001", [task(1, parallel=True, calls=3, fan=fan)], features=features)],
+                                      {"notes": [CREATE, GET]})
+    messages = json.loads(rows[0]["messages"])
+    assert messages[0]["content"].endswith(": nk4m2pq7x9, tz83hd6wq2, b7c2mx9k3a.")  # listed verbatim, in order
+    step = next(m["tool_calls"] for m in messages if m.get("tool_calls"))
+    assert [(c["function"]["name"], c["function"]["arguments"]["note_id"]) for c in step] == [("get_note", v) for v in fan["values"]]
+    assert "the same action for each of 3 note id values" in asks[0]
+    assert metrics.as_dict()["one_tool_parallel_steps"] == 1
+
+
 def _step_tools(tmp_path, turn: dict, *overrides: str) -> dict[str, set[str]]:
     """The tools each assistant request of a one-turn conversation offered, by request id."""
     offered: dict[str, set[str]] = {}
