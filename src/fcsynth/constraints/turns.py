@@ -138,6 +138,20 @@ def callable_tools(tools: list[Tool], opt: DMLConfig, known: list[str], budget: 
     return out
 
 
+def _think_bytes(opt: DMLConfig) -> int:
+    """The bytes of the turn's <think> block at its longest (0 without `dml.thinking`)."""
+    return len("<think></think>") + opt.think_chars if opt.thinking else 0
+
+
+def _assistant_lark(opt: DMLConfig, body: str, n_calls: int, rules: list[str], calls_rule: str) -> str:
+    """The assistant turn's grammar: `body` over `calls_rule`, the `call_0..n_calls-1` rules and TEXT."""
+    return _template(ASSISTANT_GRAMMAR).render(
+        think=text_terminal(opt.think_chars) if opt.thinking else None, body=body,
+        call_names=[f"call_{i}" for i in range(n_calls)], call_rules=rules,
+        calls=calls_rule, text=text_terminal(opt.max_text_chars),
+    )
+
+
 def assistant_constraint(
     usable: list[Callable], opt: DMLConfig, mode: str, calls: tuple[int, int], budget: int, distinct: bool = False,
 ) -> Constraint:
@@ -145,7 +159,7 @@ def assistant_constraint(
     calls a call step makes (lo, hi), cut down to what fits `budget` (a parallel step
     offers only the tools of which `lo` calls fit). `distinct`: a parallel step's calls name
     different tools (where two or more are offered)."""
-    think_bytes = len("<think></think>") + opt.think_chars if opt.thinking else 0
+    think_bytes = _think_bytes(opt)
     room = budget - 1 - think_bytes
     lo, hi = calls
     if lo > 1:
@@ -173,11 +187,7 @@ def assistant_constraint(
         for i, c in enumerate(usable):
             rules += _call_rule(i, c.tool, c.args)[0]
         worst = max(worst, hi * max(c.call_bytes for c in usable) + (hi - 1))
-    lark = _template(ASSISTANT_GRAMMAR).render(
-        think=text_terminal(opt.think_chars) if opt.thinking else None, body=body,
-        call_names=[f"call_{i}" for i in range(len(usable))], call_rules=rules,
-        calls=calls_rule, text=text_terminal(opt.max_text_chars),
-    )
+    lark = _assistant_lark(opt, body, len(usable), rules, calls_rule)
     offered = tuple(usable) if "calls" in body else ()
     return Constraint(lark, None, tokens_for_bytes(think_bytes + worst), any(c.tightened for c in offered), offered,
                       (lo, hi) if offered else (0, 0))
@@ -214,19 +224,15 @@ def fan_grammar(
             calls.append(Callable(c.tool, args, _call_rule(0, c.tool, args)[1], c.options, c.tightened))
     n = len(values)
     steps = [calls[t:t + n] for t in range(0, len(calls), n)]
-    think_bytes = len("<think></think>") + opt.think_chars if opt.thinking else 0
+    think_bytes = _think_bytes(opt)
     steps = [s for s in steps if tokens_for_bytes(think_bytes + sum(c.call_bytes for c in s) + n - 1) <= budget]
     if not steps:
         return None
     calls = [c for s in steps for c in s]
     worst = max(sum(c.call_bytes for c in s) + n - 1 for s in steps)
     rules = [r for j, c in enumerate(calls) for r in _call_rule(j, c.tool, c.args)[0]]
-    lark = _template(ASSISTANT_GRAMMAR).render(
-        think=text_terminal(opt.think_chars) if opt.thinking else None, body="calls",
-        call_names=[f"call_{j}" for j in range(len(calls))], call_rules=rules,
-        calls=" | ".join(' "\\n" '.join(f"call_{t * n + k}" for k in range(n)) for t in range(len(steps))),
-        text=text_terminal(opt.max_text_chars),
-    )
+    calls_rule = " | ".join(' "\\n" '.join(f"call_{t * n + k}" for k in range(n)) for t in range(len(steps)))
+    lark = _assistant_lark(opt, "calls", len(calls), rules, calls_rule)
     return Constraint(lark, None, tokens_for_bytes(think_bytes + worst), any(c.tightened for c in calls), tuple(calls), (n, n))
 
 

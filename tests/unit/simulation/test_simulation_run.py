@@ -131,8 +131,9 @@ def test_a_parallel_step_that_could_not_happen_at_its_turn_happens_at_the_next(t
     assert sum(len(m.get("tool_calls") or []) >= 2 for m in messages) == 1  # once, not at every later turn
 
 
-@pytest.mark.parametrize("count", [2, 3])
-def test_the_planned_call_count_fixes_the_parallel_step_and_the_user_asks_for_as_many_things(tmp_path, count):
+def _parallel_turn(tmp_path, turn: dict) -> tuple[list[dict], dict, str]:
+    """A one-turn conversation planned with a parallel step (up to 3 calls): its messages,
+    the stage metrics and the user's prompt."""
     asks: list[str] = []
 
     def responder(request):
@@ -141,33 +142,27 @@ def test_the_planned_call_count_fixes_the_parallel_step_and_the_user_asks_for_as
         return default_responder(request)
 
     features = {"parallel_calls": True, "tool_error": False, "missing_argument": False, "no_tool_request": False}
-    rows, _ = conversations.run(make_ctx(tmp_path / str(count), responder, "dml.max_parallel_calls=3"),
-                                [blueprint("notes-0001", [task(1, parallel=True, calls=count)], features=features)],
-                                {"notes": [CREATE, GET]})
-    steps = [len(m["tool_calls"]) for m in json.loads(rows[0]["messages"]) if m.get("tool_calls")]
+    rows, metrics = conversations.run(make_ctx(tmp_path, responder, "dml.max_parallel_calls=3"),
+                                      [blueprint("notes-0001", [turn], features=features)], {"notes": [CREATE, GET]})
+    return json.loads(rows[0]["messages"]), metrics.as_dict(), asks[0]
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_the_planned_call_count_fixes_the_parallel_step_and_the_user_asks_for_as_many_things(tmp_path, count):
+    messages, _, ask = _parallel_turn(tmp_path, task(1, parallel=True, calls=count))
+    steps = [len(m["tool_calls"]) for m in messages if m.get("tool_calls")]
     assert steps[0] == count
-    assert f"ask for exactly {count} things" in asks[0]
+    assert f"ask for exactly {count} things" in ask
 
 
 def test_a_fanned_parallel_step_calls_one_tool_for_each_value_the_user_listed(tmp_path):
-    asks: list[str] = []
-
-    def responder(request):
-        if request.id == "notes-0001/m0":
-            asks.append(json.dumps(request.messages))
-        return default_responder(request)
-
-    features = {"parallel_calls": True, "tool_error": False, "missing_argument": False, "no_tool_request": False}
     fan = {"argument": "note_id", "values": ["nk4m2pq7x9", "tz83hd6wq2", "b7c2mx9k3a"]}
-    rows, metrics = conversations.run(make_ctx(tmp_path, responder, "dml.max_parallel_calls=3"),
-                                      [blueprint("notes-0001", [task(1, parallel=True, calls=3, fan=fan)], features=features)],
-                                      {"notes": [CREATE, GET]})
-    messages = json.loads(rows[0]["messages"])
+    messages, metrics, ask = _parallel_turn(tmp_path, task(1, parallel=True, calls=3, fan=fan))
     assert messages[0]["content"].endswith(": nk4m2pq7x9, tz83hd6wq2, b7c2mx9k3a.")  # listed verbatim, in order
     step = next(m["tool_calls"] for m in messages if m.get("tool_calls"))
     assert [(c["function"]["name"], c["function"]["arguments"]["note_id"]) for c in step] == [("get_note", v) for v in fan["values"]]
-    assert "the same action for each of 3 note id values" in asks[0]
-    assert metrics.as_dict()["one_tool_parallel_steps"] == 1
+    assert "the same action for each of 3 note id values" in ask
+    assert metrics["one_tool_parallel_steps"] == 1
 
 
 def _step_tools(tmp_path, turn: dict, *overrides: str) -> dict[str, set[str]]:
