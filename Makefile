@@ -38,6 +38,7 @@ bench: setup
 	python benchmarks/grammar_build.py
 	python benchmarks/decode_throughput.py
 	python benchmarks/cpu_engine.py
+	python benchmarks/train_step.py
 	python benchmarks/catalog_import.py
 	python benchmarks/simulation.py
 

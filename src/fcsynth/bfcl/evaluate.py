@@ -22,7 +22,7 @@ def evaluate_bfcl(cfg: Config, backend_factory: Callable[[], Backend], tokenizer
     bfcl = cfg.evaluate.bfcl
     runner = Runner(backend_factory, PromptBuilder(tokenizer), sampling_for(cfg.evaluate), cfg.seed, checkpoint,
                     max_model_len, bfcl.max_steps_per_turn, label)
-    return [row for category in bfcl.categories for row in runner.run(subset(load(category), bfcl.size(category), cfg.seed))]
+    return runner.run([e for category in bfcl.categories for e in subset(load(category), bfcl.size(category), cfg.seed)])
 
 
 def run_bfcl(ctx: StageContext, checkpoint: Checkpoint, label: str) -> list[dict[str, Any]]:

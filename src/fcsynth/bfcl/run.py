@@ -2,7 +2,7 @@
 
 Prompts are rendered exactly as `evaluate` and `train` render theirs (`PromptBuilder`: the
 model's chat template with tools, or the Hermes default), with the same sampling. Single-turn
-categories are one request per entry. `multi_turn_base` runs in rounds: each round asks every
+categories are one request per entry, all in one batch. `multi_turn_base` then runs in rounds: each round asks every
 unfinished entry for its next assistant message; calls run in BFCL's environments and their
 results come back as tool messages, until the model answers without a call (or after
 `max_steps_per_turn` calls), then the next user turn follows. An entry whose prompt plus
@@ -162,10 +162,12 @@ class Runner:
             d.next_turn()
 
     def run(self, entries: list[Entry]) -> list[dict[str, Any]]:
-        """Scored rows of `entries` (of one category)."""
-        if not entries:
-            return []
-        return self.multi_turn(entries) if entries[0].category == MULTI_TURN else self.single_turn(entries)
+        """Scored rows of `entries`, in their order: every single-turn entry in one batch (so the
+        engine stays full across categories), then the multi-turn rounds."""
+        rows = self.single_turn([e for e in entries if e.category != MULTI_TURN])
+        rows += self.multi_turn([e for e in entries if e.category == MULTI_TURN])
+        by_key = {(r["category"], r["id"]): r for r in rows}
+        return [by_key[(e.category, e.id)] for e in entries]
 
 
 def _row(entry: Entry, valid: bool, error: str, prediction: str, status: str, unparseable: bool = False) -> dict[str, Any]:

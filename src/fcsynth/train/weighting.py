@@ -8,7 +8,9 @@ rest: every text-step token weighs `s * total / text_tokens` and every call-step
 learning rate keeps its meaning). With null, every learned token weighs 1: the plain SFT loss.
 
 The loss is the weighted token cross-entropy, summed over the micro-batches of one optimizer
-step and divided by their learned tokens (as transformers does for the plain loss).
+step and divided by their learned tokens (as transformers does for the plain loss). The model
+computes logits only where the next token is learned (`logits_to_keep`): the vocabulary
+projection and its softmax over every prompt and tool-result token cost a quarter of a step.
 """
 
 from __future__ import annotations
@@ -64,17 +66,31 @@ class WeightedCollator:
         }
 
 
-def weighted_loss(logits: Any, labels: Any, weights: Any, num_items_in_batch: Any = None) -> Any:
+def learned_positions(labels: Any) -> Any:
+    """Positions whose next token is learned in some row of the batch (the logits the loss needs)."""
+    return (labels[:, 1:] != IGNORE).any(dim=0).nonzero().squeeze(1)
+
+
+def weighted_loss(logits: Any, labels: Any, weights: Any, positions: Any, num_items_in_batch: Any = None) -> Any:
     """Sum of the weighted next-token cross-entropies over the learned tokens, divided by the
-    learned tokens of the optimizer step (`num_items_in_batch`) or of this batch."""
+    learned tokens of the optimizer step (`num_items_in_batch`) or of this batch. `logits` are
+    the model's at `positions` of the batch's rows (`learned_positions`)."""
     import torch.nn.functional as F
 
-    logits, labels, weights = logits[:, :-1, :], labels[:, 1:], weights[:, 1:]
-    ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1),
+    targets, weights = labels[:, 1:][:, positions], weights[:, 1:][:, positions]
+    ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1),
                          ignore_index=IGNORE, reduction="none")
     total = (ce * weights.reshape(-1).to(ce.dtype)).sum()
-    count = num_items_in_batch if num_items_in_batch is not None else (labels != IGNORE).sum()
+    count = num_items_in_batch if num_items_in_batch is not None else (labels[:, 1:] != IGNORE).sum()
     return total / count
+
+
+def model_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> tuple[Any, Any]:
+    """The weighted loss of `model` on a collated batch, and the model's outputs."""
+    weights, labels = inputs.pop("loss_weights"), inputs.pop("labels")
+    positions = learned_positions(labels)
+    outputs = model(**inputs, use_cache=False, logits_to_keep=positions)
+    return weighted_loss(outputs.logits, labels, weights, positions, num_items_in_batch), outputs
 
 
 def trainer_class() -> type:
@@ -84,9 +100,7 @@ def trainer_class() -> type:
     class WeightedSFTTrainer(SFTTrainer):
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
-            weights, labels = inputs.pop("loss_weights"), inputs.pop("labels")
-            outputs = model(**inputs, use_cache=False)
-            loss = weighted_loss(outputs.logits, labels, weights, num_items_in_batch)
+            loss, outputs = model_loss(model, inputs, num_items_in_batch)
             return (loss, outputs) if return_outputs else loss
 
     return WeightedSFTTrainer

@@ -178,11 +178,26 @@ def test_multi_turn_ground_truth_passes_and_an_idle_model_fails(tokenizer):
     assert not idle[0]["valid"] and idle[0]["status"] == "ok"
 
 
+def test_single_turn_categories_share_one_batch_and_rows_keep_the_entries_order(tokenizer):
+    entries = subset(load("multi_turn_base"), 1, 0) + subset(load("simple_python"), 2, 0) + subset(load("irrelevance"), 2, 0)
+    batches = []
+
+    class Batches(Scripted):
+        def generate(self, requests: Iterable[Request]) -> Iterator[Completion]:
+            requests = list(requests)
+            batches.append([r.id for r in requests])
+            return super().generate(requests)
+
+    rows = runner(Batches(lambda r: "Done."), tokenizer).run(entries)
+    assert [(r["category"], r["id"]) for r in rows] == [(e.category, e.id) for e in entries]
+    assert sorted(batches[0]) == sorted(f"bfcl/{e.id}" for e in entries[1:])  # both single-turn categories at once
+    assert all(i.startswith(f"bfcl/{entries[0].id}/") for b in batches[1:] for i in b)
+
+
 def test_entries_that_do_not_fit_are_counted_and_wrong(tokenizer):
     entries = subset(load("simple_python"), 2, 0) + subset(load("multi_turn_base"), 2, 0)
     backend = Scripted(lambda r: "x")
-    rows = [r for c in ("simple_python", "multi_turn_base")
-            for r in runner(backend, tokenizer, max_model_len=200).run([e for e in entries if e.category == c])]
+    rows = runner(backend, tokenizer, max_model_len=200).run(entries)
     assert {r["status"] for r in rows} == {SKIPPED} and not backend.requests
     summary = summarize(rows, ["simple_python", "multi_turn_base"])
     assert summary["categories"]["multi_turn_base"] == {

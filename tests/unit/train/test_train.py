@@ -134,6 +134,38 @@ def test_unit_weights_give_the_plain_token_mean_loss() -> None:
     assert batch["input_ids"].shape == (2, 4) and batch["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
     logits = torch.randn(2, 4, 11)
     plain = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 11), batch["labels"][:, 1:].reshape(-1), ignore_index=IGNORE)
-    assert weighted_loss(logits, batch["labels"], batch["loss_weights"]) == pytest.approx(plain.item(), rel=1e-5)
+    every = torch.arange(3)
+    assert weighted_loss(logits[:, :-1], batch["labels"], batch["loss_weights"], every) == pytest.approx(plain.item(), rel=1e-5)
     doubled = batch["loss_weights"] * 2
-    assert weighted_loss(logits, batch["labels"], doubled) == pytest.approx(2 * plain.item(), rel=1e-5)
+    assert weighted_loss(logits[:, :-1], batch["labels"], doubled, every) == pytest.approx(2 * plain.item(), rel=1e-5)
+
+
+def _tiny_llama() -> Any:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    return LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                        num_attention_heads=4, num_key_value_heads=2))
+
+
+def test_the_loss_from_the_learned_positions_logits_equals_the_loss_over_every_position() -> None:
+    import torch
+
+    from fcsynth.train.weighting import IGNORE, WeightedCollator, learned_positions, model_loss
+
+    batch = WeightedCollator(pad_id=0)([
+        {"input_ids": [3, 4, 5, 6, 7, 8, 9], "labels": [IGNORE, IGNORE, IGNORE, 6, 7, IGNORE, 9],
+         "loss_weights": [0.0, 0.0, 0.0, 0.5, 0.5, 0.0, 2.0]},
+        {"input_ids": [3, 4, 5, 6], "labels": [IGNORE, 4, IGNORE, IGNORE], "loss_weights": [0.0, 1.5, 0.0, 0.0]},
+    ])
+    assert learned_positions(batch["labels"]).tolist() == [0, 2, 3, 5]  # a learned token's predecessor, either row
+    model = _tiny_llama()
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    labels, weights = batch["labels"][:, 1:], batch["loss_weights"][:, 1:]
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, 40), labels.reshape(-1), ignore_index=IGNORE, reduction="none")
+    expected = (ce * weights.reshape(-1)).sum() / (labels != IGNORE).sum()
+    loss, outputs = model_loss(model, dict(batch))
+    assert outputs.logits.shape == (2, 4, 40)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert model_loss(model, dict(batch), num_items_in_batch=8)[0].item() == pytest.approx(expected.item() * 4 / 8, rel=1e-5)
