@@ -42,15 +42,13 @@ def _batch(tokens: int, learned: float, seed: int) -> dict[str, Any]:
 
 
 def _before_loss(model: Any, batch: dict[str, Any]) -> Any:
-    import torch.nn.functional as F
+    """The weighted loss from the logits at every position (as `train` computed it before)."""
+    import torch
 
-    from fcsynth.train.weighting import IGNORE
+    from fcsynth.train.weighting import weighted_loss
 
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits[:, :-1]
-    labels = batch["labels"][:, 1:]
-    ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=IGNORE,
-                         reduction="none")
-    return (ce * batch["loss_weights"][:, 1:].reshape(-1)).sum() / (labels != IGNORE).sum()
+    return weighted_loss(logits, batch["labels"], batch["loss_weights"], torch.arange(logits.size(1)))
 
 
 SETTINGS = ("before", "after")

@@ -86,7 +86,8 @@ def weighted_loss(logits: Any, labels: Any, weights: Any, positions: Any, num_it
 
 
 def model_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> tuple[Any, Any]:
-    """The weighted loss of `model` on a collated batch, and the model's outputs."""
+    """The weighted loss of `model` on a collated batch (its `labels` and `loss_weights` are taken
+    out of `inputs`), and the model's outputs."""
     weights, labels = inputs.pop("loss_weights"), inputs.pop("labels")
     positions = learned_positions(labels)
     outputs = model(**inputs, use_cache=False, logits_to_keep=positions)
