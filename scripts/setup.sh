@@ -20,7 +20,7 @@ echo "setup: installing fcsynth[$accel,dev] into $VENV"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 py="$VENV/bin/python"
 quiet() { "$@" 2>&1 | grep -v '^WARNING: Location' || true; }
-# uv installs the same packages faster than pip (the set-up: 73 s against 136 s); it reads
+# uv installs the same packages about 2x faster than pip (docs/benchmarks.md); it reads
 # none of pip's configuration, so scripts/uv_args.py hands it pip's indexes, find-links and
 # constraints. Where uv cannot be had or fails, pip does the same installs.
 installer=pip
