@@ -20,27 +20,26 @@ FLAGS = {
     "find-links": "--find-links",
     "constraint": "--constraint",
 }
-
-
-# pip's configuration scopes, the one that wins first (a single-valued option takes its value).
-PRECEDENCE = (":env:", "site", "user", "global")
+# The sections of `pip config list` keys, the one pip lets win first: PIP_* variables, then a
+# file's [install] section, then its [global] one (a single-valued option takes that value).
+PRECEDENCE = (":env:", "install", "global")
 
 
 def uv_args(config_list: str) -> list[str]:
-    """uv options from `pip config list` output (`scope.name='value'` lines; a value may
+    """uv options from `pip config list` output (`section.name='value'` lines; a value may
     hold several whitespace-separated entries): every entry of the list options once, and
-    the index-url of the scope pip lets win."""
+    the index-url of the section pip lets win."""
     args: list[str] = ["--index-strategy", "unsafe-best-match"]
     seen: set[tuple[str, str]] = set()
     index_urls: dict[str, str] = {}
     for line in config_list.splitlines():
         key, sep, raw = line.partition("=")
-        scope, _, name = key.rpartition(".")
+        section, _, name = key.rpartition(".")
         if not sep or name not in FLAGS:
             continue
         values = ast.literal_eval(raw).split()
         if name == "index-url":
-            index_urls.setdefault(scope, values[0])
+            index_urls.setdefault(section, values[0])
             continue
         for value in values:
             if (name, value) not in seen:

@@ -21,6 +21,7 @@ global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'
 global.find-links='/opt/wheels'
 global.index-url='https://pypi.org/simple'
 install.find-links='/srv/more wheels'
+install.index-url='https://install.example/simple'
 """
 
 
@@ -37,6 +38,8 @@ def test_every_source_once_and_the_winning_index_url():
         ("--find-links", "wheels"),
         ("--index-url", "https://mirror.example/simple"),  # PIP_INDEX_URL beats pip.conf, as in pip
     ]
+    files_only = uv_args.uv_args("\n".join(line for line in CONFIG.splitlines() if not line.startswith(":env:")))
+    assert files_only[-2:] == ["--index-url", "https://install.example/simple"]  # [install] beats [global]
 
 
 def test_no_pip_configuration_leaves_uv_its_defaults():
