@@ -173,9 +173,11 @@ def stream_requests(
 
 
 def token_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Token counts of a stage from its rows (checkpointed rows included)."""
+    """Token counts of a stage from its rows (checkpointed rows included); `cached_prompt_tokens`
+    are the prompt tokens the engine's prefix cache served (0 where a backend does not say)."""
     return {
         "requests": len(rows),
         "prompt_tokens": sum(int(r.get("prompt_tokens") or 0) for r in rows),
+        "cached_prompt_tokens": sum(int(r.get("cached_tokens") or 0) for r in rows),
         "completion_tokens": sum(int(r.get("completion_tokens") or 0) for r in rows),
     }

@@ -18,6 +18,7 @@ class JudgeConfig(Section):
     max_reasoning_chars: Tokens
     max_field_chars: Tokens  # clip each message / tool result shown to the judge
     max_prompt_chars: Tokens  # longer prompts are shortened, then skipped
+    tool_schemas: Literal["full", "compact"]  # how the judge prompt shows each tool's parameters
 
 
 RubricDimension = Literal[DIMENSIONS]  # type: ignore[valid-type]

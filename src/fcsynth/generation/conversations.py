@@ -121,8 +121,7 @@ def run(
     metrics.count(rows, reasons=CONVERSATION_FAILURES)
     metrics.tokens = token_totals(simulator.generated)
     metrics.tokens.update(token_use(simulator.generated, delivered))
-    prompt = sum(int(r.get("prompt_tokens") or 0) for r in simulator.generated)
-    cached = sum(int(r.get("cached_tokens") or 0) for r in simulator.generated)
+    prompt, cached = metrics.tokens["prompt_tokens"], metrics.tokens["cached_prompt_tokens"]
     metrics.extra.update(_shape_metrics(shapes))
     metrics.extra.update(
         scheduling="stream" if simulator.streaming else "rounds",

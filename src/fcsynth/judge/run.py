@@ -148,7 +148,7 @@ class JudgeTask(RowTask):
         if not _usable(row):
             return None
         cfg, j, system_prompt = ctx.cfg, ctx.cfg.judge, self.system_prompt(row)
-        prompt = render_prompt(row, system_prompt, j.max_field_chars, compact=False)
+        prompt = render_prompt(row, system_prompt, j.max_field_chars, compact=j.tool_schemas == "compact")
         if len(prompt) > j.max_prompt_chars:
             prompt = render_prompt(row, system_prompt, j.max_field_chars // 2, compact=True)
         if len(prompt) > j.max_prompt_chars:

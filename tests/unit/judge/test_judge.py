@@ -11,7 +11,7 @@ import pytest
 
 from fcsynth.config import load_params
 from fcsynth.judge import DIMENSIONS, answer_schema, parse_answer, render_prompt
-from fcsynth.llm.fake_backend import FakeBackend, minimal_instance
+from fcsynth.llm.fake_backend import FakeBackend, default_responder, minimal_instance
 
 from helpers.fabricate import conversation_row, system_prompt_row
 from helpers.judge_run import run_judge
@@ -68,6 +68,25 @@ def test_prompt_shows_tools_system_prompt_scenario_outline_and_turns(conversatio
     assert all(f"{level} = " in prompt for level in range(1, 6))
     compact = render_prompt(row, None, max_chars=800, compact=True)
     assert "title: string (required)" in compact and "(none)" in compact
+
+
+def test_prompts_share_instructions_and_rubric_as_a_prefix():
+    """Everything before the tools is the same for every conversation, so the engine's prefix
+    cache serves it once for the whole batch."""
+    one = render_prompt(conversation_row("gmail", 0), "Be brief.", max_chars=800, compact=False)
+    other = render_prompt(conversation_row("googlecalendar", 1), None, max_chars=800, compact=True)
+    shared = one[: next(i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b)]
+    assert all(f"{dim}:" in shared for dim in DIMENSIONS) and "# Tools" in shared
+    assert one.rstrip().endswith('"scores" with one integer per dimension.')  # the task right before the answer
+
+
+@pytest.mark.parametrize("tool_schemas", ["full", "compact"])
+def test_tool_schemas_option_picks_the_parameters_form(cfg, conversations, system_prompts, tmp_path, tool_schemas):
+    chosen = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"tool_schemas": tool_schemas})})
+    seen = []
+    run_judge(chosen, conversations, system_prompts, tmp_path, FakeBackend(lambda r: seen.append(r.prompt or r.messages[-1]["content"]) or default_responder(r)))
+    assert seen and all(("title: string (required)" in p) == (tool_schemas == "compact") for p in seen if "create_event" in p)
+    assert all(('"required":' in p) == (tool_schemas == "full") for p in seen)
 
 
 def test_fake_run_scores_ok_rows_and_skips_upstream_failures(cfg, conversations, system_prompts, tmp_path):
