@@ -23,7 +23,7 @@ from fcsynth.llm import Backend, Request, derive_seed
 from fcsynth.llm.context import StageContext
 from fcsynth.metrics import StageMetrics
 from fcsynth.rows import PARSE_FAILURES, PROMPT_TOO_LONG
-from fcsynth.runner import make_request, parse_completion, pending, run_requests
+from fcsynth.runner import make_request, parse_completion, pending, run_requests, token_totals
 
 STAGE = "evaluate"
 
@@ -86,6 +86,7 @@ class EvalResult:
     prompt_style: str
     skipped_too_long: int
     generated: int
+    tokens: dict[str, int]  # fcsynth.runner.token_totals of the step completions
 
 
 def _request(step: Step, prompt: Prompt, sampling: SamplingConfig, seed: int) -> Request:
@@ -149,7 +150,7 @@ def evaluate(
     done = run_requests(requests, checkpoint, backend_factory)
     rows = [score_row(r.metadata["step"], done[r.id]) for r in requests]
     rows.sort(key=lambda r: r["id"])
-    return EvalResult(rows, summarize(rows), builder.style, skipped, generated)
+    return EvalResult(rows, summarize(rows), builder.style, skipped, generated, token_totals([done[r.id] for r in requests]))
 
 
 def run(
@@ -173,12 +174,7 @@ def run(
     metrics = StageMetrics(STAGE, records_in=len(records))
     metrics.count(result.rows, reasons=(*PARSE_FAILURES, PROMPT_TOO_LONG))
     metrics.reject(PROMPT_TOO_LONG, result.skipped_too_long)
-    overall = result.summary["overall"]
-    metrics.tokens = {
-        "requests": overall["steps"],
-        "prompt_tokens": overall["prompt_tokens"],
-        "completion_tokens": overall["completion_tokens"],
-    }
+    metrics.tokens = result.tokens
     metrics.extra.update(
         model={"name": model_cfg.name, "path": model_cfg.path},
         prompt_style=result.prompt_style,

@@ -156,6 +156,9 @@ def test_oracle_scores_one_everywhere() -> None:
         assert result.summary["by_selection"][sel]["exact_match"] == 1.0
     assert overall["prompt_tokens"] > 0 and overall["completion_tokens"] > 0
     assert result.prompt_style == "hermes_default" and result.generated == 7
+    # the stage's metrics tokens: the same counts as the scored steps, plus the cached ones (the fake reports none)
+    assert result.tokens == {"requests": 7, "prompt_tokens": overall["prompt_tokens"], "cached_prompt_tokens": 0,
+                             "completion_tokens": overall["completion_tokens"]}
 
 
 def test_wrong_tool_name_scores_zero() -> None:
